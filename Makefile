@@ -1,0 +1,46 @@
+# The two commands a newcomer needs:
+#   make demo   build everything and run the main example
+#   make test   install missing build dependencies, build, run every test
+#               (plain build, then ASan+UBSan, then a clang warnings build)
+
+BUILD   ?= build
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE   ?= cmake
+APT_PKGS = build-essential cmake clang libcriterion-dev libxxhash-dev pkg-config
+
+.PHONY: all demo test deps build test-plain test-asan test-clang clean
+
+all: build
+
+deps:
+	@./.ci/deps.sh $(APT_PKGS)
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+demo: deps build
+	./$(BUILD)/eve-example
+
+test: deps test-plain test-asan test-clang
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan:
+	$(CMAKE) -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DEVE_SANITIZE=address,undefined
+	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_TEST_SCALE=4 \
+	  ctest --output-on-failure -j$(JOBS)
+
+# clang -Wall -Wextra -Werror over the whole tree (the plain build uses gcc)
+test-clang:
+	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
+	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang

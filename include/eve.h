@@ -1,0 +1,305 @@
+/*
+ * eve.h — shared-memory persistent data structures.
+ *
+ * A *domain* is one memory-mapped file (or an in-memory region) holding
+ * immutable, structurally shared values: maps, sets, vectors and lists of
+ * EDN scalars.  Every process and thread that opens the same domain sees the
+ * same bytes; values are read in place, with no copying and no locks.
+ *
+ * Conventions
+ * -----------
+ *  - Every function returns 0 on success or a negative EVE_E* code.
+ *    eve_strerror() explains a code, eve_err_name() names it.  The library
+ *    never aborts, exits or prints.
+ *  - A value is an eve_val: a 64-bit word.  Small values (nil, booleans,
+ *    integers that fit in 61 bits, characters, strings/keywords/symbols of
+ *    at most 7 bytes, empty collections) live in the word itself; everything
+ *    else is an offset into the domain.  A word means nothing outside the
+ *    domain it came from.
+ *  - Values are created and read inside a *transaction* (eve_txn).  A value
+ *    obtained in a transaction is valid until that transaction ends (as
+ *    LMDB's pointers are valid until its txn ends): to keep it longer, copy
+ *    it out (e.g. print it to EDN) or publish it.  Pointers returned into the
+ *    domain (eve_str, eve_bytes) have the same lifetime.
+ *  - A transaction belongs to the thread that uses it: one thread at a time.
+ *    Different transactions may run in different threads concurrently.
+ *  - Sticky failure: once a transaction has met a corrupt block or run out
+ *    of space, every later call on it returns that same error.  End it.
+ *  - Collections are immutable.  "Updating" returns a new value that shares
+ *    structure with the old one; the old value is unchanged.  An update that
+ *    changes nothing returns the same word and allocates nothing.
+ */
+#ifndef EVE_H
+#define EVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVE_VERSION_MAJOR 0
+#define EVE_VERSION_MINOR 1
+#define EVE_VERSION_PATCH 0
+#define EVE_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------
+ * Errors.  One table: the enum, eve_strerror() and eve_err_name() are all
+ * generated from it.
+ * ---------------------------------------------------------------------- */
+#define EVE_ERRNO_MAP(X)                                                         \
+  X(INVAL,     -1, "invalid argument")                                         \
+  X(NOMEM,     -2, "out of process memory")                                    \
+  X(IO,        -3, "I/O error (see errno)")                                    \
+  X(NOSPC,     -4, "no space left on device: the domain could not grow")       \
+  X(FULL,      -5, "domain reached its maximum size (options.max_size)")       \
+  X(NOTDOMAIN, -6, "not an eve domain file (bad magic)")                       \
+  X(VERSION,   -7, "domain file has an unsupported format version")            \
+  X(BADHDR,    -8, "domain header is damaged (checksum or layout mismatch)")   \
+  X(TRUNC,     -9, "domain file is truncated")                                 \
+  X(CORRUPT,  -10, "corrupt data in the domain (bad offset, magic or type)")   \
+  X(TYPE,     -11, "wrong type for this operation")                            \
+  X(NOTFOUND, -12, "not found")                                                \
+  X(RANGE,    -13, "index or value out of range")                              \
+  X(PARSE,    -14, "parse error in EDN or JSON text")                          \
+  X(DEPTH,    -15, "nesting too deep")                                         \
+  X(ACCESS,   -16, "permission denied")                                        \
+  X(EXIST,    -17, "file exists")                                              \
+  X(NOENT,    -18, "no such file or directory")                                \
+  X(BUSY,     -19, "domain is busy (exclusive access held elsewhere)")         \
+  X(TXN,      -20, "transaction is not usable here (ended, read-only, or from another domain)") \
+  X(END,      -21, "end of iteration")
+
+typedef enum eve_err {
+  EVE_OK = 0,
+#define EVE__ERR_ENUM(name, code, msg) EVE_E##name = (code),
+  EVE_ERRNO_MAP(EVE__ERR_ENUM)
+#undef EVE__ERR_ENUM
+} eve_err;
+
+/* A human-readable message for an error code; it starts with the code's name. */
+const char *eve_strerror(int err);
+/* The code's name, e.g. "EVE_ENOSPC"; "EVE_UNKNOWN" for anything else. */
+const char *eve_err_name(int err);
+
+/* ------------------------------------------------------------------------
+ * Domains
+ * ---------------------------------------------------------------------- */
+typedef struct eve_domain eve_domain;
+
+enum eve_open_flags {
+  EVE_CREATE = 1 << 0,  /* create the file if it does not exist              */
+  EVE_EXCL = 1 << 1,    /* with EVE_CREATE: fail with EVE_EEXIST if it exists */
+  EVE_RDONLY = 1 << 2,  /* reserved; writes are refused with EVE_ETXN         */
+};
+
+typedef struct eve_options {
+  unsigned flags;       /* enum eve_open_flags; 0 means EVE_CREATE            */
+  unsigned mode;        /* file mode for a new file; 0 means 0600             */
+  uint64_t max_size;    /* address range reserved for the domain; 0 = 1 TiB.
+                           Fixed when the file is created.                    */
+  uint64_t initial_size;/* first file size; 0 = 64 KiB (rounded to pages)    */
+} eve_options;
+
+/* Open (or create) the domain at path.  path == NULL makes an in-memory
+ * domain (memfd): shared with threads and with children forked after the
+ * open.  opts may be NULL for the defaults.
+ * Errors: EVE_ENOENT, EVE_EACCESS, EVE_EEXIST, EVE_ENOTDOMAIN, EVE_EVERSION,
+ * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
+int eve_open(const char *path, const eve_options *opts, eve_domain **out);
+
+/* Unmap and close.  No transaction of this domain may be live in any thread.
+ * Values stay in the file. */
+int eve_close(eve_domain *d);
+
+typedef struct eve_domain_info {
+  uint64_t file_bytes;   /* current size of the file                         */
+  uint64_t max_bytes;    /* the reserved range                               */
+  uint64_t heap_start;   /* offset of the first block                        */
+  uint64_t bump;         /* offset of the next never-used byte               */
+  uint32_t format_version;
+} eve_domain_info;
+
+int eve_domain_info_get(eve_domain *d, eve_domain_info *out);
+
+/* ------------------------------------------------------------------------
+ * Transactions
+ * ---------------------------------------------------------------------- */
+typedef struct eve_txn eve_txn;
+
+enum eve_txn_flags {
+  EVE_TXN_READ = 0,      /* read only: creating values returns EVE_ETXN       */
+  EVE_TXN_WRITE = 1,     /* may create values                                 */
+};
+
+int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
+
+/* End a transaction and keep every value it created (they stay allocated in
+ * the domain).  Until atoms exist to publish values, this is how a value
+ * built in one transaction outlives it.  Returns the transaction's sticky
+ * error, if any (the values are kept regardless). */
+int eve_txn_commit(eve_txn *t);
+
+/* End a transaction and free every block it created.  Values created in it
+ * must not be used afterwards.  Always succeeds for a live txn. */
+int eve_txn_abort(eve_txn *t);
+
+/* The transaction's sticky error (0 if none). */
+int eve_txn_error(const eve_txn *t);
+
+/* ------------------------------------------------------------------------
+ * Values
+ * ---------------------------------------------------------------------- */
+typedef uint64_t eve_val;
+
+typedef enum eve_type {
+  EVE_NIL = 0,
+  EVE_BOOL,
+  EVE_INT,
+  EVE_FLOAT,
+  EVE_CHAR,
+  EVE_STRING,
+  EVE_KEYWORD,
+  EVE_SYMBOL,
+  EVE_UUID,
+  EVE_INST,
+  EVE_BYTES,
+  EVE_LIST,
+  EVE_VECTOR,
+  EVE_SET,
+  EVE_MAP,
+} eve_type;
+
+/* The name of a type, e.g. "map". */
+const char *eve_type_name(eve_type type);
+
+/* Immediates: usable without a transaction. */
+#define EVE_V_NIL ((eve_val)0)
+#define EVE_V_FALSE ((eve_val)0x0A)
+#define EVE_V_TRUE ((eve_val)0x12)
+#define EVE_V_EMPTY_MAP ((eve_val)0x22)
+#define EVE_V_EMPTY_SET ((eve_val)0x2A)
+#define EVE_V_EMPTY_VECTOR ((eve_val)0x32)
+#define EVE_V_EMPTY_LIST ((eve_val)0x3A)
+
+/* The type of v. */
+int eve_type_of(eve_txn *t, eve_val v, eve_type *out);
+
+/* Constructors.  Those that may allocate need a write transaction. */
+int eve_bool(int b, eve_val *out);
+int eve_int(eve_txn *t, int64_t i, eve_val *out);
+int eve_float(eve_txn *t, double f, eve_val *out);     /* NaNs become one NaN */
+int eve_char(uint32_t codepoint, eve_val *out);         /* EVE_ERANGE past U+10FFFF or a surrogate */
+int eve_string(eve_txn *t, const char *s, size_t n, eve_val *out);  /* UTF-8, may contain NUL; EVE_EINVAL if not UTF-8 */
+int eve_keyword(eve_txn *t, const char *s, size_t n, eve_val *out); /* name without ':', may have ns: "a/b" */
+int eve_symbol(eve_txn *t, const char *s, size_t n, eve_val *out);
+int eve_uuid(eve_txn *t, const uint8_t bytes[16], eve_val *out);
+int eve_inst(eve_txn *t, int64_t ms_since_epoch, eve_val *out);
+int eve_bytes_new(eve_txn *t, const void *p, size_t n, eve_val *out);
+
+/* Accessors: EVE_ETYPE when v is not of that type. */
+int eve_get_bool(eve_txn *t, eve_val v, int *out);
+int eve_get_int(eve_txn *t, eve_val v, int64_t *out);
+int eve_get_float(eve_txn *t, eve_val v, double *out);
+int eve_get_char(eve_txn *t, eve_val v, uint32_t *out);
+int eve_get_uuid(eve_txn *t, eve_val v, uint8_t out[16]);
+int eve_get_inst(eve_txn *t, eve_val v, int64_t *out);
+/* String, keyword or symbol text (not NUL-terminated).  Short texts live in
+ * the value word itself, so pass the word's address: *s points into *v (keep
+ * *v alive) or into the domain (valid until the txn ends). */
+int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n);
+int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n);
+
+/* Structural equality, hashing and a total order (consistent with each other:
+ * equal values hash equal and compare 0).  1 and 1.0 are different values;
+ * floats are equal when their bits are (all NaNs are one NaN).  Vectors and
+ * lists with equal elements are equal. */
+int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out);
+int eve_hash(eve_txn *t, eve_val v, uint64_t *out);
+int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
+
+/* ------------------------------------------------------------------------
+ * Collections (immutable; each update returns a new value)
+ * ---------------------------------------------------------------------- */
+
+/* Element count of a map, set, vector or list (EVE_ETYPE otherwise). */
+int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
+
+/* Maps.  nil is accepted as the empty map by assoc/dissoc/get/merge. */
+int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out); /* EVE_ENOTFOUND if absent */
+int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out);
+int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out);
+int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out); /* b's entries win */
+
+/* Sets. */
+int eve_set_contains(eve_txn *t, eve_val s, eve_val x, int *out);
+int eve_set_conj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
+int eve_set_disj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
+
+/* Vectors. */
+int eve_vec_nth(eve_txn *t, eve_val v, uint64_t i, eve_val *out);  /* EVE_ERANGE */
+int eve_vec_assoc(eve_txn *t, eve_val v, uint64_t i, eve_val x, eve_val *out); /* i == count appends */
+int eve_vec_conj(eve_txn *t, eve_val v, eve_val x, eve_val *out);
+int eve_vec_pop(eve_txn *t, eve_val v, eve_val *out);             /* EVE_ERANGE when empty */
+int eve_vec_slice(eve_txn *t, eve_val v, uint64_t from, uint64_t to, eve_val *out); /* [from, to) */
+
+/* Lists. */
+int eve_list_cons(eve_txn *t, eve_val x, eve_val list, eve_val *out); /* nil is the empty list */
+int eve_list_first(eve_txn *t, eve_val list, eve_val *out);           /* nil when empty */
+int eve_list_rest(eve_txn *t, eve_val list, eve_val *out);            /* empty list when empty */
+
+/* Iteration over any collection: maps yield key and value; other
+ * collections yield the element as key and nil as value.  Lists and
+ * vectors iterate in order; maps and sets in an unspecified stable order.
+ * eve_iter_next returns 0 with an item, EVE_END after the last item, or an
+ * error.  The iterator is plain memory: no cleanup needed. */
+#define EVE_ITER_DEPTH 16
+typedef struct eve_iter {
+  eve_txn *txn;
+  eve_val coll;
+  int kind;
+  int depth;
+  uint64_t pos;
+  uint64_t end;
+  uint64_t stack[EVE_ITER_DEPTH];
+  uint32_t idx[EVE_ITER_DEPTH];
+  uint64_t aux;
+} eve_iter;
+
+int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it);
+int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val);
+
+/* ------------------------------------------------------------------------
+ * Text: EDN and JSON
+ * ---------------------------------------------------------------------- */
+typedef struct eve_parse_error {
+  int line;      /* 1-based */
+  int column;    /* 1-based, in bytes */
+  char message[128];
+} eve_parse_error;
+
+#define EVE_MAX_NESTING 512  /* deepest nesting the readers accept */
+
+/* Read one EDN value (surrounding whitespace and comments allowed; anything
+ * else after it is an error).  err may be NULL. */
+int eve_read_edn(eve_txn *t, const char *text, size_t n, eve_val *out,
+                 eve_parse_error *err);
+/* Read JSON: objects become maps with string keys, arrays vectors, numbers
+ * ints when integral and in int64 range (no '.', 'e'), floats otherwise. */
+int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
+                  eve_parse_error *err);
+
+/* Print v as EDN / JSON into a NUL-terminated buffer from malloc; the
+ * caller frees it with eve_free().  *len (may be NULL) excludes the NUL.
+ * JSON: keywords and symbols print as strings, sets and lists as arrays;
+ * map keys that are not strings print as their EDN text; NaN/Inf are
+ * EVE_ETYPE (JSON has none). */
+int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
+int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
+void eve_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EVE_H */

@@ -1,0 +1,109 @@
+/* region.h — the domain file: header layout, mapping, growth, bounds checks.
+ *
+ * A domain is one file (or memfd).  It is mapped once over a reserved range
+ * of max_size bytes (MAP_SHARED | MAP_NORESERVE); growth extends the file
+ * with fallocate and nobody remaps.  Everything stored is an offset from
+ * the start of the file, never a pointer.  See docs/FORMAT.md. */
+#ifndef EVE_REGION_H
+#define EVE_REGION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "eve.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the domain format is little-endian; a big-endian port needs byte swaps");
+
+#define EVE_MAGIC "EVEDOMN\x01"
+#define EVE_FORMAT_VERSION 1u
+#define EVE_PAGE 4096u
+#define EVE_CACHE_LINE 64u
+#define EVE_HEADER_BYTES 4096u
+#define EVE_SLOT_BYTES 64u
+#define EVE_SLOT_COUNT 128u          /* reader slots reserved (atoms issue) */
+#define EVE_DEFAULT_MAX (1ull << 40) /* 1 TiB of address space            */
+#define EVE_DEFAULT_INITIAL (64u * 1024u)
+#define EVE_GROW_QUANTUM (64u * 1024u)
+
+/* Allocator size classes (alloc.c explains them).  Declared here because
+ * their free-list heads live in the file header. */
+#define EVE_NCLASSES 184
+
+/* "The layout word": the sizes every offset computation depends on.  A file
+ * written with other sizes is refused before any offset is trusted. */
+#define EVE_LAYOUT_WORD                                                        \
+  ((uint64_t)8 | ((uint64_t)EVE_SLOT_BYTES << 8) |                             \
+   ((uint64_t)EVE_CACHE_LINE << 16) | ((uint64_t)EVE_PAGE << 24) |             \
+   ((uint64_t)EVE_NCLASSES << 40))
+
+/* A Treiber-stack head: {offset, tag} swapped together by a 128-bit CAS,
+ * so a stale head can never be mistaken for the current one (ABA). */
+typedef struct eve_stack_head {
+  uint64_t off;
+  uint64_t tag;
+} __attribute__((aligned(16))) eve_stack_head;
+
+typedef struct eve_file_header {
+  /* --- immutable after creation, covered by checksum --- */
+  char magic[8];
+  uint32_t format_version;
+  uint32_t header_bytes;
+  uint64_t layout;
+  uint64_t max_size;
+  uint64_t slots_off;      /* reader-slot table (reserved for atoms)        */
+  uint64_t slots_count;
+  uint64_t heap_start;     /* first block                                  */
+  uint64_t features;       /* must be 0 in format 1                        */
+  uint64_t created_unix_ns;
+  uint8_t reserved0[40];
+  uint64_t checksum;       /* XXH64 of the bytes before this field          */
+  /* --- mutable, each hot word on its own cache line --- */
+  _Alignas(64) _Atomic uint64_t size;  /* file bytes backed by fallocate     */
+  _Alignas(64) _Atomic uint64_t bump;  /* next never-allocated byte          */
+  _Alignas(64) _Atomic uint64_t root;  /* atom registry root (atoms issue)   */
+  _Atomic uint64_t flags;              /* dirty / crash-seen (atoms issue)   */
+  _Alignas(64) eve_stack_head free_heads[EVE_NCLASSES];
+} eve_file_header;
+
+#define EVE_CHECKSUMMED_BYTES offsetof(eve_file_header, checksum)
+_Static_assert(sizeof(eve_file_header) <= EVE_HEADER_BYTES, "header fits its page");
+
+struct alloc_shared;
+
+struct eve_domain {
+  uint8_t *base;           /* start of the reserved mapping                  */
+  eve_file_header *hdr;    /* == (eve_file_header *)base                     */
+  uint64_t max_size;       /* length of the mapping                          */
+  uint64_t heap_start;
+  uint64_t id;             /* process-unique, never reused: keys thread caches */
+  int fd;
+  int in_memory;
+  _Atomic uint64_t known_size; /* last size seen; refreshed on a bounds miss */
+  pthread_mutex_t lock;    /* guards the list of thread caches (alloc.c)     */
+  struct tcache *caches;
+  struct eve_domain *next_open; /* global list of open domains (fork handler) */
+};
+
+/* Bounds check: is [off, off+len) inside the file?  Cheap on the common path:
+ * compares with a cached size and re-reads the header only on a miss. */
+static inline int region_contains(eve_domain *d, uint64_t off, uint64_t len) {
+  uint64_t end = off + len;
+  if (end < off) return 0;
+  if (end <= atomic_load_explicit(&d->known_size, memory_order_relaxed))
+    return off >= d->heap_start;
+  uint64_t size = atomic_load_explicit(&d->hdr->size, memory_order_acquire);
+  if (size > d->max_size) size = d->max_size;
+  atomic_store_explicit(&d->known_size, size, memory_order_relaxed);
+  return off >= d->heap_start && end <= size;
+}
+
+static inline void *region_ptr(eve_domain *d, uint64_t off) { return d->base + off; }
+
+/* Make sure the file is at least `end` bytes long (fallocate first, then
+ * publish the size by CAS-to-maximum: no lock, nothing unbacked trusted).
+ * Returns 0, EVE_ENOSPC, EVE_EFULL or EVE_EIO. */
+int region_grow(eve_domain *d, uint64_t end);
+
+#endif

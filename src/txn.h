@@ -1,0 +1,85 @@
+/* txn.h — transactions: the context every value operation runs in.
+ *
+ * A transaction records the blocks it allocates ("fresh" blocks) so that
+ * abort can free them and commit can free the ones its kept values do not
+ * reach.  Errors inside a transaction are sticky: the first corrupt block or
+ * allocation failure is remembered in t->err, and every later public call
+ * returns it.  Internal readers therefore never crash on a bad offset: they
+ * get a zeroed dummy block (counts 0, no children) and set t->err. */
+#ifndef EVE_TXN_H
+#define EVE_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "eve.h"
+
+/* Deepest recursion of internal walkers (equality, compare, printing).  A
+ * corrupt file can contain cycles; every recursive walk counts its depth. */
+#define EVE_MAX_WALK_DEPTH 4096
+
+struct eve_txn {
+  eve_domain *d;
+  unsigned flags;     /* enum eve_txn_flags                                  */
+  int err;            /* sticky error, 0 if none                             */
+  int depth;          /* recursion depth of the current walk                 */
+  uint64_t *fresh;    /* offsets allocated in this txn                       */
+  size_t nfresh, capfresh;
+};
+
+/* Record err as the txn's sticky error (the first one wins); returns t->err. */
+static inline int txn_fail(eve_txn *t, int err) {
+  if (!t->err) t->err = err;
+  return t->err;
+}
+
+/* Check that t may create values. */
+static inline int txn_writable(eve_txn *t) {
+  if (t->err) return t->err;
+  if (!(t->flags & EVE_TXN_WRITE)) return EVE_ETXN;
+  return 0;
+}
+
+/* A zeroed, read-only block returned for any invalid offset. */
+extern const union dummy_block {
+  blk h;
+  uint8_t bytes[8192];
+  uint64_t words[1024];
+} txn_dummy;
+
+/* Resolve a block offset for reading.  Checks alignment, bounds (header
+ * and the whole capacity of its class), magic and, if type != T_FREE, the
+ * type.  On any failure sets t->err = EVE_ECORRUPT and returns &txn_dummy.h.
+ * Use txn_read_any() when several types are acceptable. */
+const blk *txn_read(eve_txn *t, uint64_t off, unsigned type);
+static inline const blk *txn_read_any(eve_txn *t, uint64_t off) {
+  return txn_read(t, off, T_FREE);
+}
+
+/* Allocate a fresh block of `bytes` (header included) of `type`; returns a
+ * writable pointer and its offset, or NULL (t->err set) on failure. */
+void *txn_alloc(eve_txn *t, uint64_t bytes, unsigned type, uint64_t *off);
+
+/* Capacity in bytes of a block's class (header included). */
+static inline uint64_t blk_capacity(const blk *b) { return alloc_class_size(b->cls); }
+
+/* Check that a block read with txn_read has room for `need` bytes (header
+ * included); if not, marks the txn corrupt.  Returns 1 when it fits. */
+static inline int txn_fits(eve_txn *t, const blk *b, uint64_t need) {
+  if (b == &txn_dummy.h) return need <= sizeof txn_dummy;
+  if (need <= blk_capacity(b)) return 1;
+  txn_fail(t, EVE_ECORRUPT);
+  return 0;
+}
+
+/* Recursion guard for walkers: txn_enter returns 0 (and sets EVE_EDEPTH)
+ * when too deep; every successful enter is paired with txn_leave. */
+static inline int txn_enter(eve_txn *t) {
+  if (t->depth >= EVE_MAX_WALK_DEPTH) { txn_fail(t, EVE_EDEPTH); return 0; }
+  t->depth++;
+  return 1;
+}
+static inline void txn_leave(eve_txn *t) { t->depth--; }
+
+#endif

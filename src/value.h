@@ -1,0 +1,93 @@
+/* value.h — value words, scalar blocks, hashing, equality and order.
+ *
+ * A value is a 64-bit word.  The low 3 bits are its tag:
+ *
+ *   tag 0  block offset (16-byte aligned); the word 0 is nil
+ *   tag 1  integer: a signed 61-bit payload in bits 3..63
+ *   tag 2  special: bits 3..7 kind (false, true, char, empty collections),
+ *          bits 8..31 a character's code point
+ *   tag 3  string of 0..7 bytes stored inline    \  bits 3..5 length,
+ *   tag 4  keyword of 0..7 bytes stored inline    > bytes 1..7 the text,
+ *   tag 5  symbol of 0..7 bytes stored inline    /  zero padded
+ *
+ * Representations are canonical — an integer that fits in 61 bits is always
+ * immediate, a text of at most 7 bytes always inline, an empty collection
+ * always the immediate — so two immediate words are equal values exactly
+ * when the words are equal, and an immediate never equals a block. */
+#ifndef EVE_VALUE_H
+#define EVE_VALUE_H
+
+#include <stdint.h>
+
+#include "txn.h"
+
+enum val_tag { TAG_PTR = 0, TAG_INT = 1, TAG_SPECIAL = 2, TAG_STR = 3, TAG_KW = 4, TAG_SYM = 5 };
+enum special_kind { SK_FALSE = 1, SK_TRUE = 2, SK_CHAR = 3, SK_EMPTY_MAP = 4,
+                    SK_EMPTY_SET = 5, SK_EMPTY_VEC = 6, SK_EMPTY_LIST = 7 };
+
+#define VAL_TAG(v) ((unsigned)((v) & 7u))
+#define VAL_IS_BLOCK(v) (VAL_TAG(v) == TAG_PTR && (v) != 0)
+#define VAL_SPECIAL(kind) ((eve_val)(((kind) << 3) | TAG_SPECIAL))
+#define INT_IMM_MIN (-(INT64_C(1) << 60))
+#define INT_IMM_MAX ((INT64_C(1) << 60) - 1)
+#define TEXT_INLINE_MAX 7u
+
+_Static_assert(VAL_SPECIAL(SK_FALSE) == EVE_V_FALSE, "false word");
+_Static_assert(VAL_SPECIAL(SK_TRUE) == EVE_V_TRUE, "true word");
+_Static_assert(VAL_SPECIAL(SK_EMPTY_MAP) == EVE_V_EMPTY_MAP, "empty map word");
+_Static_assert(VAL_SPECIAL(SK_EMPTY_SET) == EVE_V_EMPTY_SET, "empty set word");
+_Static_assert(VAL_SPECIAL(SK_EMPTY_VEC) == EVE_V_EMPTY_VECTOR, "empty vector word");
+_Static_assert(VAL_SPECIAL(SK_EMPTY_LIST) == EVE_V_EMPTY_LIST, "empty list word");
+
+/* Scalar block bodies. */
+typedef struct blk_int { blk h; int64_t i; } blk_int;
+typedef struct blk_float { blk h; double f; } blk_float;
+typedef struct blk_inst { blk h; int64_t ms; } blk_inst;
+typedef struct blk_uuid { blk h; uint8_t b[16]; } blk_uuid;
+/* strings, keywords, symbols and bytes: hash computed at construction */
+typedef struct blk_text { blk h; uint64_t hash; uint64_t len; char s[]; } blk_text;
+
+/* The type of v; corrupt blocks set t->err and report EVE_NIL. */
+eve_type val_type(eve_txn *t, eve_val v);
+
+/* ---- hashing -----------------------------------------------------------
+ * Every hash goes through hash_mask(), so a test can truncate hashes to a
+ * few bits and force collisions everywhere (test hook below).
+ *
+ * Collections keep their raw hash up to date at construction:
+ *   maps:  raw = sum over entries of hash_entry(hash(k), hash(v))
+ *   sets:  raw = sum over elements of hash(x)
+ *   lists, vectors: raw = sum over i of hash(x_i) * P^(n-1-i)  (mod 2^64)
+ *          so conj appends with raw*P + h, cons prepends with h*P^n + raw,
+ *          assoc adds (h_new - h_old) * P^(n-1-i), pop is (raw - h) * P^-1.
+ * and report hash_finish(raw, count, kind) as the value's hash.  Lists and
+ * vectors use the same kind, so equal sequences hash equal. */
+enum hash_kind { HK_MAP = 1, HK_SET = 2, HK_SEQ = 3 };
+#define HASH_P UINT64_C(0x100000001b3)        /* odd: invertible mod 2^64 */
+#define HASH_P_INV UINT64_C(0xce965057aff6957b)
+
+uint64_t hash_mix(uint64_t x);
+uint64_t hash_mask(uint64_t h);
+uint64_t hash_entry(uint64_t hk, uint64_t hv);
+uint64_t hash_finish(uint64_t raw, uint64_t count, enum hash_kind kind);
+uint64_t hash_pow(uint64_t n);      /* P^n mod 2^64  */
+uint64_t hash_pow_inv(uint64_t n);  /* P^-n mod 2^64 */
+
+/* Hash, equality and order of values (errors are sticky in t). */
+uint64_t val_hash(eve_txn *t, eve_val v);
+int val_equal(eve_txn *t, eve_val a, eve_val b);
+int val_compare(eve_txn *t, eve_val a, eve_val b);
+
+/* Call fn(ctx, word) for every word of block `off` that may reference
+ * another block (value words and child offsets).  Dispatches on the block
+ * type; used by commit to find which fresh blocks its kept values reach,
+ * and later by the checker and the reclaimer. */
+typedef void (*blk_visit_fn)(void *ctx, uint64_t word);
+void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx);
+
+/* Test hook: hashes keep only the bits in mask (default all).  Set it before
+ * building any values; a domain built under one mask is unreadable under
+ * another. */
+void eve__test_set_hash_mask(uint64_t mask);
+
+#endif

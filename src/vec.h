@@ -1,0 +1,23 @@
+/* vec.h — persistent vector (32-way trie plus tail) and list (counted cons
+ * cells).  Internal interface used by value.c. */
+#ifndef EVE_VEC_H
+#define EVE_VEC_H
+
+#include "value.h"
+
+/* Count and finalized hash (kind HK_SEQ) of a non-empty vector / list block. */
+uint64_t vec_count(eve_txn *t, eve_val v);
+uint64_t vec_hash(eve_txn *t, eve_val v);
+uint64_t list_count(eve_txn *t, eve_val l);
+uint64_t list_hash(eve_txn *t, eve_val l);
+
+void vec_iter_init(eve_iter *it);
+int vec_iter_next(eve_iter *it, eve_val *x);
+void list_iter_init(eve_iter *it);
+int list_iter_next(eve_iter *it, eve_val *x);
+
+/* Child words of T_VEC*, T_LIST blocks (see blk_for_each_child). */
+void vec_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx);
+void list_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx);
+
+#endif
