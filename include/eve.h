@@ -44,6 +44,9 @@ extern "C" {
 #define EVE_VERSION_PATCH 0
 #define EVE_VERSION_STRING "0.1.0"
 
+/* A value: an immediate or an offset into its domain (see Conventions). */
+typedef uint64_t eve_val;
+
 /* ------------------------------------------------------------------------
  * Errors.  One table: the enum, eve_strerror() and eve_err_name() are all
  * generated from it.
@@ -77,6 +80,9 @@ typedef enum eve_err {
   EVE_ERRNO_MAP(EVE__ERR_ENUM)
 #undef EVE__ERR_ENUM
 } eve_err;
+
+/* End of iteration is reported as EVE_END (not a failure). */
+#define EVE_END EVE_EEND
 
 /* A human-readable message for an error code; it starts with the code's name. */
 const char *eve_strerror(int err);
@@ -135,11 +141,15 @@ enum eve_txn_flags {
 
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
-/* End a transaction and keep every value it created (they stay allocated in
- * the domain).  Until atoms exist to publish values, this is how a value
- * built in one transaction outlives it.  Returns the transaction's sticky
- * error, if any (the values are kept regardless). */
-int eve_txn_commit(eve_txn *t);
+/* End a transaction, keeping the values in keep[0..nkeep) and everything
+ * they reach: those blocks stay allocated in the domain and can be used by
+ * later transactions (pass their words along, e.g. through a pipe to another
+ * process).  Blocks the transaction created that none of them reaches
+ * (intermediate versions) are freed.  Until atoms exist to publish values,
+ * this is how a value outlives its transaction.  Returns the transaction's
+ * sticky error, if any (the transaction ends regardless; on error nothing
+ * is freed). */
+int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep);
 
 /* End a transaction and free every block it created.  Values created in it
  * must not be used afterwards.  Always succeeds for a live txn. */
@@ -151,8 +161,6 @@ int eve_txn_error(const eve_txn *t);
 /* ------------------------------------------------------------------------
  * Values
  * ---------------------------------------------------------------------- */
-typedef uint64_t eve_val;
-
 typedef enum eve_type {
   EVE_NIL = 0,
   EVE_BOOL,

@@ -80,6 +80,7 @@ struct eve_domain {
   uint64_t id;             /* process-unique, never reused: keys thread caches */
   int fd;
   int in_memory;
+  int read_only;
   _Atomic uint64_t known_size; /* last size seen; refreshed on a bounds miss */
   pthread_mutex_t lock;    /* guards the list of thread caches (alloc.c)     */
   struct tcache *caches;
@@ -105,5 +106,12 @@ static inline void *region_ptr(eve_domain *d, uint64_t off) { return d->base + o
  * publish the size by CAS-to-maximum: no lock, nothing unbacked trusted).
  * Returns 0, EVE_ENOSPC, EVE_EFULL or EVE_EIO. */
 int region_grow(eve_domain *d, uint64_t end);
+
+/* The process-wide list of open domains (guarded by its lock).  alloc.c uses
+ * it to tell live domains from closed ones at thread exit and after fork. */
+void region_lock_open_list(void);
+void region_unlock_open_list(void);
+eve_domain *region_open_list(void);
+void region_reinit_open_list_after_fork(void);
 
 #endif

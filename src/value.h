@@ -17,6 +17,7 @@
 #ifndef EVE_VALUE_H
 #define EVE_VALUE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "txn.h"
@@ -84,6 +85,10 @@ int val_compare(eve_txn *t, eve_val a, eve_val b);
  * and later by the checker and the reclaimer. */
 typedef void (*blk_visit_fn)(void *ctx, uint64_t word);
 void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx);
+
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values
+ * past U+10FFFF). */
+int utf8_valid(const char *s, size_t n);
 
 /* Test hook: hashes keep only the bits in mask (default all).  Set it before
  * building any values; a domain built under one mask is unreadable under

@@ -26,9 +26,10 @@
 eve_domain *t_open_mem(void);
 /* A write transaction on d. */
 eve_txn *t_wtxn(eve_domain *d);
-/* A fresh temporary directory (removed with t_rmdir) and a path inside it. */
+/* A fresh temporary directory (removed with t_rmdir) and a path inside it.
+ * Both return static buffers from small rings: nothing to free. */
 char *t_tmpdir(void);
-char *t_path(const char *dir, const char *name); /* malloc'd */
+char *t_path(const char *dir, const char *name);
 void t_rmdir(const char *dir);
 
 /* Work scale for long randomized tests: n divided by $EVE_TEST_SCALE

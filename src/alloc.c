@@ -1,0 +1,431 @@
+/* alloc.c — the lock-free size-class allocator inside a domain.
+ *
+ * Size classes
+ * ------------
+ * Classes 0..62 are 32..1024 bytes in 16-byte steps: CHAMP nodes, cons
+ * cells, vector nodes and short strings all land here.  Classes 63.. are
+ * geometric, four per doubling (1280, 1536, 1792, 2048, 2560, ...), up to
+ * ~1 TiB, so internal waste above 1 KiB stays under 25% and a single
+ * free-list head per class suffices (no first-fit search, nothing to lock).
+ *
+ * Free lists and the ABA defence
+ * ------------------------------
+ * Each class has a Treiber stack in the file header whose head is
+ * {offset, tag}, replaced as a unit by a 128-bit CAS (cmpxchg16b).  Every
+ * successful push or pop increments the 64-bit tag, so a popper that read
+ * head {A, t} and was descheduled while A was popped, reused and pushed
+ * back finds {A, t+2} and retries instead of installing A's stale `next`.
+ * A 64-bit tag cannot wrap in the life of a machine; a 16-24 bit tag packed
+ * beside a 40-bit offset wraps in seconds under load.  The link word of a
+ * free block is its first body word (offset 16).
+ *
+ * Reading `next` of a block that another thread has just popped and is
+ * filling in is a benign race on mapped memory: the value read may be
+ * garbage, but then the head's tag has changed and the CAS fails.  The
+ * offset is still bounds-checked before it is read, and a chain that is
+ * bad while the head is unchanged (a corrupt file) is cut short rather
+ * than followed.
+ *
+ * Thread caches
+ * -------------
+ * Each thread keeps, per domain, up to TC_CAP free blocks of each small
+ * class and a private chunk carved from the shared bump pointer.  Refill
+ * pops up to TC_BATCH blocks with one CAS; flushing pushes TC_BATCH blocks
+ * as one pre-linked chain with one CAS.  So the common allocation and free
+ * touch no shared cache line.  A cache whose thread exited is kept by the
+ * domain and adopted by the next thread that needs one; eve_close flushes
+ * them all.  A crashed process loses its caches (a bounded leak that the
+ * collector returns: atoms issue).
+ *
+ * Fork: a child gets private copies of the parent's caches.  If both used
+ * them, parent and child would hand out the same block twice.  The child
+ * handler therefore drops every inherited cache without flushing it (the
+ * leak is bounded) and bumps a fork generation that invalidates the
+ * thread-local pointers.
+ */
+#define _GNU_SOURCE
+#include "alloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSMALL 63
+#define TC_CAP 64
+#define TC_BATCH 32
+#define TLS_SLOTS 4
+
+_Static_assert(NSMALL + 121 == EVE_NCLASSES, "class table size");
+
+/* ---- size classes ------------------------------------------------------- */
+
+uint64_t alloc_class_size(unsigned c) {
+  if (c < NSMALL) return BLK_MIN + 16ull * c;
+  unsigned j = c - NSMALL;
+  if (j >= EVE_NCLASSES - NSMALL) return 0;
+  return (1024ull << (j / 4)) * (5 + j % 4) / 4;
+}
+
+unsigned alloc_size_class(uint64_t n) {
+  if (n <= BLK_MIN) return 0;
+  if (n <= BLK_SMALL_MAX) return (unsigned)((n - BLK_MIN + 15) / 16);
+  unsigned k = 63 - (unsigned)__builtin_clzll((n - 1) >> 10);
+  uint64_t base = 1024ull << k;
+  unsigned m = (unsigned)((n - 1) * 4 / base) - 4;
+  unsigned c = NSMALL + 4 * k + m;
+  return c < EVE_NCLASSES ? c : EVE_NCLASSES;
+}
+
+/* ---- block headers ------------------------------------------------------ */
+
+static blk *blk_at(eve_domain *d, uint64_t off) { return region_ptr(d, off); }
+
+static uint64_t *link_word(eve_domain *d, uint64_t off) {
+  return (uint64_t *)region_ptr(d, off + sizeof(blk));
+}
+
+/* A block on a free list: state FREE, generation bumped (meta is only ever
+ * written by CAS-free code paths that own the block exclusively here). */
+static void mark_free(eve_domain *d, uint64_t off, unsigned cls) {
+  blk *b = blk_at(d, off);
+  uint64_t gen = atomic_load_explicit(&b->meta, memory_order_relaxed) >> 32;
+  atomic_store_explicit(&b->meta, ((gen + 1) << 32) | BLK_FREE, memory_order_relaxed);
+  b->magic = BLK_MAGIC;
+  b->type = T_FREE;
+  b->cls = (uint8_t)cls;
+}
+
+static void mark_live(eve_domain *d, uint64_t off, unsigned cls, unsigned type) {
+  blk *b = blk_at(d, off);
+  uint64_t gen = atomic_load_explicit(&b->meta, memory_order_relaxed) >> 32;
+  atomic_store_explicit(&b->meta, (gen << 32) | BLK_LIVE, memory_order_relaxed);
+  b->magic = BLK_MAGIC;
+  b->type = (uint8_t)type;
+  b->cls = (uint8_t)cls;
+  b->pad = 0;
+  b->aux = 0;
+}
+
+/* Is off a plausible free-list entry of class cls?  Guards against a
+ * corrupt file sending the allocator outside the heap. */
+static int valid_free_entry(eve_domain *d, uint64_t off, unsigned cls) {
+  return off % BLK_ALIGN == 0 && region_contains(d, off, alloc_class_size(cls));
+}
+
+/* ---- Treiber stacks with a 128-bit {offset, tag} head ------------------- */
+
+typedef unsigned __int128 u128;
+
+static u128 pack(uint64_t off, uint64_t tag) { return (u128)off | ((u128)tag << 64); }
+
+static void load_head(eve_stack_head *h, uint64_t *off, uint64_t *tag) {
+  /* Two plain atomic loads; a torn pair only makes the CAS below fail. */
+  *tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
+  *off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
+}
+
+static int cas_head(eve_stack_head *h, uint64_t off, uint64_t tag, uint64_t noff, uint64_t ntag) {
+  return __sync_bool_compare_and_swap((u128 *)h, pack(off, tag), pack(noff, ntag));
+}
+
+/* Push the chain first..last (already linked, last's link set here). */
+static void stack_push_chain(eve_domain *d, unsigned cls, uint64_t first, uint64_t last) {
+  eve_stack_head *h = &d->hdr->free_heads[cls];
+  uint64_t off, tag;
+  do {
+    load_head(h, &off, &tag);
+    __atomic_store_n(link_word(d, last), off, __ATOMIC_RELAXED);
+  } while (!cas_head(h, off, tag, first, tag + 1));
+}
+
+/* Pop up to max blocks of class cls into out[]; returns how many. */
+static unsigned stack_pop_batch(eve_domain *d, unsigned cls, uint64_t *out, unsigned max) {
+  eve_stack_head *h = &d->hdr->free_heads[cls];
+  for (;;) {
+    uint64_t off, tag;
+    load_head(h, &off, &tag);
+    if (off == 0) return 0;
+    if (!valid_free_entry(d, off, cls)) {
+      /* a bad head: drop the whole list (a leak) rather than follow it */
+      if (cas_head(h, off, tag, 0, tag + 1)) return 0;
+      continue;
+    }
+    unsigned n = 0;
+    uint64_t cur = off;
+    while (n < max && cur) {
+      out[n++] = cur;
+      uint64_t next = __atomic_load_n(link_word(d, cur), __ATOMIC_RELAXED);
+      if (next && !valid_free_entry(d, next, cls)) next = 0; /* cut a corrupt chain */
+      cur = next;
+    }
+    if (cas_head(h, off, tag, cur, tag + 1)) return n;
+  }
+}
+
+/* ---- the bump pointer --------------------------------------------------- */
+
+/* Claim n fresh bytes at the end of the heap, growing the file first. */
+static int bump_claim(eve_domain *d, uint64_t n, uint64_t *off) {
+  uint64_t b = atomic_load_explicit(&d->hdr->bump, memory_order_relaxed);
+  for (;;) {
+    uint64_t end = b + n;
+    if (end < b || end > d->max_size) return EVE_EFULL;
+    int rc = region_grow(d, end);
+    if (rc) return rc;
+    if (atomic_compare_exchange_weak_explicit(&d->hdr->bump, &b, end, memory_order_acq_rel,
+                                              memory_order_relaxed)) {
+      *off = b;
+      return 0;
+    }
+  }
+}
+
+/* Hand a range [off, off+len) that nobody uses to the free lists, cut into
+ * the largest small blocks that fit. */
+static void release_range(eve_domain *d, uint64_t off, uint64_t len) {
+  while (len >= BLK_MIN) {
+    uint64_t take = len >= BLK_SMALL_MAX ? BLK_SMALL_MAX : len / 16 * 16;
+    unsigned cls = alloc_size_class(take);
+    if (alloc_class_size(cls) > take) cls--;
+    take = alloc_class_size(cls);
+    mark_free(d, off, cls);
+    stack_push_chain(d, cls, off, off);
+    off += take;
+    len -= take;
+  }
+}
+
+/* ---- thread caches ------------------------------------------------------ */
+
+struct tcache {
+  eve_domain *d;
+  int owned;                 /* a live thread uses it (under d->lock)        */
+  uint64_t chunk_cur, chunk_end;
+  uint32_t n[NSMALL];
+  uint64_t slot[NSMALL][TC_CAP];
+  struct tcache *next;
+};
+
+static unsigned g_fork_gen;   /* bumped in a forked child: TLS entries die */
+
+static __thread struct tls_entry {
+  uint64_t domain_id;
+  unsigned fork_gen;
+  struct tcache *tc;
+} tls_cache[TLS_SLOTS];
+static __thread unsigned tls_next;
+
+static pthread_key_t g_exit_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: hand this thread's caches back to their domains (if still
+ * open) for adoption by another thread. */
+static void thread_exit(void *unused) {
+  (void)unused;
+  region_lock_open_list();
+  for (unsigned i = 0; i < TLS_SLOTS; i++) {
+    struct tls_entry *e = &tls_cache[i];
+    if (!e->tc || e->fork_gen != g_fork_gen) continue;
+    for (eve_domain *d = region_open_list(); d; d = d->next_open)
+      if (d->id == e->domain_id) {
+        pthread_mutex_lock(&d->lock);
+        e->tc->owned = 0;
+        pthread_mutex_unlock(&d->lock);
+      }
+    e->tc = NULL;
+  }
+  region_unlock_open_list();
+}
+
+static void fork_prepare(void) { region_lock_open_list(); }
+static void fork_parent(void) { region_unlock_open_list(); }
+
+/* In the child: drop inherited caches without flushing (their blocks may
+ * also be handed out by the parent), forget TLS, reset locks. */
+static void fork_child(void) {
+  region_reinit_open_list_after_fork();
+  g_fork_gen++;
+  for (eve_domain *d = region_open_list(); d; d = d->next_open) {
+    pthread_mutex_init(&d->lock, NULL);
+    struct tcache *tc = d->caches;
+    while (tc) {
+      struct tcache *next = tc->next;
+      free(tc);
+      tc = next;
+    }
+    d->caches = NULL;
+  }
+}
+
+static void init_once(void) {
+  pthread_key_create(&g_exit_key, thread_exit);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* The slow path: find an orphaned cache of d or make one. */
+static struct tcache *tc_attach(eve_domain *d) {
+  pthread_once(&g_once, init_once);
+  pthread_mutex_lock(&d->lock);
+  struct tcache *tc = d->caches;
+  while (tc && tc->owned) tc = tc->next;
+  if (!tc) {
+    tc = calloc(1, sizeof *tc);
+    if (tc) {
+      tc->d = d;
+      tc->next = d->caches;
+      d->caches = tc;
+    }
+  }
+  if (tc) tc->owned = 1;
+  pthread_mutex_unlock(&d->lock);
+  if (!tc) return NULL;
+  struct tls_entry *e = &tls_cache[tls_next++ % TLS_SLOTS];
+  if (e->tc && e->fork_gen == g_fork_gen) { /* evicted entry: release it */
+    region_lock_open_list();
+    for (eve_domain *o = region_open_list(); o; o = o->next_open)
+      if (o->id == e->domain_id) {
+        pthread_mutex_lock(&o->lock);
+        e->tc->owned = 0;
+        pthread_mutex_unlock(&o->lock);
+      }
+    region_unlock_open_list();
+  }
+  e->domain_id = d->id;
+  e->fork_gen = g_fork_gen;
+  e->tc = tc;
+  pthread_setspecific(g_exit_key, (void *)1);
+  return tc;
+}
+
+static struct tcache *tc_get(eve_domain *d) {
+  for (unsigned i = 0; i < TLS_SLOTS; i++)
+    if (tls_cache[i].domain_id == d->id && tls_cache[i].tc &&
+        tls_cache[i].fork_gen == g_fork_gen)
+      return tls_cache[i].tc;
+  return tc_attach(d);
+}
+
+/* Push TC_BATCH blocks of class c from the cache to the shared list as one
+ * pre-linked chain. */
+static void tc_flush(struct tcache *tc, unsigned c, unsigned count) {
+  eve_domain *d = tc->d;
+  if (count > tc->n[c]) count = tc->n[c];
+  if (!count) return;
+  uint64_t *s = &tc->slot[c][tc->n[c] - count];
+  for (unsigned i = 0; i + 1 < count; i++)
+    __atomic_store_n(link_word(d, s[i]), s[i + 1], __ATOMIC_RELAXED);
+  stack_push_chain(d, c, s[0], s[count - 1]);
+  tc->n[c] -= count;
+}
+
+/* Chunk size for carving: a fraction of the file, between 4 KiB and 1 MiB,
+ * so tiny domains stay tiny and big ones rarely touch the bump pointer. */
+static uint64_t chunk_size(eve_domain *d) {
+  uint64_t s = atomic_load_explicit(&d->hdr->size, memory_order_relaxed) / 16;
+  if (s < 4096) s = 4096;
+  if (s > (1u << 20)) s = 1u << 20;
+  return s / BLK_ALIGN * BLK_ALIGN;
+}
+
+static int tc_carve(struct tcache *tc, unsigned c, uint64_t *off) {
+  uint64_t size = alloc_class_size(c);
+  if (tc->chunk_end - tc->chunk_cur < size) {
+    uint64_t start;
+    uint64_t len = chunk_size(tc->d);
+    int rc = bump_claim(tc->d, len, &start);
+    if (rc) { /* the file cannot grow by a chunk: try just this block */
+      if (bump_claim(tc->d, size, &start) != 0) return rc;
+      *off = start;
+      return 0;
+    }
+    release_range(tc->d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
+    tc->chunk_cur = start;
+    tc->chunk_end = start + len;
+  }
+  *off = tc->chunk_cur;
+  tc->chunk_cur += size;
+  return 0;
+}
+
+static int alloc_small(eve_domain *d, unsigned c, uint64_t *off) {
+  struct tcache *tc = tc_get(d);
+  if (!tc) return EVE_ENOMEM;
+  if (tc->n[c] == 0) tc->n[c] = stack_pop_batch(d, c, tc->slot[c], TC_BATCH);
+  if (tc->n[c] > 0) {
+    *off = tc->slot[c][--tc->n[c]];
+    return 0;
+  }
+  return tc_carve(tc, c, off);
+}
+
+static int alloc_large(eve_domain *d, unsigned c, uint64_t *off) {
+  if (stack_pop_batch(d, c, off, 1) == 1) return 0;
+  return bump_claim(d, alloc_class_size(c), off);
+}
+
+int alloc_block(eve_domain *d, uint64_t bytes, unsigned type, uint64_t *off) {
+  unsigned c = alloc_size_class(bytes);
+  if (c >= EVE_NCLASSES) return EVE_EFULL;
+  int rc = c < NSMALL ? alloc_small(d, c, off) : alloc_large(d, c, off);
+  if (rc) return rc;
+  mark_live(d, *off, c, type);
+  return 0;
+}
+
+void alloc_free(eve_domain *d, uint64_t off) {
+  blk *b = blk_at(d, off);
+  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES || b->type == T_FREE) return;
+  unsigned c = b->cls;
+  mark_free(d, off, c);
+  if (c >= NSMALL) {
+    stack_push_chain(d, c, off, off);
+    return;
+  }
+  struct tcache *tc = tc_get(d);
+  if (!tc) { /* no cache memory: go straight to the shared list */
+    stack_push_chain(d, c, off, off);
+    return;
+  }
+  if (tc->n[c] == TC_CAP) tc_flush(tc, c, TC_BATCH);
+  tc->slot[c][tc->n[c]++] = off;
+}
+
+void alloc_close(eve_domain *d) {
+  pthread_mutex_lock(&d->lock);
+  struct tcache *tc = d->caches;
+  d->caches = NULL;
+  pthread_mutex_unlock(&d->lock);
+  while (tc) {
+    for (unsigned c = 0; c < NSMALL; c++)
+      while (tc->n[c]) tc_flush(tc, c, TC_BATCH);
+    release_range(d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
+    struct tcache *next = tc->next;
+    free(tc);
+    tc = next;
+  }
+}
+
+int alloc_stats_get(eve_domain *d, alloc_stats *out) {
+  memset(out, 0, sizeof *out);
+  uint64_t limit = atomic_load(&d->hdr->bump) / BLK_MIN + 1; /* cycle guard */
+  for (unsigned c = 0; c < EVE_NCLASSES; c++) {
+    uint64_t off = __atomic_load_n(&d->hdr->free_heads[c].off, __ATOMIC_ACQUIRE);
+    for (uint64_t steps = 0; off; steps++) {
+      if (steps > limit || !valid_free_entry(d, off, c)) return EVE_ECORRUPT;
+      out->free_blocks++;
+      out->free_bytes += alloc_class_size(c);
+      off = __atomic_load_n(link_word(d, off), __ATOMIC_RELAXED);
+    }
+  }
+  pthread_mutex_lock(&d->lock);
+  for (struct tcache *tc = d->caches; tc; tc = tc->next) {
+    for (unsigned c = 0; c < NSMALL; c++) {
+      out->free_blocks += tc->n[c];
+      out->free_bytes += tc->n[c] * alloc_class_size(c);
+    }
+    out->free_bytes += tc->chunk_end - tc->chunk_cur;
+  }
+  pthread_mutex_unlock(&d->lock);
+  return 0;
+}

@@ -1,0 +1,322 @@
+/* region.c — the domain file: create, open, validate, map, grow.
+ *
+ * How a file comes to exist
+ * -------------------------
+ * A new domain is written completely (header, first fallocate) under a
+ * temporary name in the same directory and then link()ed to its real name.
+ * link() fails if the name exists, so two processes racing to create the
+ * same domain cannot both win, and no process can ever open a half-written
+ * header: the name appears with a valid header or not at all.  The loser
+ * of the race simply opens the winner's file.
+ *
+ * How a file grows
+ * ----------------
+ * The whole reserved range (max_size) is mapped once; pages past the end of
+ * the file are legal to map and become usable when the file is extended.
+ * Growth is fallocate() first — it never shrinks a file, is idempotent and
+ * reserves real blocks, so a full disk shows up here as EVE_ENOSPC rather
+ * than as SIGBUS on a later store into a hole — and then a CAS of the
+ * header's size to the maximum of the old and new values.  No lock: racing
+ * growers each make the file at least as big as they need, and a crash
+ * between the two steps leaves a file larger than the header says, which
+ * is harmless (the size is never trusted beyond what fallocate backed).
+ */
+#define _GNU_SOURCE
+#include "region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "alloc.h"
+
+/* Every open domain of this process, so the fork handler and thread-exit
+ * destructors can tell live domains from closed ones. */
+static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;
+static eve_domain *g_open;
+static uint64_t g_next_id = 1;
+
+static int errno_to_eve(int e) {
+  switch (e) {
+  case ENOENT: return EVE_ENOENT;
+  case EACCES: case EPERM: case EROFS: return EVE_EACCESS;
+  case EEXIST: return EVE_EEXIST;
+  case ENOSPC: case EDQUOT: return EVE_ENOSPC;
+  case EFBIG: return EVE_EFULL;
+  case ENOMEM: return EVE_ENOMEM;
+  case EISDIR: return EVE_ENOTDOMAIN;
+  case EINVAL: return EVE_EINVAL;
+  default: return EVE_EIO;
+  }
+}
+
+static uint64_t round_up(uint64_t x, uint64_t q) { return (x + q - 1) / q * q; }
+
+static uint64_t header_checksum(const eve_file_header *h) {
+  return XXH64(h, EVE_CHECKSUMMED_BYTES, 0x6576652d68647221ull);
+}
+
+/* The fixed part of the layout: header page, reader slots, liveness bytes,
+ * then the heap.  All page aligned. */
+static void layout_header(eve_file_header *h, uint64_t max_size) {
+  memset(h, 0, sizeof *h);
+  memcpy(h->magic, EVE_MAGIC, 8);
+  h->format_version = EVE_FORMAT_VERSION;
+  h->header_bytes = EVE_HEADER_BYTES;
+  h->layout = EVE_LAYOUT_WORD;
+  h->max_size = max_size;
+  h->slots_off = EVE_HEADER_BYTES;
+  h->slots_count = EVE_SLOT_COUNT;
+  uint64_t slots_end = h->slots_off + EVE_SLOT_COUNT * EVE_SLOT_BYTES;
+  uint64_t live_bytes_end = slots_end + round_up(EVE_SLOT_COUNT, EVE_PAGE);
+  h->heap_start = round_up(live_bytes_end, EVE_PAGE);
+  h->features = 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  h->created_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  h->checksum = header_checksum(h);
+}
+
+/* Reserve file blocks for [0, target).  fallocate where supported, else
+ * posix_fallocate (which writes zeros: slower, equally safe). */
+static int reserve_blocks(int fd, uint64_t target) {
+  for (;;) {
+    if (fallocate(fd, 0, 0, (off_t)target) == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno != EOPNOTSUPP) return errno_to_eve(errno);
+    int rc = posix_fallocate(fd, 0, (off_t)target);
+    return rc ? errno_to_eve(rc) : 0;
+  }
+}
+
+int region_grow(eve_domain *d, uint64_t end) {
+  uint64_t size = atomic_load_explicit(&d->hdr->size, memory_order_acquire);
+  if (end <= size) return 0;
+  if (end > d->max_size) return EVE_EFULL;
+  /* Grow geometrically (x1.5, at most 1 GiB at a time) so the number of
+   * fallocate calls stays logarithmic while small domains stay small. */
+  uint64_t step = size / 2;
+  if (step > (1ull << 30)) step = 1ull << 30;
+  uint64_t target = round_up(end > size + step ? end : size + step, EVE_GROW_QUANTUM);
+  if (target > d->max_size) target = d->max_size;
+  int rc = reserve_blocks(d->fd, target);
+  if (rc == EVE_ENOSPC && target > end) /* take only what is needed */
+    rc = reserve_blocks(d->fd, target = round_up(end, EVE_PAGE) < d->max_size
+                                            ? round_up(end, EVE_PAGE) : d->max_size);
+  if (rc) return rc;
+  /* publish: CAS the size up to the maximum (release: the blocks exist) */
+  uint64_t cur = atomic_load_explicit(&d->hdr->size, memory_order_relaxed);
+  while (cur < target &&
+         !atomic_compare_exchange_weak_explicit(&d->hdr->size, &cur, target,
+                                                memory_order_release, memory_order_relaxed))
+    ;
+  return 0;
+}
+
+/* ---- validation of an existing file ------------------------------------ */
+
+static int validate_header(const eve_file_header *h, uint64_t file_bytes) {
+  if (file_bytes < 8 || memcmp(h->magic, EVE_MAGIC, 8) != 0) return EVE_ENOTDOMAIN;
+  if (file_bytes < EVE_HEADER_BYTES) return EVE_ETRUNC;
+  if (h->format_version != EVE_FORMAT_VERSION) return EVE_EVERSION;
+  if (h->checksum != header_checksum(h)) return EVE_EBADHDR;
+  if (h->header_bytes != EVE_HEADER_BYTES || h->layout != EVE_LAYOUT_WORD || h->features != 0)
+    return EVE_EBADHDR;
+  /* the checksum vouches for these, but a forged file could still lie */
+  if (h->max_size < h->heap_start || h->max_size > (1ull << 46) ||
+      h->heap_start < EVE_HEADER_BYTES || h->heap_start % EVE_PAGE != 0 ||
+      h->slots_off != EVE_HEADER_BYTES || h->slots_count != EVE_SLOT_COUNT)
+    return EVE_EBADHDR;
+  uint64_t size = atomic_load_explicit(&((eve_file_header *)h)->size, memory_order_relaxed);
+  uint64_t bump = atomic_load_explicit(&((eve_file_header *)h)->bump, memory_order_relaxed);
+  if (size < h->heap_start || size > h->max_size || bump < h->heap_start || bump > size)
+    return EVE_EBADHDR;
+  if (file_bytes < size) return EVE_ETRUNC;
+  return 0;
+}
+
+static int read_and_validate(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno_to_eve(errno);
+  if (!S_ISREG(st.st_mode)) return EVE_ENOTDOMAIN;
+  eve_file_header h;
+  memset(&h, 0, sizeof h);
+  ssize_t got = pread(fd, &h, sizeof h, 0);
+  if (got < 0) return errno_to_eve(errno);
+  if ((size_t)got < sizeof h) /* short file: judge magic on what exists */
+    return (got >= 8 && memcmp(h.magic, EVE_MAGIC, 8) == 0) ? EVE_ETRUNC : EVE_ENOTDOMAIN;
+  return validate_header(&h, (uint64_t)st.st_size);
+}
+
+/* ---- creation -------------------------------------------------------------- */
+
+static int init_new_file(int fd, uint64_t max_size, uint64_t initial) {
+  eve_file_header h;
+  layout_header(&h, max_size);
+  if (initial < h.heap_start + EVE_GROW_QUANTUM) initial = h.heap_start + EVE_GROW_QUANTUM;
+  initial = round_up(initial, EVE_GROW_QUANTUM);
+  if (initial > max_size) return EVE_EINVAL;
+  int rc = reserve_blocks(fd, initial);
+  if (rc) return rc;
+  atomic_store_explicit(&h.size, initial, memory_order_relaxed);
+  atomic_store_explicit(&h.bump, h.heap_start, memory_order_relaxed);
+  if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return errno_to_eve(errno ? errno : EIO);
+  return 0;
+}
+
+/* Create `path` atomically: write it under a temporary name, then link().
+ * Returns the open fd in *fd_out, or EVE_EEXIST if someone else created it. */
+static int create_file(const char *path, unsigned mode, uint64_t max_size, uint64_t initial,
+                       int *fd_out) {
+  char *tmp = NULL;
+  if (asprintf(&tmp, "%s.creating-XXXXXX", path) < 0) return EVE_ENOMEM;
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0) {
+    int rc = errno_to_eve(errno);
+    free(tmp);
+    return rc;
+  }
+  int rc = fchmod(fd, mode) == 0 ? 0 : errno_to_eve(errno);
+  if (!rc) rc = init_new_file(fd, max_size, initial);
+  if (!rc && link(tmp, path) != 0) rc = errno_to_eve(errno);
+  unlink(tmp);
+  free(tmp);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+static int open_file(const char *path, const eve_options *o, int *fd_out) {
+  unsigned flags = o->flags ? o->flags : EVE_CREATE;
+  int oflags = ((flags & EVE_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    if (!((flags & EVE_CREATE) && (flags & EVE_EXCL))) {
+      int fd = open(path, oflags);
+      if (fd >= 0) {
+        int rc = read_and_validate(fd);
+        if (rc) {
+          close(fd);
+          return rc;
+        }
+        *fd_out = fd;
+        return 0;
+      }
+      if (errno != ENOENT || !(flags & EVE_CREATE)) return errno_to_eve(errno);
+    }
+    if (flags & EVE_RDONLY) return EVE_ENOENT;
+    int rc = create_file(path, o->mode ? o->mode : 0600, o->max_size, o->initial_size, fd_out);
+    if (rc != EVE_EEXIST || (flags & EVE_EXCL)) return rc;
+    /* lost a creation race: open the winner's file */
+  }
+  return EVE_EIO;
+}
+
+static int open_memory(const eve_options *o, int *fd_out) {
+  int fd = memfd_create("eve-domain", MFD_CLOEXEC);
+  if (fd < 0) return errno_to_eve(errno);
+  int rc = init_new_file(fd, o->max_size, o->initial_size);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int map_domain(eve_domain *d, int rdonly) {
+  eve_file_header h;
+  if (pread(d->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return EVE_EIO;
+  int prot = PROT_READ | (rdonly ? 0 : PROT_WRITE);
+  void *base = mmap(NULL, h.max_size, prot, MAP_SHARED | MAP_NORESERVE, d->fd, 0);
+  if (base == MAP_FAILED) return errno_to_eve(errno);
+  d->base = base;
+  d->hdr = base;
+  d->max_size = h.max_size;
+  d->heap_start = h.heap_start;
+  atomic_store_explicit(&d->known_size, atomic_load(&d->hdr->size), memory_order_relaxed);
+  return 0;
+}
+
+int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
+  if (!out) return EVE_EINVAL;
+  *out = NULL;
+  eve_options o = {0};
+  if (opts) o = *opts;
+  if (!o.max_size) o.max_size = EVE_DEFAULT_MAX;
+  if (!o.initial_size) o.initial_size = EVE_DEFAULT_INITIAL;
+  o.max_size = round_up(o.max_size, EVE_PAGE);
+  if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
+  if (!path && (o.flags & EVE_RDONLY)) return EVE_EINVAL;
+
+  eve_domain *d = calloc(1, sizeof *d);
+  if (!d) return EVE_ENOMEM;
+  d->fd = -1;
+  d->in_memory = path == NULL;
+  int rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
+  if (!rc) rc = map_domain(d, (o.flags & EVE_RDONLY) != 0);
+  if (rc) {
+    if (d->fd >= 0) close(d->fd);
+    free(d);
+    return rc;
+  }
+  d->read_only = (o.flags & EVE_RDONLY) != 0;
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_lock(&g_open_lock);
+  d->id = g_next_id++;
+  d->next_open = g_open;
+  g_open = d;
+  pthread_mutex_unlock(&g_open_lock);
+  *out = d;
+  return 0;
+}
+
+int eve_close(eve_domain *d) {
+  if (!d) return EVE_EINVAL;
+  pthread_mutex_lock(&g_open_lock);
+  for (eve_domain **p = &g_open; *p; p = &(*p)->next_open)
+    if (*p == d) {
+      *p = d->next_open;
+      break;
+    }
+  pthread_mutex_unlock(&g_open_lock);
+  if (!d->read_only) alloc_close(d);
+  munmap(d->base, d->max_size);
+  close(d->fd);
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+  return 0;
+}
+
+int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
+  if (!d || !out) return EVE_EINVAL;
+  out->file_bytes = atomic_load(&d->hdr->size);
+  out->max_bytes = d->max_size;
+  out->heap_start = d->heap_start;
+  out->bump = atomic_load(&d->hdr->bump);
+  out->format_version = d->hdr->format_version;
+  return 0;
+}
+
+/* ---- the open-domain list, for alloc.c's thread-exit and fork handlers ---- */
+
+void region_lock_open_list(void) { pthread_mutex_lock(&g_open_lock); }
+void region_unlock_open_list(void) { pthread_mutex_unlock(&g_open_lock); }
+eve_domain *region_open_list(void) { return g_open; }
+void region_reinit_open_list_after_fork(void) {
+  pthread_mutex_init(&g_open_lock, NULL);
+}

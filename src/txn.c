@@ -1,0 +1,140 @@
+/* txn.c — transactions: fresh-block tracking, checked block reads, commit.
+ *
+ * Commit keeps what the caller's values reach and frees the rest
+ * ----------------------------------------------------------------
+ * Collection operations never free anything: a value built earlier in a
+ * transaction may still be used by the code that built it (RECLAMATION.md
+ * finding 8).  So what is garbage is decided once, at commit: the fresh
+ * blocks reachable from the kept values survive, every other fresh block
+ * (the intermediate versions) is freed.  The walk only enters fresh blocks:
+ * a block that existed before the transaction cannot point at a fresh one,
+ * so its subtree holds nothing to decide.
+ */
+#define _GNU_SOURCE
+#include "txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "value.h"
+
+const union dummy_block txn_dummy;
+
+int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
+  if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
+  if ((flags & EVE_TXN_WRITE) && d->read_only) return EVE_ETXN;
+  eve_txn *t = calloc(1, sizeof *t);
+  if (!t) return EVE_ENOMEM;
+  t->d = d;
+  t->flags = flags;
+  *out = t;
+  return 0;
+}
+
+int eve_txn_error(const eve_txn *t) { return t ? t->err : EVE_EINVAL; }
+
+static void txn_free(eve_txn *t) {
+  free(t->fresh);
+  free(t);
+}
+
+int eve_txn_abort(eve_txn *t) {
+  if (!t) return EVE_EINVAL;
+  for (size_t i = 0; i < t->nfresh; i++) alloc_free(t->d, t->fresh[i]);
+  txn_free(t);
+  return 0;
+}
+
+/* ---- the reachability walk over fresh blocks ----------------------------- */
+
+/* Open-addressed set of fresh offsets with a "reached" bit per entry. */
+typedef struct fresh_set {
+  uint64_t *keys;   /* offset | 1 when reached (offsets are 16-aligned) */
+  size_t mask;
+  uint64_t *stack;  /* fresh blocks reached but not yet expanded */
+  size_t nstack;
+} fresh_set;
+
+static size_t fresh_slot(const fresh_set *s, uint64_t off) {
+  size_t i = (size_t)(hash_mix(off) & s->mask);
+  while (s->keys[i] && (s->keys[i] & ~1ull) != off) i = (i + 1) & s->mask;
+  return i;
+}
+
+static void visit_word(void *ctx, uint64_t word) {
+  fresh_set *s = ctx;
+  if (!VAL_IS_BLOCK(word)) return;
+  size_t i = fresh_slot(s, word);
+  if (!s->keys[i] || (s->keys[i] & 1)) return; /* not fresh, or done */
+  s->keys[i] |= 1;
+  s->stack[s->nstack++] = word;
+}
+
+static int commit_sweep(eve_txn *t, const eve_val *keep, size_t nkeep) {
+  fresh_set s = {0};
+  size_t cap = 16;
+  while (cap < t->nfresh * 2) cap *= 2;
+  s.keys = calloc(cap, sizeof *s.keys);
+  s.stack = malloc(t->nfresh * sizeof *s.stack);
+  if (!s.keys || !s.stack) {
+    free(s.keys);
+    free(s.stack);
+    return EVE_ENOMEM;
+  }
+  s.mask = cap - 1;
+  for (size_t i = 0; i < t->nfresh; i++) s.keys[fresh_slot(&s, t->fresh[i])] = t->fresh[i];
+  for (size_t i = 0; i < nkeep; i++) visit_word(&s, keep[i]);
+  while (s.nstack && !t->err) blk_for_each_child(t, s.stack[--s.nstack], visit_word, &s);
+  if (!t->err)
+    for (size_t i = 0; i < t->nfresh; i++)
+      if (!(s.keys[fresh_slot(&s, t->fresh[i])] & 1)) alloc_free(t->d, t->fresh[i]);
+  free(s.keys);
+  free(s.stack);
+  return t->err;
+}
+
+int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep) {
+  if (!t || (nkeep && !keep)) return EVE_EINVAL;
+  int rc = t->err;
+  if (!rc && t->nfresh) rc = commit_sweep(t, keep, nkeep);
+  txn_free(t);
+  return rc;
+}
+
+/* ---- checked reads and fresh allocation ---------------------------------- */
+
+const blk *txn_read(eve_txn *t, uint64_t off, unsigned type) {
+  eve_domain *d = t->d;
+  if (off % BLK_ALIGN != 0 || !region_contains(d, off, sizeof(blk))) goto bad;
+  const blk *b = region_ptr(d, off);
+  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES) goto bad;
+  if (type != T_FREE ? b->type != type : (b->type == T_FREE || b->type >= T_LIMIT)) goto bad;
+  if (!region_contains(d, off, alloc_class_size(b->cls))) goto bad;
+  return b;
+bad:
+  txn_fail(t, EVE_ECORRUPT);
+  return &txn_dummy.h;
+}
+
+static int fresh_push(eve_txn *t, uint64_t off) {
+  if (t->nfresh == t->capfresh) {
+    size_t cap = t->capfresh ? t->capfresh * 2 : 64;
+    uint64_t *p = realloc(t->fresh, cap * sizeof *p);
+    if (!p) return EVE_ENOMEM;
+    t->fresh = p;
+    t->capfresh = cap;
+  }
+  t->fresh[t->nfresh++] = off;
+  return 0;
+}
+
+void *txn_alloc(eve_txn *t, uint64_t bytes, unsigned type, uint64_t *off) {
+  int rc = txn_writable(t);
+  if (!rc) rc = alloc_block(t->d, bytes, type, off);
+  if (!rc && (rc = fresh_push(t, *off)) != 0) alloc_free(t->d, *off);
+  if (rc) {
+    txn_fail(t, rc);
+    return NULL;
+  }
+  return region_ptr(t->d, *off);
+}
