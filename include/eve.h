@@ -72,7 +72,14 @@ typedef uint64_t eve_val;
   X(NOENT,    -18, "no such file or directory")                                \
   X(BUSY,     -19, "domain is busy (exclusive access held elsewhere)")         \
   X(TXN,      -20, "transaction is not usable here (ended, read-only, or from another domain)") \
-  X(END,      -21, "end of iteration")
+  X(END,      -21, "end of iteration")                                      \
+  X(CONFLICT, -22, "the atom did not hold the expected value")              \
+  X(TIMEDOUT, -23, "timed out")                                             \
+  X(REMOVED,  -24, "the atom was removed")                                  \
+  X(SLOTS,    -25, "all reader slots of the domain are in use")             \
+  X(REENTRY,  -26, "a swap function tried to change its own atom")          \
+  X(FORKED,   -27, "transaction or handle inherited across fork()")         \
+  X(PANIC,    -28, "the domain hit an unrecoverable error; reopen it")
 
 typedef enum eve_err {
   EVE_OK = 0,
@@ -277,6 +284,107 @@ typedef struct eve_iter {
 
 int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it);
 int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val);
+
+/* ------------------------------------------------------------------------
+ * Atoms: named roots shared by every process that opens the domain
+ * ------------------------------------------------------------------------
+ * An atom holds one value.  Changing it builds a new value (sharing
+ * structure with the old one) and publishes it with one compare-and-swap of
+ * the atom's root word; readers never block writers or each other.  Old
+ * versions are freed once no transaction can still see them.
+ *
+ * All atom operations run inside a transaction: eve_deref in any, the
+ * changing ones in a write transaction.  The transaction pins the domain's
+ * epoch, so every value it has read or published stays valid until it ends,
+ * however many times other processes change the atom meanwhile. */
+typedef struct eve_atom eve_atom;
+
+enum eve_atom_flags {
+  EVE_ATOM_CREATE = 1 << 0,  /* create the atom (value nil) if absent */
+};
+
+/* Open the atom called `name` (NUL-terminated UTF-8, 1..4096 bytes).
+ * Unrelated processes naming the same domain and atom get the same atom.
+ * EVE_ENOTFOUND if it does not exist and EVE_ATOM_CREATE is not given.
+ * A handle is plain memory: it may be used by any thread, one at a time. */
+int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out);
+int eve_atom_close(eve_atom *a);
+/* Remove an atom and free its value once no reader can see it.  Handles
+ * still open on it return EVE_EREMOVED from then on.  EVE_ENOTFOUND if absent. */
+int eve_atom_remove(eve_domain *d, const char *name);
+/* The names of every atom, as a vector of strings sorted by bytes. */
+int eve_atom_names(eve_txn *t, eve_val *out);
+
+/* The atom's current value, valid until t ends. */
+int eve_deref(eve_txn *t, eve_atom *a, eve_val *out);
+/* A counter bumped by every change of the atom (for eve_wait). */
+int eve_atom_version(eve_atom *a, uint64_t *out);
+
+/* A swap function: build the new value from old (valid as long as t) and
+ * store it in *out.  It may be called several times (once per retry after
+ * a conflict), so it must have no side effects besides building values; a
+ * non-zero return aborts the swap with that code.  Values it builds are
+ * valid only during that call.  It may read other atoms but must not change
+ * the atom being swapped (EVE_EREENTRY). */
+typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
+
+/* Atomically replace the atom's value v with fn(v), retrying on conflict.
+ * *out (may be NULL) receives the value published, valid until t ends. */
+int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out);
+/* Set the atom to v (a value built in t or read in t). */
+int eve_reset(eve_txn *t, eve_atom *a, eve_val v);
+/* Set the atom to v only if it holds exactly `expected` (the same word, as
+ * returned by eve_deref in t); else EVE_ECONFLICT and nothing changes.
+ * The library frees whatever v's publication would have needed. */
+int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
+
+/* Sleep until the atom's version differs from `seen` (0 and *now set),
+ * or timeout_ms passes (EVE_ETIMEDOUT; a negative timeout waits forever).
+ * Sleeps on a futex in the shared file: no polling, across processes. */
+int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
+
+/* ------------------------------------------------------------------------
+ * Statistics, verification, collection
+ * ---------------------------------------------------------------------- */
+typedef struct eve_stats {
+  uint64_t file_bytes;      /* size of the file                                */
+  uint64_t live_bytes;      /* allocated blocks not free and not retired       */
+  uint64_t free_bytes;      /* on free lists (and this process's caches)       */
+  uint64_t retired_bytes;   /* retired by this process, waiting for readers     */
+  uint64_t atoms;           /* number of atoms                                 */
+  uint64_t readers;         /* transactions pinned now, in all processes        */
+  uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
+  int64_t oldest_pin_pid;   /* its process, 0 if none                          */
+} eve_stats;
+int eve_stats_get(eve_domain *d, eve_stats *out);
+
+typedef struct eve_check_report {
+  uint64_t blocks;          /* reachable blocks                                */
+  uint64_t reachable_bytes; /* their capacity                                  */
+  uint64_t allocated_bytes; /* heap bytes neither free nor retired             */
+  uint64_t leaked_bytes;    /* allocated - reachable (0 when exact)            */
+  uint64_t shared_blocks;   /* reachable blocks with a SHARED count            */
+  uint64_t problems;        /* invariant violations found                      */
+} eve_check_report;
+/* Verify the whole domain: every offset, magic, type and size; every key
+ * re-hashed against its trie path; counts and hashes; the ownership
+ * invariant (a reachable block that is not SHARED has exactly one incoming
+ * word, root words included; SHARED counts equal in-degrees; nothing
+ * reachable is free).  Runs read-only beside live writers.  Calls
+ * on_problem (may be NULL) once per problem with a one-line description.
+ * Returns 0 when sound, EVE_ECORRUPT when problems were found. */
+int eve_check(eve_domain *d, eve_check_report *out,
+              void (*on_problem)(void *ctx, const char *msg), void *ctx);
+
+typedef struct eve_gc_report {
+  uint64_t reclaimed_bytes; /* allocated but unreachable bytes returned        */
+  uint64_t reclaimed_blocks;
+  uint64_t live_bytes;      /* reachable bytes after the collection            */
+} eve_gc_report;
+/* Full collection: mark from the atoms, rebuild the free lists, recompute
+ * SHARED counts.  Needs exclusive access: EVE_EBUSY while another process
+ * has the domain open. */
+int eve_gc(eve_domain *d, eve_gc_report *out);
 
 /* ------------------------------------------------------------------------
  * Text: EDN and JSON

@@ -89,8 +89,8 @@ static uint64_t *link_word(eve_domain *d, uint64_t off) {
  * written by CAS-free code paths that own the block exclusively here). */
 static void mark_free(eve_domain *d, uint64_t off, unsigned cls) {
   blk *b = blk_at(d, off);
-  uint64_t gen = atomic_load_explicit(&b->meta, memory_order_relaxed) >> 32;
-  atomic_store_explicit(&b->meta, ((gen + 1) << 32) | BLK_FREE, memory_order_relaxed);
+  uint64_t gen = META_GEN(atomic_load_explicit(&b->meta, memory_order_relaxed));
+  atomic_store_explicit(&b->meta, META_MAKE(gen + 1, 0, 0, BLK_FREE), memory_order_relaxed);
   b->magic = BLK_MAGIC;
   b->type = T_FREE;
   b->cls = (uint8_t)cls;
@@ -98,8 +98,8 @@ static void mark_free(eve_domain *d, uint64_t off, unsigned cls) {
 
 static void mark_live(eve_domain *d, uint64_t off, unsigned cls, unsigned type) {
   blk *b = blk_at(d, off);
-  uint64_t gen = atomic_load_explicit(&b->meta, memory_order_relaxed) >> 32;
-  atomic_store_explicit(&b->meta, (gen << 32) | BLK_LIVE, memory_order_relaxed);
+  uint64_t gen = META_GEN(atomic_load_explicit(&b->meta, memory_order_relaxed));
+  atomic_store_explicit(&b->meta, META_MAKE(gen, 0, 0, BLK_LIVE), memory_order_relaxed);
   b->magic = BLK_MAGIC;
   b->type = (uint8_t)type;
   b->cls = (uint8_t)cls;
@@ -200,14 +200,13 @@ static void release_range(eve_domain *d, uint64_t off, uint64_t len) {
 
 struct tcache {
   eve_domain *d;
+  retire_buf retire;         /* this thread's retired blocks (epoch.c)       */
   int owned;                 /* a live thread uses it (under d->lock)        */
   uint64_t chunk_cur, chunk_end;
   uint32_t n[NSMALL];
   uint64_t slot[NSMALL][TC_CAP];
   struct tcache *next;
 };
-
-static unsigned g_fork_gen;   /* bumped in a forked child: TLS entries die */
 
 static __thread struct tls_entry {
   uint64_t domain_id;
@@ -226,7 +225,7 @@ static void thread_exit(void *unused) {
   region_lock_open_list();
   for (unsigned i = 0; i < TLS_SLOTS; i++) {
     struct tls_entry *e = &tls_cache[i];
-    if (!e->tc || e->fork_gen != g_fork_gen) continue;
+    if (!e->tc || e->fork_gen != region_fork_gen()) continue;
     for (eve_domain *d = region_open_list(); d; d = d->next_open)
       if (d->id == e->domain_id) {
         pthread_mutex_lock(&d->lock);
@@ -238,30 +237,22 @@ static void thread_exit(void *unused) {
   region_unlock_open_list();
 }
 
-static void fork_prepare(void) { region_lock_open_list(); }
-static void fork_parent(void) { region_unlock_open_list(); }
-
-/* In the child: drop inherited caches without flushing (their blocks may
- * also be handed out by the parent), forget TLS, reset locks. */
-static void fork_child(void) {
-  region_reinit_open_list_after_fork();
-  g_fork_gen++;
-  for (eve_domain *d = region_open_list(); d; d = d->next_open) {
-    pthread_mutex_init(&d->lock, NULL);
-    struct tcache *tc = d->caches;
-    while (tc) {
-      struct tcache *next = tc->next;
-      free(tc);
-      tc = next;
-    }
-    d->caches = NULL;
+/* After fork, in the child: drop the inherited caches and retire buffers
+ * without flushing them (the parent may hand out the same blocks; a
+ * bounded leak that recovery returns).  TLS entries die with the fork
+ * generation. */
+void alloc_after_fork(eve_domain *d) {
+  struct tcache *tc = d->caches;
+  while (tc) {
+    struct tcache *next = tc->next;
+    free(tc->retire.e);
+    free(tc);
+    tc = next;
   }
+  d->caches = NULL;
 }
 
-static void init_once(void) {
-  pthread_key_create(&g_exit_key, thread_exit);
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
+static void init_once(void) { pthread_key_create(&g_exit_key, thread_exit); }
 
 /* The slow path: find an orphaned cache of d or make one. */
 static struct tcache *tc_attach(eve_domain *d) {
@@ -281,7 +272,7 @@ static struct tcache *tc_attach(eve_domain *d) {
   pthread_mutex_unlock(&d->lock);
   if (!tc) return NULL;
   struct tls_entry *e = &tls_cache[tls_next++ % TLS_SLOTS];
-  if (e->tc && e->fork_gen == g_fork_gen) { /* evicted entry: release it */
+  if (e->tc && e->fork_gen == region_fork_gen()) { /* evicted entry: release it */
     region_lock_open_list();
     for (eve_domain *o = region_open_list(); o; o = o->next_open)
       if (o->id == e->domain_id) {
@@ -292,18 +283,17 @@ static struct tcache *tc_attach(eve_domain *d) {
     region_unlock_open_list();
   }
   e->domain_id = d->id;
-  e->fork_gen = g_fork_gen;
+  e->fork_gen = region_fork_gen();
   e->tc = tc;
   pthread_setspecific(g_exit_key, (void *)1);
   return tc;
 }
 
+static struct tcache *tc_peek(eve_domain *d);
+
 static struct tcache *tc_get(eve_domain *d) {
-  for (unsigned i = 0; i < TLS_SLOTS; i++)
-    if (tls_cache[i].domain_id == d->id && tls_cache[i].tc &&
-        tls_cache[i].fork_gen == g_fork_gen)
-      return tls_cache[i].tc;
-  return tc_attach(d);
+  struct tcache *tc = tc_peek(d);
+  return tc ? tc : tc_attach(d);
 }
 
 /* Push TC_BATCH blocks of class c from the cache to the shared list as one
@@ -373,22 +363,23 @@ int alloc_block(eve_domain *d, uint64_t bytes, unsigned type, uint64_t *off) {
   return 0;
 }
 
-void alloc_free(eve_domain *d, uint64_t off) {
-  blk *b = blk_at(d, off);
-  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES || b->type == T_FREE) return;
-  unsigned c = b->cls;
-  mark_free(d, off, c);
-  if (c >= NSMALL) {
-    stack_push_chain(d, c, off, off);
-    return;
-  }
-  struct tcache *tc = tc_get(d);
-  if (!tc) { /* no cache memory: go straight to the shared list */
+/* Put a block already marked FREE on this thread's cache or a shared list. */
+static void push_free(eve_domain *d, uint64_t off, unsigned c) {
+  struct tcache *tc = c < NSMALL ? tc_get(d) : NULL;
+  if (!tc) { /* large, or no cache memory: straight to the shared list */
     stack_push_chain(d, c, off, off);
     return;
   }
   if (tc->n[c] == TC_CAP) tc_flush(tc, c, TC_BATCH);
   tc->slot[c][tc->n[c]++] = off;
+}
+
+void alloc_free(eve_domain *d, uint64_t off) {
+  blk *b = blk_at(d, off);
+  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES || b->type == T_FREE) return;
+  if (META_STATE(atomic_load_explicit(&b->meta, memory_order_relaxed)) == BLK_FREE) return;
+  mark_free(d, off, b->cls);
+  push_free(d, off, b->cls);
 }
 
 void alloc_close(eve_domain *d) {
@@ -401,9 +392,49 @@ void alloc_close(eve_domain *d) {
       while (tc->n[c]) tc_flush(tc, c, TC_BATCH);
     release_range(d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
     struct tcache *next = tc->next;
+    free(tc->retire.e);
     free(tc);
     tc = next;
   }
+}
+
+retire_buf *alloc_retire_buf(eve_domain *d) {
+  struct tcache *tc = tc_get(d);
+  return tc ? &tc->retire : NULL;
+}
+
+/* This thread's cache of d if it has one (never creates one). */
+static struct tcache *tc_peek(eve_domain *d) {
+  for (unsigned i = 0; i < TLS_SLOTS; i++)
+    if (tls_cache[i].domain_id == d->id && tls_cache[i].tc &&
+        tls_cache[i].fork_gen == region_fork_gen())
+      return tls_cache[i].tc;
+  return NULL;
+}
+
+void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, void *),
+                               void *ctx) {
+  struct tcache *mine = tc_peek(d);
+  pthread_mutex_lock(&d->lock);
+  /* another live thread's buffer is its own business: it pushes without a lock */
+  for (struct tcache *tc = d->caches; tc; tc = tc->next)
+    if (all || tc == mine || !tc->owned) fn(&tc->retire, ctx);
+  pthread_mutex_unlock(&d->lock);
+}
+
+int alloc_free_retired(eve_domain *d, uint64_t off, uint64_t gen) {
+  blk *b = blk_at(d, off);
+  uint64_t m = atomic_load_explicit(&b->meta, memory_order_acquire);
+  /* {gen, RETIRED} -> {gen + 1, FREE} by CAS: a second free of the same
+   * retirement, or of a block since reused, finds another meta and does
+   * nothing, so frees are idempotent and double frees are caught. */
+  if (META_GEN(m) != gen || META_STATE(m) != BLK_RETIRED || b->cls >= EVE_NCLASSES)
+    return EVE_ECORRUPT;
+  if (!atomic_compare_exchange_strong(&b->meta, &m, META_MAKE(gen + 1, 0, 0, BLK_FREE)))
+    return EVE_ECORRUPT;
+  b->type = T_FREE;
+  push_free(d, off, b->cls);
+  return 0;
 }
 
 int alloc_stats_get(eve_domain *d, alloc_stats *out) {

@@ -28,6 +28,7 @@ enum blk_type {
   T_UUID = 6,
   T_INST = 7,
   T_BYTES = 8,
+  /* 9: a page of atom cells (atom.h) */
   T_MAP = 16,     /* CHAMP root of a map                     */
   T_MAP_NODE = 17,
   T_MAP_COLL = 18,
@@ -41,9 +42,25 @@ enum blk_type {
   T_LIMIT = 32,
 };
 
-/* Block states in the low byte of `meta`.  The reclamation protocol (atoms
- * issue) adds SHARED counts and RETIRED; `meta` is written only by CAS. */
-enum blk_state { BLK_FREE = 0, BLK_LIVE = 1 };
+/* The meta word: generation << 32 | count << 8 | SHARED | state.
+ *   state   FREE (on a free list), LIVE, RETIRED (doomed: garbage once the
+ *           commit that doomed it publishes; never cleared)
+ *   SHARED  the block may have several owners; count says how many
+ * A block that is not SHARED has exactly one incoming word in the live
+ * graph (commit.c).  Once a block is published, meta is written only by
+ * CAS. */
+enum blk_state { BLK_FREE = 0, BLK_LIVE = 1, BLK_RETIRED = 2 };
+#define BLK_STATE_MASK 3u
+#define BLK_SHARED 4u
+#define BLK_COUNT_SHIFT 8
+#define BLK_COUNT_MAX 0xFFFFFFu
+#define META_STATE(m) ((unsigned)((m) & BLK_STATE_MASK))
+#define META_SHARED(m) (((m) & BLK_SHARED) != 0)
+#define META_COUNT(m) ((uint32_t)(((m) >> BLK_COUNT_SHIFT) & BLK_COUNT_MAX))
+#define META_GEN(m) ((m) >> 32)
+#define META_MAKE(gen, count, shared, state)                                   \
+  (((uint64_t)(gen) << 32) | ((uint64_t)(count) << BLK_COUNT_SHIFT) |          \
+   ((shared) ? BLK_SHARED : 0u) | (state))
 
 typedef struct blk {
   _Atomic uint64_t meta;  /* generation << 32 | count << 8 | state          */
@@ -68,8 +85,34 @@ int alloc_block(eve_domain *d, uint64_t bytes, unsigned type, uint64_t *off);
 /* Return a block to the allocator.  The caller guarantees nobody can reach it. */
 void alloc_free(eve_domain *d, uint64_t off);
 
+/* Free a retired block: CAS {gen, RETIRED} -> FREE, then onto a free list.
+ * EVE_ECORRUPT (and nothing done) if the block is not that retirement:
+ * frees are idempotent, and a double free is detected, not executed. */
+int alloc_free_retired(eve_domain *d, uint64_t off, uint64_t gen);
+
 /* Flush and forget every thread cache of d (called by eve_close). */
 void alloc_close(eve_domain *d);
+/* In a forked child: drop inherited caches without flushing them. */
+void alloc_after_fork(eve_domain *d);
+
+/* Retired blocks waiting for their grace period, per thread (epoch.c owns
+ * their meaning; they live beside the thread's allocator cache). */
+typedef struct retire_entry {
+  uint64_t off;   /* block offset, or cell offset | 1 for an atom cell */
+  uint64_t gen;   /* the block's generation when retired               */
+  uint64_t tag;   /* global epoch read after the publishing root CAS   */
+} retire_entry;
+typedef struct retire_buf {
+  retire_entry *e;
+  size_t n, cap;
+} retire_buf;
+/* This thread's retire buffer for d (NULL if out of memory). */
+retire_buf *alloc_retire_buf(eve_domain *d);
+/* Call fn, under d's lock, on this thread's retire buffer and those of
+ * exited threads, or (all != 0: only when no other thread uses d, as at
+ * close) on every retire buffer of d in this process. */
+void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, void *),
+                               void *ctx);
 
 /* Statistics from the free lists (walks them: for tests and stats only). */
 typedef struct alloc_stats {

@@ -39,12 +39,16 @@
 #include <xxhash.h>
 
 #include "alloc.h"
+#include "epoch.h"
 
 /* Every open domain of this process, so the fork handler and thread-exit
  * destructors can tell live domains from closed ones. */
 static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static eve_domain *g_open;
 static uint64_t g_next_id = 1;
+static unsigned g_fork_gen;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+static void register_fork_handlers(void);
 
 static int errno_to_eve(int e) {
   switch (e) {
@@ -275,7 +279,11 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
     return rc;
   }
   d->read_only = (o.flags & EVE_RDONLY) != 0;
+  d->path = path ? strdup(path) : NULL;
+  d->lock_fd = d->probe_fd = -1;
   pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_init(&d->attach_lock, NULL);
+  pthread_once(&g_fork_once, register_fork_handlers);
   pthread_mutex_lock(&g_open_lock);
   d->id = g_next_id++;
   d->next_open = g_open;
@@ -294,10 +302,13 @@ int eve_close(eve_domain *d) {
       break;
     }
   pthread_mutex_unlock(&g_open_lock);
+  epoch_detach(d); /* last use of the slots: frees what it can, counts the rest */
   if (!d->read_only) alloc_close(d);
   munmap(d->base, d->max_size);
   close(d->fd);
   pthread_mutex_destroy(&d->lock);
+  pthread_mutex_destroy(&d->attach_lock);
+  free(d->path);
   free(d);
   return 0;
 }
@@ -317,6 +328,20 @@ int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
 void region_lock_open_list(void) { pthread_mutex_lock(&g_open_lock); }
 void region_unlock_open_list(void) { pthread_mutex_unlock(&g_open_lock); }
 eve_domain *region_open_list(void) { return g_open; }
-void region_reinit_open_list_after_fork(void) {
+unsigned region_fork_gen(void) { return g_fork_gen; }
+
+/* fork(): hold the list lock across it so the child's copy is consistent;
+ * in the child, reset locks and let each module drop what it inherited. */
+static void fork_prepare(void) { pthread_mutex_lock(&g_open_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_open_lock); }
+static void fork_child(void) {
   pthread_mutex_init(&g_open_lock, NULL);
+  g_fork_gen++;
+  for (eve_domain *d = g_open; d; d = d->next_open) {
+    pthread_mutex_init(&d->lock, NULL);
+    alloc_after_fork(d);
+    epoch_after_fork(d);
+  }
 }
+
+static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }

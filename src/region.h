@@ -62,10 +62,19 @@ typedef struct eve_file_header {
   /* --- mutable, each hot word on its own cache line --- */
   _Alignas(64) _Atomic uint64_t size;  /* file bytes backed by fallocate     */
   _Alignas(64) _Atomic uint64_t bump;  /* next never-allocated byte          */
-  _Alignas(64) _Atomic uint64_t root;  /* atom registry root (atoms issue)   */
-  _Atomic uint64_t flags;              /* dirty / crash-seen (atoms issue)   */
+  _Alignas(64) _Atomic uint64_t root;  /* atom registry root: a map          */
+  _Atomic uint64_t flags;              /* EVE_HF_* (sticky)                  */
+  _Atomic uint64_t next_incarnation;   /* process incarnations, never reused */
+  _Atomic uint64_t skipped_retires;    /* retirements dropped (leaks)        */
+  _Atomic uint64_t cell_pages;         /* first page of atom cells (a list)  */
+  _Alignas(16) eve_stack_head cell_free; /* free atom cells                  */
+  _Alignas(64) _Atomic uint64_t epoch; /* global epoch (epoch.c)             */
   _Alignas(64) eve_stack_head free_heads[EVE_NCLASSES];
 } eve_file_header;
+
+/* Header flags: evidence that recovery is needed, kept until it has run. */
+#define EVE_HF_CRASH_SEEN 1u  /* a dead process still held a reader slot */
+#define EVE_HF_SKIPPED 2u     /* retirements were dropped at detach      */
 
 #define EVE_CHECKSUMMED_BYTES offsetof(eve_file_header, checksum)
 _Static_assert(sizeof(eve_file_header) <= EVE_HEADER_BYTES, "header fits its page");
@@ -85,6 +94,16 @@ struct eve_domain {
   pthread_mutex_t lock;    /* guards the list of thread caches (alloc.c)     */
   struct tcache *caches;
   struct eve_domain *next_open; /* global list of open domains (fork handler) */
+  char *path;              /* NULL for in-memory domains                     */
+  /* attachment (epoch.c): this process's identity in the domain           */
+  pthread_mutex_t attach_lock;
+  int attached;            /* proc_index/incarnation valid                   */
+  unsigned attach_fork_gen;
+  int lock_fd;             /* our own OFD: holds our liveness + attach locks */
+  int probe_fd;            /* an OFD with no locks, for probing others       */
+  uint32_t proc_index;
+  uint64_t incarnation;
+  uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
 };
 
 /* Bounds check: is [off, off+len) inside the file?  Cheap on the common path:
@@ -112,6 +131,7 @@ int region_grow(eve_domain *d, uint64_t end);
 void region_lock_open_list(void);
 void region_unlock_open_list(void);
 eve_domain *region_open_list(void);
-void region_reinit_open_list_after_fork(void);
+/* Bumped in a forked child: thread-local state keyed by it dies. */
+unsigned region_fork_gen(void);
 
 #endif

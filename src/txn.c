@@ -16,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "epoch.h"
 #include "value.h"
 
 const union dummy_block txn_dummy;
 
+/* Every transaction pins the epoch (epoch.c) for its whole life, so what it
+ * reads stays valid until it ends.  A read-only domain cannot write a slot:
+ * its transactions do not pin (eve.h says what that means). */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
   if ((flags & EVE_TXN_WRITE) && d->read_only) return EVE_ETXN;
@@ -27,20 +31,39 @@ int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!t) return EVE_ENOMEM;
   t->d = d;
   t->flags = flags;
+  t->fork_gen = region_fork_gen();
+  if (!d->read_only) {
+    int rc = epoch_pin(d, &t->slot);
+    if (rc) {
+      free(t);
+      return rc;
+    }
+    t->pinned = 1;
+  }
   *out = t;
   return 0;
 }
 
 int eve_txn_error(const eve_txn *t) { return t ? t->err : EVE_EINVAL; }
 
+/* A txn inherited across fork() belongs to the parent: its slot and its
+ * fresh blocks are the parent's business, so the child only forgets it. */
+static int txn_forked(const eve_txn *t) { return t->fork_gen != region_fork_gen(); }
+
 static void txn_free(eve_txn *t) {
+  if (t->pinned && !txn_forked(t)) epoch_unpin(t->d, t->slot);
   free(t->fresh);
   free(t);
 }
 
 int eve_txn_abort(eve_txn *t) {
   if (!t) return EVE_EINVAL;
-  for (size_t i = 0; i < t->nfresh; i++) alloc_free(t->d, t->fresh[i]);
+  if (txn_forked(t)) {
+    txn_free(t);
+    return EVE_EFORKED;
+  }
+  for (size_t i = 0; i < t->nfresh; i++)
+    if (t->fresh[i]) alloc_free(t->d, t->fresh[i]);
   txn_free(t);
   return 0;
 }
@@ -61,8 +84,9 @@ static size_t fresh_slot(const fresh_set *s, uint64_t off) {
   return i;
 }
 
-static void visit_word(void *ctx, uint64_t word) {
+static void visit_word(void *ctx, const uint64_t *slot) {
   fresh_set *s = ctx;
+  uint64_t word = *slot;
   if (!VAL_IS_BLOCK(word)) return;
   size_t i = fresh_slot(s, word);
   if (!s->keys[i] || (s->keys[i] & 1)) return; /* not fresh, or done */
@@ -82,12 +106,13 @@ static int commit_sweep(eve_txn *t, const eve_val *keep, size_t nkeep) {
     return EVE_ENOMEM;
   }
   s.mask = cap - 1;
-  for (size_t i = 0; i < t->nfresh; i++) s.keys[fresh_slot(&s, t->fresh[i])] = t->fresh[i];
-  for (size_t i = 0; i < nkeep; i++) visit_word(&s, keep[i]);
+  for (size_t i = 0; i < t->nfresh; i++)
+    if (t->fresh[i]) s.keys[fresh_slot(&s, t->fresh[i])] = t->fresh[i];
+  for (size_t i = 0; i < nkeep; i++) visit_word(&s, &keep[i]);
   while (s.nstack && !t->err) blk_for_each_child(t, s.stack[--s.nstack], visit_word, &s);
   if (!t->err)
     for (size_t i = 0; i < t->nfresh; i++)
-      if (!(s.keys[fresh_slot(&s, t->fresh[i])] & 1)) alloc_free(t->d, t->fresh[i]);
+      if (t->fresh[i] && !(s.keys[fresh_slot(&s, t->fresh[i])] & 1)) alloc_free(t->d, t->fresh[i]);
   free(s.keys);
   free(s.stack);
   return t->err;
@@ -95,6 +120,10 @@ static int commit_sweep(eve_txn *t, const eve_val *keep, size_t nkeep) {
 
 int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep) {
   if (!t || (nkeep && !keep)) return EVE_EINVAL;
+  if (txn_forked(t)) {
+    txn_free(t);
+    return EVE_EFORKED;
+  }
   int rc = t->err;
   if (!rc && t->nfresh) rc = commit_sweep(t, keep, nkeep);
   txn_free(t);

@@ -24,8 +24,14 @@ struct eve_txn {
   unsigned flags;     /* enum eve_txn_flags                                  */
   int err;            /* sticky error, 0 if none                             */
   int depth;          /* recursion depth of the current walk                 */
-  uint64_t *fresh;    /* offsets allocated in this txn                       */
+  uint64_t *fresh;    /* offsets allocated in this txn and not yet published;
+                         0 marks an entry published by a commit             */
   size_t nfresh, capfresh;
+  uint32_t slot;      /* reader slot pinned by this txn                      */
+  int pinned;
+  unsigned fork_gen;  /* a txn inherited across fork() is refused            */
+  int swap_depth;     /* swaps in progress in this txn (nested by swap fns)  */
+  uint64_t swapping[8]; /* their atom cells, to refuse re-entry             */
 };
 
 /* Record err as the txn's sticky error (the first one wins); returns t->err. */

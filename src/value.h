@@ -79,11 +79,12 @@ uint64_t val_hash(eve_txn *t, eve_val v);
 int val_equal(eve_txn *t, eve_val a, eve_val b);
 int val_compare(eve_txn *t, eve_val a, eve_val b);
 
-/* Call fn(ctx, word) for every word of block `off` that may reference
- * another block (value words and child offsets).  Dispatches on the block
- * type; used by commit to find which fresh blocks its kept values reach,
- * and later by the checker and the reclaimer. */
-typedef void (*blk_visit_fn)(void *ctx, uint64_t word);
+/* Call fn(ctx, slot) for every word of block `off` that may reference
+ * another block (value words and child offsets), passing the word's address
+ * in the mapped block (read it with *slot; the commit patches fresh blocks
+ * through it).  Dispatches on the block type; used by the commit, the
+ * checker and the collector. */
+typedef void (*blk_visit_fn)(void *ctx, const uint64_t *slot);
 void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx);
 
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values

@@ -1,0 +1,102 @@
+/* nested.c — the smallest tour of eve: build a nested value in a domain
+ * file, print it back as EDN, then let a second process open the same file
+ * and read the value in place.
+ *
+ *   eve-example [DOMAIN-FILE]      (default: a file in a temporary directory)
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "eve.h"
+
+static int fail(const char *what, int rc) {
+  fprintf(stderr, "eve-example: %s: %s\n", what, eve_strerror(rc));
+  return 1;
+}
+
+/* Build an inventory: a map of string keys to nested maps and vectors. */
+static int build(eve_domain *d, eve_val *out) {
+  static const char doc[] =
+      "{:name \"corner shop\", :open? true, :since #inst \"2021-03-04T05:06:07.000-00:00\","
+      " :stock {\"apple\" {:qty 12, :price 0.5}, \"pear\" {:qty 7, :price 0.75}},"
+      " :tags #{:fruit :local}, :history [(:restock \"apple\" 10) (:sell \"pear\" 2)]}";
+  eve_txn *t;
+  int rc = eve_txn_begin(d, EVE_TXN_WRITE, &t);
+  if (rc) return rc;
+  eve_val shop, stock, plum, key, qty, price;
+  eve_parse_error perr;
+  if ((rc = eve_read_edn(t, doc, sizeof doc - 1, &shop, &perr)) != 0) {
+    fprintf(stderr, "eve-example: line %d column %d: %s\n", perr.line, perr.column, perr.message);
+    eve_txn_abort(t);
+    return rc;
+  }
+  /* then change it through the API: stock["plum"] = {:qty 30} */
+  if ((rc = eve_keyword(t, "stock", 5, &key)) || (rc = eve_map_get(t, shop, key, &stock)) ||
+      (rc = eve_keyword(t, "qty", 3, &qty)) || (rc = eve_int(t, 30, &price)) ||
+      (rc = eve_map_assoc(t, EVE_V_EMPTY_MAP, qty, price, &plum)) ||
+      (rc = eve_string(t, "plum", 4, &qty)) ||
+      (rc = eve_map_assoc(t, stock, qty, plum, &stock)) ||
+      (rc = eve_map_assoc(t, shop, key, stock, &shop))) {
+    eve_txn_abort(t);
+    return rc;
+  }
+  *out = shop;
+  return eve_txn_commit(t, &shop, 1); /* keep the value, free intermediates */
+}
+
+static int print_value(eve_domain *d, eve_val v, const char *who) {
+  eve_txn *t;
+  int rc = eve_txn_begin(d, EVE_TXN_READ, &t);
+  if (rc) return rc;
+  char *text;
+  uint64_t n = 0;
+  if (!(rc = eve_print_edn(t, v, &text, NULL))) {
+    eve_count(t, v, &n);
+    printf("%s (%llu keys):\n  %s\n", who, (unsigned long long)n, text);
+    eve_free(text);
+  }
+  eve_txn_abort(t);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  char dir[] = "/tmp/eve-example-XXXXXX", path[4096];
+  if (argc > 1) snprintf(path, sizeof path, "%s", argv[1]);
+  else if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+  else snprintf(path, sizeof path, "%s/shop.eve", dir);
+
+  eve_domain *d;
+  int rc = eve_open(path, NULL, &d);
+  if (rc) return fail(path, rc);
+  eve_val shop;
+  if ((rc = build(d, &shop)) != 0) return fail("build", rc);
+  printf("domain %s, value word 0x%llx\n", path, (unsigned long long)shop);
+  if ((rc = print_value(d, shop, "built by this process")) != 0) return fail("print", rc);
+  fflush(stdout);
+
+  /* A second process opens the file on its own and reads the same bytes. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    eve_domain *cd;
+    int crc = eve_open(path, NULL, &cd);
+    if (!crc) crc = print_value(cd, shop, "read in place by another process");
+    if (!crc) crc = eve_close(cd);
+    _exit(crc ? fail("child", crc) : 0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  eve_domain_info info;
+  eve_domain_info_get(d, &info);
+  printf("file size %llu bytes, heap used %llu bytes\n", (unsigned long long)info.file_bytes,
+         (unsigned long long)(info.bump - info.heap_start));
+  eve_close(d);
+  if (argc <= 1) {
+    unlink(path);
+    rmdir(dir);
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}

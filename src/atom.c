@@ -1,0 +1,494 @@
+/* atom.c — named atoms: the registry, cells, swap / reset / compare-and-set,
+ * deref and wait.
+ *
+ * The registry is a persistent map in the domain, name (string) -> [cell
+ * generation] (a vector of two integers), whose root word is the header's
+ * `root`.  It changes through the same commit as any atom, so it has no
+ * fixed size and costs O(log32 n) per change.  Its edges to cells are plain
+ * integers, not block words: the commit never walks into a cell, and cells
+ * are never counted as owned (RECLAMATION.md finding 11).
+ *
+ * Cells and removal
+ * -----------------
+ * Cells live in pages that only ever hold cells, so a handle can keep a
+ * cell's offset forever: the memory stays a cell.  Every operation on a
+ * handle runs in a pinned transaction and checks the cell's generation
+ * against the handle's first.  Removal CASes a tombstone into the root (a
+ * racing swap then fails its CAS and sees the tombstone), bumps the
+ * generation, drops the registry entry, and retires the cell through the
+ * epochs: the cell is reused only once no transaction that could have
+ * passed the generation check is still pinned.  That closes the ABA of a
+ * reused cell whose new atom's root is again 0 or nil (finding 11).
+ */
+#define _GNU_SOURCE
+#include "atom.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "epoch.h"
+#include "value.h"
+
+#define NAME_MAX_BYTES 4096u
+#define WAIT_SLICE_MS 100 /* futex sleeps are bounded: a writer killed before
+                             its wake must not strand waiters (finding 14c) */
+
+struct eve_atom {
+  eve_domain *d;
+  uint64_t cell;
+  uint64_t generation;
+};
+
+static atom_cell *cell_at(eve_domain *d, uint64_t off) { return region_ptr(d, off); }
+
+/* ---- the cell pool ------------------------------------------------------- */
+
+void atom_page_cells(uint64_t page, uint64_t *first, unsigned *count) {
+  /* body word 0 links the pages; cells start on the next cache line */
+  uint64_t start = (page + sizeof(blk) + 8 + 63) / 64 * 64;
+  *first = start;
+  *count = (unsigned)((page + ATOM_PAGE_BYTES - start) / sizeof(atom_cell));
+}
+
+typedef unsigned __int128 u128;
+
+static void cell_push(eve_domain *d, uint64_t cell) {
+  eve_stack_head *h = &d->hdr->cell_free;
+  uint64_t off, tag;
+  do {
+    tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
+    off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
+    atomic_store(&cell_at(d, cell)->next_free, off);
+  } while (!__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
+                                         (u128)cell | ((u128)(tag + 1) << 64)));
+}
+
+static uint64_t cell_pop(eve_domain *d) {
+  eve_stack_head *h = &d->hdr->cell_free;
+  for (;;) {
+    uint64_t tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
+    uint64_t off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
+    if (!off) return 0;
+    if (off % 64 || !region_contains(d, off, sizeof(atom_cell))) return 0; /* corrupt */
+    uint64_t next = atomic_load(&cell_at(d, off)->next_free);
+    if (__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
+                                     (u128)next | ((u128)(tag + 1) << 64)))
+      return off;
+  }
+}
+
+/* A new page of cells: all but the first go to the free stack. */
+static int cell_page_new(eve_domain *d, uint64_t *cell) {
+  uint64_t page;
+  int rc = alloc_block(d, ATOM_PAGE_BYTES, T_CELLS, &page);
+  if (rc) return rc;
+  memset((uint8_t *)region_ptr(d, page) + sizeof(blk), 0, ATOM_PAGE_BYTES - sizeof(blk));
+  uint64_t first;
+  unsigned n;
+  atom_page_cells(page, &first, &n);
+  for (unsigned i = 1; i < n; i++) cell_push(d, first + i * sizeof(atom_cell));
+  /* link the page into the list of pages */
+  _Atomic uint64_t *link = (_Atomic uint64_t *)region_ptr(d, page + sizeof(blk));
+  uint64_t head = atomic_load(&d->hdr->cell_pages);
+  do atomic_store(link, head);
+  while (!atomic_compare_exchange_weak(&d->hdr->cell_pages, &head, page));
+  *cell = first;
+  return 0;
+}
+
+static int cell_get(eve_domain *d, uint64_t *cell) {
+  *cell = cell_pop(d);
+  return *cell ? 0 : cell_page_new(d, cell);
+}
+
+void atom_cell_release(eve_domain *d, uint64_t cell) { cell_push(d, cell); }
+
+void atom_for_each_page(eve_domain *d, void (*fn)(void *ctx, uint64_t page), void *ctx) {
+  uint64_t page = atomic_load(&d->hdr->cell_pages);
+  for (uint64_t n = 0; page && n < (1u << 24); n++) {
+    if (page % 16 || !region_contains(d, page, ATOM_PAGE_BYTES)) return;
+    fn(ctx, page);
+    page = atomic_load((_Atomic uint64_t *)region_ptr(d, page + sizeof(blk)));
+  }
+}
+
+/* ---- transactions of the atom layer ----------------------------------------- */
+
+static int txn_usable(eve_txn *t, eve_domain *d) {
+  if (!t) return EVE_EINVAL;
+  if (t->fork_gen != region_fork_gen()) return EVE_EFORKED;
+  if (t->d != d) return EVE_ETXN;
+  return t->err;
+}
+
+static int with_txn(eve_domain *d, unsigned flags, eve_txn **t) {
+  return eve_txn_begin(d, flags, t);
+}
+
+/* ---- the registry ------------------------------------------------------------- */
+
+static int name_value(eve_txn *t, const char *name, eve_val *out) {
+  size_t n = strnlen(name, NAME_MAX_BYTES + 1);
+  if (n == 0 || n > NAME_MAX_BYTES) return EVE_EINVAL;
+  return eve_string(t, name, n, out); /* EVE_EINVAL if not UTF-8 */
+}
+
+/* The registry entry for key: its cell and generation; EVE_ENOTFOUND. */
+static int registry_lookup(eve_txn *t, eve_val reg, eve_val key, uint64_t *cell, uint64_t *gen) {
+  if (reg == EVE_V_NIL) return EVE_ENOTFOUND;
+  eve_val entry, c, g;
+  int rc = eve_map_get(t, reg, key, &entry);
+  if (rc) return rc;
+  int64_t ci, gi;
+  if ((rc = eve_vec_nth(t, entry, 0, &c)) || (rc = eve_vec_nth(t, entry, 1, &g)) ||
+      (rc = eve_get_int(t, c, &ci)) || (rc = eve_get_int(t, g, &gi)))
+    return rc == EVE_ETYPE || rc == EVE_ERANGE ? txn_fail(t, EVE_ECORRUPT) : rc;
+  if (ci <= 0 || ci % 64 || !region_contains(t->d, (uint64_t)ci, sizeof(atom_cell)))
+    return txn_fail(t, EVE_ECORRUPT);
+  *cell = (uint64_t)ci;
+  *gen = (uint64_t)gi;
+  return 0;
+}
+
+/* Replace the registry by f(registry) with a commit, retrying on conflict. */
+typedef int (*registry_fn)(eve_txn *t, eve_val reg, void *arg, eve_val *out);
+
+static int registry_swap(eve_txn *t, registry_fn fn, void *arg) {
+  _Atomic uint64_t *root = &t->d->hdr->root;
+  for (;;) {
+    size_t mark = t->nfresh;
+    eve_val reg = atomic_load(root), next;
+    int rc = fn(t, reg, arg, &next);
+    int won = 0;
+    if (!rc) rc = commit_publish(t, root, reg, &next, mark, &won);
+    if (rc || won) return rc;
+    sched_yield();
+  }
+}
+
+typedef struct reg_arg { eve_val key, entry; } reg_arg;
+
+static int reg_assoc(eve_txn *t, eve_val reg, void *arg, eve_val *out) {
+  reg_arg *a = arg;
+  return eve_map_assoc(t, reg, a->key, a->entry, out);
+}
+
+static int reg_dissoc(eve_txn *t, eve_val reg, void *arg, eve_val *out) {
+  reg_arg *a = arg;
+  return eve_map_dissoc(t, reg, a->key, out);
+}
+
+/* ---- open / close / remove ------------------------------------------------------ */
+
+static int make_entry(eve_txn *t, uint64_t cell, uint64_t gen, eve_val *out) {
+  eve_val c, g;
+  int rc;
+  if ((rc = eve_int(t, (int64_t)cell, &c)) || (rc = eve_int(t, (int64_t)gen, &g)) ||
+      (rc = eve_vec_conj(t, EVE_V_EMPTY_VECTOR, c, out)) || (rc = eve_vec_conj(t, *out, g, out)))
+    return rc;
+  return 0;
+}
+
+/* Create the atom: a fresh cell, published by adding it to the registry.
+ * Returns EVE_EEXIST if another process created it first (caller retries). */
+static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
+  eve_domain *d = t->d;
+  int rc = cell_get(d, cell);
+  if (rc) return rc;
+  atom_cell *c = cell_at(d, *cell);
+  *gen = atomic_load(&c->generation) + 1;
+  atomic_store(&c->root, EVE_V_NIL);
+  atomic_store(&c->version, 0);
+  atomic_store(&c->seq, 0);
+  atomic_store(&c->generation, *gen);
+  _Atomic uint64_t *root = &d->hdr->root;
+  for (;;) {
+    size_t mark = t->nfresh;
+    eve_val reg = atomic_load(root), next;
+    uint64_t other, og;
+    rc = registry_lookup(t, reg, key, &other, &og);
+    if (rc == 0) rc = EVE_EEXIST; /* lost the race: the unpublished cell goes back */
+    if (rc != EVE_ENOTFOUND) break;
+    reg_arg a = {key, 0};
+    int won = 0;
+    if ((rc = make_entry(t, *cell, *gen, &a.entry)) || (rc = reg_assoc(t, reg, &a, &next)) ||
+        (rc = commit_publish(t, root, reg, &next, mark, &won)))
+      break;
+    if (won) return 0;
+  }
+  cell_push(d, *cell);
+  return rc;
+}
+
+int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
+  if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
+  *out = NULL;
+  int create = (flags & EVE_ATOM_CREATE) != 0;
+  if (create && d->read_only) return EVE_ETXN;
+  eve_txn *t;
+  int rc = with_txn(d, create ? EVE_TXN_WRITE : EVE_TXN_READ, &t);
+  if (rc) return rc;
+  eve_val key;
+  uint64_t cell = 0, gen = 0;
+  if ((rc = name_value(t, name, &key)) != 0) goto out;
+  for (int spins = 0;; spins++) {
+    rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
+    if (rc == 0) {
+      atom_cell *c = cell_at(d, cell);
+      if (atomic_load(&c->generation) == gen && atomic_load(&c->root) != ATOM_TOMBSTONE) break;
+      rc = EVE_EBUSY; /* being removed: wait for its entry to go */
+    } else if (rc == EVE_ENOTFOUND && create) {
+      rc = create_atom(t, key, &cell, &gen);
+      if (rc == 0) break;
+      if (rc != EVE_EEXIST) goto out;
+    } else {
+      goto out;
+    }
+    if (spins > 100000) goto out; /* a remover stopped half-way: EVE_EBUSY */
+    sched_yield();
+  }
+  eve_atom *a = malloc(sizeof *a);
+  if (!a) {
+    rc = EVE_ENOMEM;
+    goto out;
+  }
+  *a = (eve_atom){d, cell, gen};
+  *out = a;
+out:
+  eve_txn_abort(t);
+  return rc;
+}
+
+int eve_atom_close(eve_atom *a) {
+  if (!a) return EVE_EINVAL;
+  free(a);
+  return 0;
+}
+
+static void notify(atom_cell *c) {
+  uint64_t v = atomic_fetch_add(&c->version, 1) + 1;
+  atomic_store(&c->seq, (uint32_t)v);
+  if (atomic_load(&c->waiters))
+    syscall(SYS_futex, &c->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int eve_atom_remove(eve_domain *d, const char *name) {
+  if (!d || !name) return EVE_EINVAL;
+  eve_txn *t;
+  int rc = with_txn(d, EVE_TXN_WRITE, &t);
+  if (rc) return rc;
+  eve_val key;
+  uint64_t cell, gen;
+  if ((rc = name_value(t, name, &key)) != 0) goto out;
+  for (;;) {
+    rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
+    if (rc) goto out; /* EVE_ENOTFOUND: absent, or another remover finished */
+    atom_cell *c = cell_at(d, cell);
+    eve_val old = atomic_load(&c->root);
+    if (atomic_load(&c->generation) != gen || old == ATOM_TOMBSTONE) {
+      sched_yield(); /* another remover is at work */
+      continue;
+    }
+    eve_val tomb = ATOM_TOMBSTONE;
+    int won = 0;
+    if ((rc = commit_publish(t, &c->root, old, &tomb, t->nfresh, &won)) != 0) goto out;
+    if (!won) continue;
+    atomic_store(&c->generation, gen + 1);
+    notify(c);
+    break;
+  }
+  reg_arg a = {key, 0};
+  if ((rc = registry_swap(t, reg_dissoc, &a)) == 0)
+    rc = epoch_retire(d, cell | 1, 0, epoch_tag(d));
+out:
+  eve_txn_abort(t);
+  return rc;
+}
+
+static int cmp_names(const void *x, const void *y, void *t) {
+  return val_compare(t, *(const eve_val *)x, *(const eve_val *)y);
+}
+
+int eve_atom_names(eve_txn *t, eve_val *out) {
+  if (!t || !out) return EVE_EINVAL;
+  int rc = txn_usable(t, t->d);
+  if (rc) return rc;
+  eve_val reg = atomic_load(&t->d->hdr->root);
+  uint64_t n = 0;
+  if ((rc = eve_count(t, reg, &n)) != 0) return rc;
+  eve_val *names = malloc((n ? n : 1) * sizeof *names);
+  if (!names) return EVE_ENOMEM;
+  eve_iter it;
+  uint64_t i = 0;
+  if ((rc = eve_iter_init(t, reg, &it)) == 0)
+    while (i < n && (rc = eve_iter_next(&it, &names[i], NULL)) == 0) i++;
+  if (rc == EVE_END) rc = 0;
+  if (!rc) qsort_r(names, i, sizeof *names, cmp_names, t); /* strings: byte order */
+  eve_val v = EVE_V_EMPTY_VECTOR;
+  for (uint64_t k = 0; k < i && !rc; k++) rc = eve_vec_conj(t, v, names[k], &v);
+  free(names);
+  if (!rc) *out = v;
+  return rc ? rc : t->err;
+}
+
+/* ---- reading and changing ------------------------------------------------------------ */
+
+/* The handle's cell, after checking that its atom still exists.  The txn
+ * is pinned, so a cell that passes this check is not reused meanwhile. */
+static int live_cell(eve_txn *t, eve_atom *a, atom_cell **out) {
+  if (!a) return EVE_EINVAL;
+  int rc = txn_usable(t, a->d);
+  if (rc) return rc;
+  atom_cell *c = cell_at(a->d, a->cell);
+  if (atomic_load(&c->generation) != a->generation) return EVE_EREMOVED;
+  *out = c;
+  return 0;
+}
+
+int eve_deref(eve_txn *t, eve_atom *a, eve_val *out) {
+  atom_cell *c;
+  if (!out) return EVE_EINVAL;
+  int rc = live_cell(t, a, &c);
+  if (rc) return rc;
+  eve_val v = atomic_load(&c->root);
+  if (v == ATOM_TOMBSTONE) return EVE_EREMOVED;
+  *out = v;
+  return 0;
+}
+
+int eve_atom_version(eve_atom *a, uint64_t *out) {
+  if (!a || !out) return EVE_EINVAL;
+  *out = atomic_load(&cell_at(a->d, a->cell)->version);
+  return 0;
+}
+
+/* Jittered exponential backoff between retries: spin, then yield, then sleep. */
+static void backoff(unsigned attempt, uint64_t *rng) {
+  *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+  unsigned spread = attempt < 10 ? 1u << attempt : 1024u;
+  unsigned r = (unsigned)(*rng >> 33) % spread;
+  if (attempt < 4) {
+    for (volatile unsigned i = 0; i < r * 16; i++) {}
+  } else if (attempt < 12) {
+    sched_yield();
+  } else {
+    struct timespec ts = {0, (long)(r + 1) * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int enter_swap(eve_txn *t, uint64_t cell) {
+  for (int i = 0; i < t->swap_depth && i < 8; i++)
+    if (t->swapping[i] == cell) return EVE_EREENTRY;
+  if (t->swap_depth >= 8) return EVE_EDEPTH;
+  t->swapping[t->swap_depth++] = cell;
+  return 0;
+}
+
+/* One swap: the loop shared by swap, reset and compare-and-set.  With
+ * expected != NULL, a single attempt that fails unless the root holds it. */
+static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const eve_val *expected,
+                     eve_val *out) {
+  atom_cell *c;
+  int rc = live_cell(t, a, &c);
+  if (rc) return rc;
+  if ((rc = txn_writable(t)) != 0) return rc;
+  if ((rc = enter_swap(t, a->cell)) != 0) return rc;
+  uint64_t rng = (uint64_t)(uintptr_t)t ^ a->cell;
+  for (unsigned attempt = 0;; attempt++) {
+    size_t mark = t->nfresh;
+    eve_val old = atomic_load(&c->root), next;
+    if (old == ATOM_TOMBSTONE || atomic_load(&c->generation) != a->generation) {
+      rc = EVE_EREMOVED;
+      break;
+    }
+    if (expected && old != *expected) {
+      rc = EVE_ECONFLICT;
+      break;
+    }
+    int won = 0;
+    rc = fn(t, old, arg, &next);
+    if (!rc && t->err) rc = t->err;
+    if (!rc) rc = commit_publish(t, &c->root, old, &next, mark, &won);
+    else { /* the function failed: drop what this attempt built */
+      eve_val same = old;
+      int ignored;
+      commit_publish(t, &c->root, old, &same, mark, &ignored);
+    }
+    if (rc) break;
+    if (won) {
+      if (next != old) notify(c);
+      if (out) *out = next;
+      break;
+    }
+    if (expected) {
+      rc = EVE_ECONFLICT;
+      break;
+    }
+    backoff(attempt, &rng);
+  }
+  t->swap_depth--;
+  return rc;
+}
+
+int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out) {
+  if (!fn) return EVE_EINVAL;
+  return swap_loop(t, a, fn, arg, NULL, out);
+}
+
+static int constant_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  (void)t;
+  (void)old;
+  *out = *(const eve_val *)arg;
+  return 0;
+}
+
+int eve_reset(eve_txn *t, eve_atom *a, eve_val v) {
+  return swap_loop(t, a, constant_fn, &v, NULL, NULL);
+}
+
+int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v) {
+  return swap_loop(t, a, constant_fn, &v, &expected, NULL);
+}
+
+/* ---- waiting ------------------------------------------------------------------------ */
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
+  if (!a) return EVE_EINVAL;
+  atom_cell *c = cell_at(a->d, a->cell);
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+  for (;;) {
+    if (atomic_load(&c->generation) != a->generation) return EVE_EREMOVED;
+    uint64_t v = atomic_load(&c->version);
+    if (v != seen) {
+      if (now) *now = v;
+      return 0;
+    }
+    int64_t left = deadline == INT64_MAX ? WAIT_SLICE_MS : deadline - mono_ms();
+    if (left <= 0) return EVE_ETIMEDOUT;
+    if (left > WAIT_SLICE_MS) left = WAIT_SLICE_MS;
+    /* announce, then re-check the version before sleeping on seq: a writer
+     * bumps version, then seq, then wakes if it sees a waiter */
+    atomic_fetch_add(&c->waiters, 1);
+    uint32_t s = atomic_load(&c->seq);
+    if (atomic_load(&c->version) == seen) {
+      struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000};
+      syscall(SYS_futex, &c->seq, FUTEX_WAIT, s, &ts, NULL, 0); /* shared: no PRIVATE flag */
+    }
+    atomic_fetch_sub(&c->waiters, 1);
+  }
+}

@@ -1,0 +1,509 @@
+/* commit.c — the commit: how a new version is published and the old one
+ * reclaimed, exactly, without touching the siblings of copied nodes.
+ *
+ * The ownership invariant
+ * -----------------------
+ * A block that is not SHARED has exactly one incoming word in the live
+ * graph, where an atom's root word counts as an incoming word.  A SHARED
+ * block carries the number of its incoming words (its owners) in its meta
+ * word.  Only shared blocks pay for a count; the edges of exclusively owned
+ * blocks are implicit.  The checker verifies this invariant directly.
+ *
+ * What one commit does (swap, reset, compare-and-set, atom removal, the
+ * registry: all come here)
+ * -----------------------------------------------------------------------
+ * 1. COUNT.  Walk the fresh blocks reachable from the new root (only fresh
+ *    blocks: an old block cannot point at a fresh one) and count, for every
+ *    block, the incoming words from them, plus 1 for the new root word
+ *    itself.  Words are counted, not parent blocks: a value stored twice in
+ *    one node has two owners (RECLAMATION.md finding 2).  The root word
+ *    counts, so `rest`, `pop` and reset-to-an-old-value, which publish no
+ *    fresh block at all, are accounted like everything else (finding 3).
+ *
+ * 2. DOOM, top-down, before publishing.  The old root word dies.  Walk from
+ *    the old root through the blocks whose (sole) incoming word dies:
+ *      - a block the new version references (count > 0) is on the boundary:
+ *        record that one of its incoming words dies, do not enter it;
+ *      - a SHARED block loses one owner (applied after the CAS), not entered;
+ *      - any other block is garbage: CAS it from LIVE to RETIRED ("doom")
+ *        and only then enter it, because its children's fate depends on it
+ *        staying dead.  A doom that finds SHARED (an adopter got there
+ *        first) means the block lives: treat it as SHARED.  A block already
+ *        RETIRED by a racing committer counts as doomed.
+ *    Dooming before the CAS is what defeats finding 1: an adopter that
+ *    wants to share a block of this version CASes SHARED onto it unless it
+ *    is RETIRED, else copies it.  Either the adopter's CAS comes first (the
+ *    doom fails, we see SHARED, the block lives and its boundary children
+ *    gain owners instead of being transferred) or the doom comes first (the
+ *    adopter copies).  The same CAS on the same word orders the two.
+ *    A doom is never undone, even if our root CAS then fails: a live
+ *    RETIRED block only costs a future adopter a copy.
+ *    This walk dooms all garbage, the dropped values included (the
+ *    "doom all garbage" column of RECLAMATION.md, which passes every
+ *    scenario); dropping a large value costs time proportional to it.  The
+ *    lazier variant S1 (doom only the copied spine, expand dropped subtrees
+ *    at free time) is a later optimisation.
+ *
+ * 3. ADOPT.  For every block on the boundary, owners_after = owners_before
+ *    − dying + new.
+ *      - fresh, new >= 2: born SHARED with that count (a plain store: it is
+ *        not published yet);
+ *      - old, not SHARED, owners_after == 1: transferred, nothing to write
+ *        (this is the common case: the siblings of every copied node);
+ *      - old, owners_after >= 2, or SHARED with more owners than before:
+ *        raise the count by CAS.  A non-SHARED block that is RETIRED cannot
+ *        be adopted from outside our own version (it may be a winner's
+ *        garbage, soon freed): copy it instead, which gives each of its
+ *        children one more owner in turn.  A RETIRED block whose dying
+ *        edge we found ourselves is reachable from our own current root, so
+ *        if our CAS wins, whoever doomed it lost, and it is live: adopt it.
+ *        A SHARED block whose count is 0 is being freed: copy.
+ *
+ * 4. CAS the root (seq_cst).  On failure: roll back the counts we raised,
+ *    free this attempt's fresh blocks, retry from a fresh load.  On success:
+ *    read the retire tag (epoch.c explains why after the CAS), retire every
+ *    block we doomed, and take one owner from each SHARED block that lost
+ *    incoming words; a count that reaches 0 makes that block garbage, which
+ *    is retired and whose children lose an owner in turn ("expand").
+ *
+ * Nothing here trusts the file: every block is validated (offset, magic,
+ * type, capacity) before its meta is CASed, and the walks keep a visited
+ * set, so a corrupt cycle ends the commit with EVE_ECORRUPT instead of
+ * dooming or freeing arbitrary memory.
+ */
+#define _GNU_SOURCE
+#include "commit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "epoch.h"
+#include "value.h"
+
+enum {
+  F_FRESH = 1,     /* allocated in this txn, unpublished               */
+  F_ATTEMPT = 2,   /* ... by this attempt (freed if it loses)          */
+  F_REACHED = 4,   /* fresh and reachable from the new root            */
+  F_VISITED = 8,   /* met by the garbage walk                          */
+  F_DOOMED = 16,   /* garbage: doomed by us or already RETIRED         */
+  F_SHARED_DROP = 32, /* SHARED block met by the garbage walk          */
+};
+
+typedef struct cent {
+  uint64_t off;      /* key; 0 = empty slot                            */
+  uint64_t gen;      /* generation when doomed                         */
+  uint32_t newcnt;   /* incoming words from the new version            */
+  uint32_t dying;    /* incoming words that die with the old version   */
+  uint32_t refs;     /* head of the list of fresh words pointing here  */
+  uint32_t applied;  /* owners we added by CAS before the root CAS     */
+  uint32_t flags;
+} cent;
+_Static_assert(sizeof(cent) == 40, "compact table entries");
+
+typedef struct cref {
+  uint64_t *where;   /* a word in a fresh block, or NULL: the new root */
+  uint32_t next;
+} cref;
+
+typedef struct vec64 {
+  uint64_t *v;
+  size_t n, cap;
+} vec64;
+
+typedef struct commit_ctx {
+  eve_txn *t;
+  eve_domain *d;
+  cent *tab;
+  size_t cap, used;
+  cref *refs;
+  size_t nrefs, caprefs;
+  vec64 stack;       /* worklist of offsets                           */
+  vec64 doomed;      /* offsets doomed, in doom order                 */
+  vec64 adopt;       /* offsets whose adoption must be (re)decided    */
+  eve_val *new_root;
+  int adopting;      /* in phase 3: new edges to old blocks need deciding */
+  int err;
+} commit_ctx;
+
+/* ---- small containers -------------------------------------------------- */
+
+static int push(commit_ctx *c, vec64 *s, uint64_t x) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    uint64_t *v = realloc(s->v, cap * sizeof *v);
+    if (!v) return c->err = EVE_ENOMEM;
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = x;
+  return 0;
+}
+
+static size_t probe(const commit_ctx *c, uint64_t off) {
+  size_t i = (size_t)(hash_mix(off) & (c->cap - 1));
+  while (c->tab[i].off && c->tab[i].off != off) i = (i + 1) & (c->cap - 1);
+  return i;
+}
+
+static int grow(commit_ctx *c) {
+  size_t old_cap = c->cap;
+  cent *old = c->tab;
+  c->cap = old_cap ? old_cap * 2 : 256;
+  c->tab = calloc(c->cap, sizeof *c->tab);
+  if (!c->tab) {
+    c->tab = old;
+    c->cap = old_cap;
+    return c->err = EVE_ENOMEM;
+  }
+  for (size_t i = 0; i < old_cap; i++)
+    if (old[i].off) c->tab[probe(c, old[i].off)] = old[i];
+  free(old);
+  return 0;
+}
+
+/* The entry for off, created if absent.  Pointers into the table are valid
+ * only until the next call (the table may grow). */
+static cent *entry(commit_ctx *c, uint64_t off) {
+  if ((c->used + 1) * 2 > c->cap && grow(c)) return NULL;
+  size_t i = probe(c, off);
+  if (!c->tab[i].off) {
+    c->tab[i].off = off;
+    c->used++;
+  }
+  return &c->tab[i];
+}
+
+static cent *find(commit_ctx *c, uint64_t off) {
+  if (!c->cap) return NULL;
+  size_t i = probe(c, off);
+  return c->tab[i].off ? &c->tab[i] : NULL;
+}
+
+static int add_ref(commit_ctx *c, cent *e, uint64_t *where) {
+  if (c->nrefs == c->caprefs) {
+    size_t cap = c->caprefs ? c->caprefs * 2 : 256;
+    cref *r = realloc(c->refs, cap * sizeof *r);
+    if (!r) return c->err = EVE_ENOMEM;
+    c->refs = r;
+    c->caprefs = cap;
+  }
+  c->refs[c->nrefs] = (cref){where, e->refs};
+  e->refs = (uint32_t)++c->nrefs;
+  return 0;
+}
+
+static blk *blk_of(commit_ctx *c, uint64_t off) { return region_ptr(c->d, off); }
+
+/* Validate an old block before any CAS on its meta. */
+static int valid_old(commit_ctx *c, uint64_t off) {
+  txn_read_any(c->t, off);
+  if (c->t->err) c->err = c->t->err;
+  return !c->err;
+}
+
+/* ---- 1. count ----------------------------------------------------------------- */
+
+/* One more incoming word (at `where`, NULL for the root word) to `word`. */
+static void new_edge(commit_ctx *c, uint64_t word, uint64_t *where) {
+  if (c->err || !VAL_IS_BLOCK(word)) return;
+  cent *e = entry(c, word);
+  if (!e) return;
+  e->newcnt++;
+  if (add_ref(c, e, where)) return;
+  if ((e->flags & F_FRESH) && !(e->flags & F_REACHED)) {
+    e->flags |= F_REACHED;
+    push(c, &c->stack, word);
+  } else if (!(e->flags & F_FRESH) && c->adopting) {
+    push(c, &c->adopt, word); /* a copy added an owner: decide (again) */
+  }
+}
+
+static void count_slot(void *ctx, const uint64_t *slot) {
+  new_edge(ctx, *slot, (uint64_t *)slot);
+}
+
+static void count_new_version(commit_ctx *c) {
+  new_edge(c, *c->new_root, NULL);
+  while (c->stack.n && !c->err && !c->t->err)
+    blk_for_each_child(c->t, c->stack.v[--c->stack.n], count_slot, c);
+  if (c->t->err && !c->err) c->err = c->t->err;
+}
+
+/* ---- 2. doom ------------------------------------------------------------------- */
+
+static void die_slot(void *ctx, const uint64_t *slot) {
+  commit_ctx *c = ctx;
+  if (VAL_IS_BLOCK(*slot)) push(c, &c->stack, *slot);
+}
+
+/* One incoming word of `off` dies.  Returns 1 if off is garbage and its
+ * children's words die too. */
+static int edge_dies(commit_ctx *c, uint64_t off) {
+  cent *e = entry(c, off);
+  if (!e) return 0;
+  if (e->flags & F_FRESH) { /* the old version cannot reach a fresh block */
+    c->err = EVE_ECORRUPT;
+    return 0;
+  }
+  if (e->newcnt > 0 || (e->flags & F_SHARED_DROP)) {
+    e->dying++;
+    return 0;
+  }
+  if (e->flags & F_VISITED) return 0; /* a second word to a plain block: corrupt; never twice */
+  e->flags |= F_VISITED;
+  if (!valid_old(c, off)) return 0;
+  _Atomic uint64_t *meta = &blk_of(c, off)->meta;
+  uint64_t m = atomic_load(meta);
+  for (;;) {
+    if (META_STATE(m) == BLK_FREE) {
+      c->err = EVE_ECORRUPT;
+      return 0;
+    }
+    if (META_SHARED(m)) { /* lives on with one owner less (after the CAS) */
+      e = find(c, off);
+      e->flags |= F_SHARED_DROP;
+      e->dying++;
+      return 0;
+    }
+    if (META_STATE(m) == BLK_RETIRED) break; /* doomed by a racing committer */
+    if (atomic_compare_exchange_weak(meta, &m, (m & ~(uint64_t)BLK_STATE_MASK) | BLK_RETIRED)) break;
+  }
+  e = find(c, off);
+  e->flags |= F_DOOMED;
+  e->gen = META_GEN(m);
+  push(c, &c->doomed, off);
+  return 1;
+}
+
+static void doom_old_version(commit_ctx *c, eve_val old) {
+  if (!VAL_IS_BLOCK(old)) return;
+  push(c, &c->stack, old);
+  while (c->stack.n && !c->err) {
+    uint64_t off = c->stack.v[--c->stack.n];
+    if (edge_dies(c, off)) blk_for_each_child(c->t, off, die_slot, c);
+    if (c->t->err && !c->err) c->err = c->t->err;
+  }
+}
+
+/* ---- 3. adopt -------------------------------------------------------------------- */
+
+/* Replace old block `off` by a fresh copy in every fresh word that points
+ * at it; the copy's children each gain an owner. */
+static void copy_block(commit_ctx *c, uint64_t off) {
+  const blk *src = blk_of(c, off);
+  uint64_t size = alloc_class_size(src->cls), coff;
+  blk *dst = txn_alloc(c->t, size, src->type, &coff);
+  if (!dst) {
+    c->err = c->t->err;
+    return;
+  }
+  memcpy((uint8_t *)dst + sizeof(blk), (const uint8_t *)src + sizeof(blk), size - sizeof(blk));
+  dst->aux = src->aux;
+  /* move every reference from the original to the copy */
+  cent *e = find(c, off);
+  uint32_t newcnt = e->newcnt, r = e->refs;
+  e->newcnt = 0;
+  e->refs = 0;
+  cent *ce = entry(c, coff);
+  if (!ce) return;
+  ce->flags = F_FRESH | F_ATTEMPT | F_REACHED;
+  ce->newcnt = newcnt;
+  for (; r; r = c->refs[r - 1].next) {
+    uint64_t *where = c->refs[r - 1].where;
+    if (where) *where = coff;
+    else *c->new_root = coff;
+  }
+  /* ce->refs is not needed again: a fresh block is never copied */
+  if (newcnt >= 2) atomic_store(&dst->meta, META_MAKE(META_GEN(atomic_load(&dst->meta)), newcnt, 1, BLK_LIVE));
+  blk_for_each_child(c->t, coff, count_slot, c);
+}
+
+/* Decide (again) how the old block `off` gains the owners it needs. */
+static void adopt_old(commit_ctx *c, uint64_t off) {
+  cent *e = find(c, off);
+  if (e->newcnt == 0) return; /* moved to a copy */
+  int64_t want = (int64_t)e->newcnt - e->dying; /* owners to add, net */
+  if (want <= (int64_t)e->applied) return;      /* transferred, or a post-CAS drop */
+  uint32_t add = (uint32_t)(want - e->applied);
+  int own_version = e->dying > 0;
+  if (!valid_old(c, off)) return;
+  _Atomic uint64_t *meta = &blk_of(c, off)->meta;
+  uint64_t m = atomic_load(meta);
+  for (;;) {
+    uint64_t count = META_SHARED(m) ? META_COUNT(m) : 1;
+    int retired = META_STATE(m) == BLK_RETIRED;
+    if (META_STATE(m) == BLK_FREE) {
+      c->err = EVE_ECORRUPT;
+      return;
+    }
+    if ((META_SHARED(m) && count == 0) || (!META_SHARED(m) && retired && !own_version) ||
+        count + add > BLK_COUNT_MAX) {
+      copy_block(c, off);
+      return;
+    }
+    uint64_t nm = META_MAKE(META_GEN(m), count + add, 1, META_STATE(m));
+    if (atomic_compare_exchange_weak(meta, &m, nm)) break;
+  }
+  find(c, off)->applied += add;
+}
+
+static void adopt_new_version(commit_ctx *c) {
+  for (size_t i = 0; i < c->cap; i++) {
+    cent *e = &c->tab[i];
+    if (!e->off || !e->newcnt) continue;
+    if (e->flags & F_FRESH) {
+      blk *b = blk_of(c, e->off);
+      uint64_t gen = META_GEN(atomic_load(&b->meta));
+      /* unpublished: plain stores.  Reset too, in case an earlier attempt
+       * of this txn marked a pre-attempt block SHARED. */
+      atomic_store(&b->meta, META_MAKE(gen, e->newcnt >= 2 ? e->newcnt : 0, e->newcnt >= 2, BLK_LIVE));
+    } else {
+      push(c, &c->adopt, e->off);
+    }
+  }
+  /* copies add owners to their children, which may need copies in turn */
+  c->adopting = 1;
+  while (c->adopt.n && !c->err) adopt_old(c, c->adopt.v[--c->adopt.n]);
+}
+
+/* ---- 4. after the CAS ---------------------------------------------------------------- */
+
+static void retire(commit_ctx *c, uint64_t off, uint64_t gen, uint64_t tag) {
+  if (epoch_retire(c->d, off, gen, tag) != 0) /* out of memory: leak, counted */
+    atomic_fetch_add(&c->d->hdr->skipped_retires, 1);
+}
+
+/* Take k owners from a SHARED block.  At zero it is garbage: retire it and
+ * take one owner from each of its children, down through plain blocks. */
+static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
+  vec64 work = {0};
+  uint64_t item = off;
+  for (;;) {
+    _Atomic uint64_t *meta = &blk_of(c, item)->meta;
+    uint64_t m = atomic_load(meta), nm;
+    int garbage;
+    do {
+      if (META_STATE(m) == BLK_FREE) { garbage = -1; break; }
+      if (META_SHARED(m)) {
+        uint64_t count = META_COUNT(m), left = count > k ? count - k : 0;
+        garbage = left == 0;
+        nm = META_MAKE(META_GEN(m), left, 1, garbage ? BLK_RETIRED : META_STATE(m));
+      } else { /* a plain child of a dead block: its only owner died */
+        garbage = 1;
+        nm = (m & ~(uint64_t)BLK_STATE_MASK) | BLK_RETIRED;
+      }
+    } while (!atomic_compare_exchange_weak(meta, &m, nm));
+    if (garbage == 1) {
+      retire(c, item, META_GEN(m), tag);
+      txn_read_any(c->t, item); /* validate before reading its children */
+      if (!c->t->err) {
+        size_t before = c->stack.n;
+        blk_for_each_child(c->t, item, die_slot, c);
+        while (c->stack.n > before) push(c, &work, c->stack.v[--c->stack.n]);
+      }
+    }
+    if (!work.n || c->t->err) break;
+    item = work.v[--work.n];
+    k = 1;
+  }
+  free(work.v);
+}
+
+/* ---- bookkeeping of the txn's fresh blocks ---------------------------------------------- */
+
+static void load_fresh(commit_ctx *c, size_t mark) {
+  eve_txn *t = c->t;
+  for (size_t i = 0; i < t->nfresh && !c->err; i++) {
+    if (!t->fresh[i]) continue; /* published by an earlier commit */
+    cent *e = entry(c, t->fresh[i]);
+    if (e) e->flags |= F_FRESH | (i >= mark ? F_ATTEMPT : 0);
+  }
+}
+
+/* After a win: published blocks leave the fresh list; this attempt's blocks
+ * that the new version does not reach are freed.  After a loss (won == 0):
+ * every block of this attempt is freed. */
+static void settle_fresh(commit_ctx *c, size_t mark, int won) {
+  eve_txn *t = c->t;
+  for (size_t i = 0; i < t->nfresh; i++) {
+    uint64_t off = t->fresh[i];
+    if (!off) continue;
+    cent *e = find(c, off);
+    int reached = e && (e->flags & F_REACHED) && e->newcnt > 0;
+    if (won && reached) {
+      t->fresh[i] = 0;
+    } else if (i >= mark) {
+      alloc_free(c->d, off);
+      t->fresh[i] = 0;
+    }
+  }
+  /* compact, unless an enclosing swap holds a mark into this list */
+  if (t->swap_depth == 0) {
+    size_t n = 0;
+    for (size_t i = 0; i < t->nfresh; i++)
+      if (t->fresh[i]) t->fresh[n++] = t->fresh[i];
+    t->nfresh = n;
+  }
+}
+
+static void rollback(commit_ctx *c) {
+  uint64_t tag = epoch_tag(c->d);
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->tab[i].off && c->tab[i].applied && !(c->tab[i].flags & F_FRESH))
+      drop_owners(c, c->tab[i].off, c->tab[i].applied, tag);
+}
+
+static void after_win(commit_ctx *c) {
+  uint64_t tag = epoch_tag(c->d); /* read after the seq_cst root CAS */
+  for (size_t i = 0; i < c->doomed.n; i++) {
+    cent *e = find(c, c->doomed.v[i]);
+    retire(c, e->off, e->gen, tag);
+  }
+  for (size_t i = 0; i < c->cap; i++) {
+    cent *e = &c->tab[i];
+    /* an old block that lost more words than it gained: it is SHARED
+     * (a plain block has one word, and losing it made it doomed) */
+    if (e->off && !(e->flags & (F_FRESH | F_DOOMED)) && e->dying > e->newcnt)
+      drop_owners(c, e->off, e->dying - e->newcnt, tag);
+  }
+}
+
+static void ctx_free(commit_ctx *c) {
+  free(c->tab);
+  free(c->refs);
+  free(c->stack.v);
+  free(c->doomed.v);
+  free(c->adopt.v);
+}
+
+int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
+                   int *won) {
+  *won = 0;
+  if (t->err) return t->err;
+  commit_ctx c = {.t = t, .d = t->d, .new_root = new};
+  if (*new == old) { /* nothing changes: publish nothing, drop the attempt */
+    load_fresh(&c, mark);
+    settle_fresh(&c, mark, 0);
+    ctx_free(&c);
+    *won = 1;
+    return 0;
+  }
+  load_fresh(&c, mark);
+  if (!c.err) count_new_version(&c);
+  if (!c.err) doom_old_version(&c, old);
+  if (!c.err) adopt_new_version(&c);
+  if (c.err) {
+    rollback(&c);
+    settle_fresh(&c, mark, 0);
+    ctx_free(&c);
+    return txn_fail(t, c.err);
+  }
+  eve_val expected = old;
+  *won = atomic_compare_exchange_strong(root, &expected, *new);
+  if (*won) after_win(&c);
+  else rollback(&c);
+  settle_fresh(&c, mark, *won);
+  int err = c.err;
+  ctx_free(&c);
+  return err ? txn_fail(t, err) : 0;
+}

@@ -1,0 +1,365 @@
+/* epoch.c — reader slots, epochs, process liveness and retirement.
+ *
+ * The grace-period argument
+ * -------------------------
+ * The domain has a 64-bit global epoch E that only grows.  A transaction
+ * *pins* by claiming a reader slot and announcing an epoch in it:
+ *
+ *     do { e = E; slot.epoch = e; } while (E != e);      (all seq_cst)
+ *
+ * so when it starts reading, its slot shows p and E was p after the slot
+ * was written.  A committer that unlinks blocks with a root CAS reads the
+ * retire tag t = E *after* its seq_cst CAS.  Claim: any transaction that
+ * can still reach an unlinked block has a slot showing p <= t.  It reached
+ * the block through the old root, which it loaded before the CAS; its
+ * re-check of E == p came before that load, and E only grows, so p <= t.
+ * Therefore a retired block is freed only once every live pinned slot shows
+ * an epoch > t (or none is pinned): then nobody can reach it.  The reclaimer
+ * increments E before scanning, so transactions that pin afterwards show
+ * epochs > every tag already in its buffer, and a slot read as unpinned
+ * during the scan belongs to a pin that is ordered after the increment (the
+ * seq_cst total order on E and the slot words).  Tagging with the
+ * committer's own pinned epoch instead would be wrong: E may move on between
+ * its pin and its CAS, and a reader pinned in between would be ignored
+ * (RECLAMATION.md finding 4).
+ *
+ * Pins belong to transactions, not threads: each transaction claims its
+ * own slot, so nesting and handing a transaction to another thread need no
+ * counters (RECLAMATION.md findings 7 and 16).
+ *
+ * Liveness from the kernel
+ * ------------------------
+ * Each attached process holds an OFD write lock on its own byte of the
+ * liveness page, through a descriptor it opened itself (O_CLOEXEC).  The
+ * kernel drops the lock when the process dies, across pid namespaces too.
+ * A slot whose owner's lock is gone is ignored by reclamation and may be
+ * claimed again by CAS; nobody but its claimer ever writes it, so a
+ * reclaimer cannot race a new claimer (finding 5c).  Probes use a second
+ * descriptor that holds no locks, because F_OFD_GETLK through the locking
+ * descriptor reports our own locks as free (5a); we never probe our own
+ * process, and only probe slots that hold reclamation back.
+ *
+ * Fork: the child inherits the parent's descriptors.  Unlocking through
+ * them would drop the parent's locks, so the child only closes them (the
+ * parent's reference keeps the locks) and attaches again with descriptors
+ * of its own, as a new process (finding 6).
+ */
+#define _GNU_SOURCE
+#include "epoch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atom.h"
+
+#define RECLAIM_EVERY 64   /* retirements between reclamation passes */
+
+static eve_slot *slot_at(eve_domain *d, uint32_t i) {
+  return (eve_slot *)region_ptr(d, d->hdr->slots_off + (uint64_t)i * EVE_SLOT_BYTES);
+}
+
+static uint64_t live_page(eve_domain *d) {
+  return d->hdr->slots_off + EVE_SLOT_COUNT * EVE_SLOT_BYTES;
+}
+
+static eve_proc *proc_at(eve_domain *d, uint32_t i) {
+  return (eve_proc *)region_ptr(d, live_page(d) + (uint64_t)i * sizeof(eve_proc));
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- OFD byte locks ------------------------------------------------------- */
+
+static int ofd_lock(int fd, short type, uint64_t at) {
+  struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)at, .l_len = 1};
+  return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* 1 if some other open file description holds a lock on byte `at`. */
+static int ofd_locked(int fd, uint64_t at) {
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)at, .l_len = 1};
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return 1; /* cannot tell: assume alive */
+  return fl.l_type != F_UNLCK;
+}
+
+/* A new open file description of the domain's file, owned by this process. */
+static int reopen(eve_domain *d) {
+  if (d->path) return open(d->path, O_RDWR | O_CLOEXEC);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", d->fd);
+  return open(p, O_RDWR | O_CLOEXEC);
+}
+
+/* ---- attachment ------------------------------------------------------------ */
+
+static int claim_process_index(eve_domain *d) {
+  for (uint32_t i = 0; i < EVE_PROC_COUNT; i++)
+    if (ofd_lock(d->lock_fd, F_WRLCK, live_page(d) + i) == 0) {
+      d->proc_index = i;
+      return 0;
+    }
+  return EVE_ESLOTS;
+}
+
+/* Shared lock on the attach byte; a recoverer holding it exclusively makes
+ * us wait, but only for a while (a stopped recoverer must not hang us). */
+static int take_attach_shared(eve_domain *d) {
+  for (int i = 0; i < 2000; i++) {
+    if (ofd_lock(d->lock_fd, F_RDLCK, live_page(d) + EVE_ATTACH_BYTE) == 0) return 0;
+    if (errno != EAGAIN && errno != EACCES) return EVE_EIO;
+    usleep(1000);
+  }
+  return EVE_EBUSY;
+}
+
+static int attach_locked(eve_domain *d) {
+  if (d->read_only) return EVE_ETXN;
+  d->lock_fd = reopen(d);
+  d->probe_fd = reopen(d);
+  if (d->lock_fd < 0 || d->probe_fd < 0) goto fail_io;
+  int rc = take_attach_shared(d);
+  if (!rc) rc = claim_process_index(d);
+  if (rc) goto fail;
+  d->incarnation = atomic_fetch_add(&d->hdr->next_incarnation, 1) + 1;
+  eve_proc *p = proc_at(d, d->proc_index);
+  atomic_store(&p->pid, (uint64_t)getpid());
+  atomic_store(&p->incarnation, d->incarnation);
+  d->attach_fork_gen = region_fork_gen();
+  d->attached = 1;
+  return 0;
+fail_io:
+  rc = EVE_EIO;
+fail:
+  if (d->lock_fd >= 0) close(d->lock_fd);
+  if (d->probe_fd >= 0) close(d->probe_fd);
+  d->lock_fd = d->probe_fd = -1;
+  return rc;
+}
+
+int epoch_attach(eve_domain *d) {
+  if (d->attached) return 0;
+  pthread_mutex_lock(&d->attach_lock);
+  int rc = d->attached ? 0 : attach_locked(d);
+  pthread_mutex_unlock(&d->attach_lock);
+  return rc;
+}
+
+void epoch_after_fork(eve_domain *d) {
+  pthread_mutex_init(&d->attach_lock, NULL);
+  /* close, never unlock: the parent's reference keeps its locks */
+  if (d->lock_fd >= 0) close(d->lock_fd);
+  if (d->probe_fd >= 0) close(d->probe_fd);
+  d->lock_fd = d->probe_fd = -1;
+  d->attached = 0;
+}
+
+int epoch_proc_alive(eve_domain *d, uint32_t p, uint64_t inc) {
+  if (p >= EVE_PROC_COUNT) return 0;
+  if (d->attached && p == d->proc_index) return inc == d->incarnation;
+  int alive = atomic_load(&proc_at(d, p)->incarnation) == inc &&
+              ofd_locked(d->probe_fd, live_page(d) + p);
+  if (!alive) atomic_fetch_or(&d->hdr->flags, EVE_HF_CRASH_SEEN);
+  return alive;
+}
+
+int epoch_exclusive_begin(eve_domain *d) {
+  int rc = epoch_attach(d);
+  if (rc) return rc;
+  if (ofd_lock(d->lock_fd, F_WRLCK, live_page(d) + EVE_ATTACH_BYTE) == 0) return 0;
+  return EVE_EBUSY;
+}
+
+void epoch_exclusive_end(eve_domain *d) {
+  ofd_lock(d->lock_fd, F_RDLCK, live_page(d) + EVE_ATTACH_BYTE);
+}
+
+/* ---- pins ------------------------------------------------------------------- */
+
+typedef unsigned __int128 u128;
+
+static int cas_owner(eve_slot *s, uint64_t proc, uint64_t inc, uint64_t nproc, uint64_t ninc) {
+  return __sync_bool_compare_and_swap((u128 *)&s->owner_proc,
+                                      (u128)proc | ((u128)inc << 64),
+                                      (u128)nproc | ((u128)ninc << 64));
+}
+
+static __thread uint32_t tls_slot_hint;
+
+static int claim_slot(eve_domain *d, uint32_t *out) {
+  uint64_t me = d->proc_index + 1ull;
+  for (int pass = 0; pass < 2; pass++)
+    for (uint32_t k = 0; k < EVE_SLOT_COUNT; k++) {
+      uint32_t i = (tls_slot_hint + k) % EVE_SLOT_COUNT;
+      eve_slot *s = slot_at(d, i);
+      uint64_t inc = atomic_load_explicit(&s->owner_inc, memory_order_acquire);
+      uint64_t proc = atomic_load_explicit(&s->owner_proc, memory_order_acquire);
+      /* first pass: free slots; second: slots whose owner died (a probe) */
+      if (proc != 0 && (pass == 0 || epoch_proc_alive(d, (uint32_t)(proc - 1), inc))) continue;
+      if (!cas_owner(s, proc, inc, me, d->incarnation)) continue;
+      atomic_store_explicit(&s->pid, (uint64_t)getpid(), memory_order_relaxed);
+      tls_slot_hint = i;
+      *out = i;
+      return 0;
+    }
+  return EVE_ESLOTS;
+}
+
+int epoch_pin(eve_domain *d, uint32_t *slot) {
+  int rc = epoch_attach(d);
+  if (rc) return rc;
+  if ((rc = claim_slot(d, slot)) != 0) return rc;
+  eve_slot *s = slot_at(d, *slot);
+  atomic_store_explicit(&s->pin_ns, now_ns(), memory_order_relaxed);
+  /* announce, then re-check: seq_cst store and load order the announcement
+   * before every read of the data it protects (see the argument above) */
+  uint64_t e = atomic_load(&d->hdr->epoch);
+  for (;;) {
+    atomic_store(&s->epoch, e);
+    uint64_t again = atomic_load(&d->hdr->epoch);
+    if (again == e) return 0;
+    e = again;
+  }
+}
+
+void epoch_unpin(eve_domain *d, uint32_t slot) {
+  eve_slot *s = slot_at(d, slot);
+  atomic_store_explicit(&s->epoch, 0, memory_order_release);
+  atomic_store_explicit(&s->owner_proc, 0, memory_order_release);
+}
+
+uint64_t epoch_tag(eve_domain *d) { return atomic_load(&d->hdr->epoch); }
+
+/* ---- reclamation --------------------------------------------------------------- */
+
+/* The smallest epoch shown by a live pinned slot, or UINT64_MAX.  Slots at
+ * or above `below` cannot hold anything back, so they are not probed. */
+static uint64_t oldest_live_pin(eve_domain *d, uint64_t below) {
+  uint64_t min = UINT64_MAX;
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++) {
+    eve_slot *s = slot_at(d, i);
+    uint64_t e = atomic_load(&s->epoch);
+    if (e == 0 || e >= min || e > below) continue;
+    uint64_t inc = atomic_load(&s->owner_inc), proc = atomic_load(&s->owner_proc);
+    if (proc == 0) continue; /* released since we read the epoch */
+    if (!epoch_proc_alive(d, (uint32_t)(proc - 1), inc)) continue; /* dead: ignore */
+    min = e;
+  }
+  return min;
+}
+
+static void free_entry(eve_domain *d, const retire_entry *r) {
+  if (r->off & 1) atom_cell_release(d, r->off & ~1ull);
+  else alloc_free_retired(d, r->off, r->gen);
+}
+
+/* Free the entries of rb whose tag is below every live pin. */
+static void reclaim_buf(retire_buf *rb, void *ctx) {
+  eve_domain *d = ctx;
+  if (!rb->n) return;
+  uint64_t max_tag = 0;
+  for (size_t i = 0; i < rb->n; i++)
+    if (rb->e[i].tag > max_tag) max_tag = rb->e[i].tag;
+  uint64_t oldest = oldest_live_pin(d, max_tag);
+  size_t keep = 0;
+  for (size_t i = 0; i < rb->n; i++) {
+    if (rb->e[i].tag < oldest) free_entry(d, &rb->e[i]);
+    else rb->e[keep++] = rb->e[i];
+  }
+  rb->n = keep;
+}
+
+static void count_waiting(retire_buf *rb, void *ctx) { *(uint64_t *)ctx += rb->n; }
+
+uint64_t epoch_reclaim(eve_domain *d) {
+  /* move the epoch on first, so that later pins show more than our tags */
+  atomic_fetch_add(&d->hdr->epoch, 1);
+  alloc_for_each_retire_buf(d, 0, reclaim_buf, d);
+  uint64_t waiting = 0;
+  alloc_for_each_retire_buf(d, 0, count_waiting, &waiting);
+  return waiting;
+}
+
+int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
+  retire_buf *rb = alloc_retire_buf(d);
+  if (!rb) return EVE_ENOMEM;
+  if (rb->n == rb->cap) {
+    size_t cap = rb->cap ? rb->cap * 2 : 256;
+    retire_entry *e = realloc(rb->e, cap * sizeof *e);
+    if (!e) return EVE_ENOMEM; /* the block leaks; recovery returns it */
+    rb->e = e;
+    rb->cap = cap;
+  }
+  rb->e[rb->n++] = (retire_entry){off, gen, tag};
+  if (rb->n % RECLAIM_EVERY == 0) {
+    atomic_fetch_add(&d->hdr->epoch, 1);
+    reclaim_buf(rb, d);
+  }
+  return 0;
+}
+
+static void drop_waiting(retire_buf *rb, void *ctx) {
+  eve_domain *d = ctx;
+  if (rb->n) {
+    atomic_fetch_add(&d->hdr->skipped_retires, rb->n);
+    atomic_fetch_or(&d->hdr->flags, EVE_HF_SKIPPED);
+  }
+  rb->n = 0;
+}
+
+void epoch_detach(eve_domain *d) {
+  if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
+  atomic_fetch_add(&d->hdr->epoch, 1);
+  alloc_for_each_retire_buf(d, 1, reclaim_buf, d);
+  /* what still waits for other processes' readers is dropped and counted;
+   * the collector returns it (DESIGN.md section 7, attachment) */
+  alloc_for_each_retire_buf(d, 1, drop_waiting, d);
+  close(d->lock_fd); /* the last reference: the kernel drops our locks */
+  close(d->probe_fd);
+  d->lock_fd = d->probe_fd = -1;
+  d->attached = 0;
+}
+
+/* ---- statistics ------------------------------------------------------------------ */
+
+typedef struct waiting_acc { eve_domain *d; uint64_t n, bytes; } waiting_acc;
+
+static void sum_waiting(retire_buf *rb, void *ctx) {
+  waiting_acc *acc = ctx;
+  acc->n += rb->n;
+  for (size_t i = 0; i < rb->n; i++)
+    if (!(rb->e[i].off & 1))
+      acc->bytes += alloc_class_size(((const blk *)region_ptr(acc->d, rb->e[i].off))->cls);
+}
+
+void epoch_stats_get(eve_domain *d, epoch_stats *out) {
+  memset(out, 0, sizeof *out);
+  uint64_t now = now_ns(), oldest = UINT64_MAX;
+  if (!d->read_only) epoch_attach(d);
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++) {
+    eve_slot *s = slot_at(d, i);
+    uint64_t e = atomic_load(&s->epoch), proc = atomic_load(&s->owner_proc);
+    if (e == 0 || proc == 0) continue;
+    if (d->attached && !epoch_proc_alive(d, (uint32_t)(proc - 1), atomic_load(&s->owner_inc)))
+      continue;
+    out->readers++;
+    uint64_t at = atomic_load(&s->pin_ns);
+    if (at < oldest) {
+      oldest = at;
+      out->oldest_pin_pid = (int64_t)atomic_load(&s->pid);
+    }
+  }
+  if (oldest != UINT64_MAX && now > oldest) out->oldest_pin_ms = (now - oldest) / 1000000;
+  waiting_acc acc = {d, 0, 0};
+  alloc_for_each_retire_buf(d, 0, sum_waiting, &acc);
+  out->waiting = acc.n;
+  out->waiting_bytes = acc.bytes;
+}

@@ -1,0 +1,71 @@
+/* epoch.h — reader slots, epochs, process liveness, retirement.
+ * The argument for each rule is at the top of epoch.c. */
+#ifndef EVE_EPOCH_H
+#define EVE_EPOCH_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "region.h"
+
+/* A reader slot: one cache line in the file.  Claimed by CAS of the owner
+ * pair {process index + 1, incarnation}; written only by its claimer. */
+typedef struct eve_slot {
+  _Atomic uint64_t owner_proc;  /* process index + 1; 0 = free               */
+  _Atomic uint64_t owner_inc;   /* the owner's 64-bit incarnation            */
+  _Atomic uint64_t epoch;       /* epoch pinned, 0 = not pinned              */
+  _Atomic uint64_t pid;         /* for eve stats                             */
+  _Atomic uint64_t pin_ns;      /* CLOCK_MONOTONIC at the pin, for stats     */
+  uint64_t reserved[3];
+} __attribute__((aligned(64))) eve_slot;
+_Static_assert(sizeof(eve_slot) == EVE_SLOT_BYTES, "slot is one cache line");
+
+/* A process entry in the liveness page.  The process holds an OFD write
+ * lock on byte (liveness page + index) for as long as it is attached. */
+typedef struct eve_proc {
+  _Atomic uint64_t incarnation;
+  _Atomic uint64_t pid;
+  uint64_t reserved[2];
+} eve_proc;
+#define EVE_PROC_COUNT EVE_SLOT_COUNT
+#define EVE_ATTACH_BYTE (EVE_PAGE - 1) /* in the liveness page: shared by all attached */
+
+/* Attach this process to the domain (lazily called by pin). */
+int epoch_attach(eve_domain *d);
+/* At close: reclaim what can be, count the rest as skipped, let go. */
+void epoch_detach(eve_domain *d);
+/* In a forked child: forget the parent's attachment without unlocking. */
+void epoch_after_fork(eve_domain *d);
+
+/* Claim a slot and announce the current epoch in it.  EVE_ESLOTS when
+ * every slot is held by a live transaction. */
+int epoch_pin(eve_domain *d, uint32_t *slot);
+void epoch_unpin(eve_domain *d, uint32_t slot);
+
+/* The retire tag: the global epoch, read after a successful root CAS. */
+uint64_t epoch_tag(eve_domain *d);
+
+/* Retire a block (or an atom cell: off | 1) retired with tag; it is freed
+ * once every live pinned slot shows a later epoch. */
+int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag);
+/* Free what the grace period allows, in this thread's buffer and in those
+ * of exited threads.  Returns how many entries still wait. */
+uint64_t epoch_reclaim(eve_domain *d);
+
+typedef struct epoch_stats {
+  uint64_t readers, oldest_pin_ms, waiting, waiting_bytes;
+  int64_t oldest_pin_pid;
+} epoch_stats;
+void epoch_stats_get(eve_domain *d, epoch_stats *out);
+
+/* Is process index p with incarnation inc alive?  (A syscall: never on
+ * the hot path.)  Marks the domain crash-seen when it finds a dead owner. */
+int epoch_proc_alive(eve_domain *d, uint32_t p, uint64_t inc);
+
+/* Try to become the only attached process (for recovery): 0 or EVE_EBUSY.
+ * epoch_exclusive_end returns to shared attachment. */
+int epoch_exclusive_begin(eve_domain *d);
+void epoch_exclusive_end(eve_domain *d);
+
+#endif
