@@ -320,7 +320,10 @@ static uint64_t chunk_size(eve_domain *d) {
 
 static int tc_carve(struct tcache *tc, unsigned c, uint64_t *off) {
   uint64_t size = alloc_class_size(c);
-  if (tc->chunk_end - tc->chunk_cur < size) {
+  uint64_t left = tc->chunk_end - tc->chunk_cur;
+  /* never leave a 16-byte tail: no block is that small, so it would be lost
+   * to the accounting (exact leak checks count every byte) */
+  if (left < size || left - size == BLK_ALIGN) {
     uint64_t start;
     uint64_t len = chunk_size(tc->d);
     int rc = bump_claim(tc->d, len, &start);
@@ -435,6 +438,38 @@ int alloc_free_retired(eve_domain *d, uint64_t off, uint64_t gen) {
   b->type = T_FREE;
   push_free(d, off, b->cls);
   return 0;
+}
+
+void alloc_for_each_free(eve_domain *d, void (*fn)(void *ctx, uint64_t off), void *ctx) {
+  uint64_t limit = atomic_load(&d->hdr->bump) / BLK_MIN + 1; /* cycle guard */
+  for (unsigned c = 0; c < EVE_NCLASSES; c++) {
+    uint64_t off = __atomic_load_n(&d->hdr->free_heads[c].off, __ATOMIC_ACQUIRE);
+    for (uint64_t steps = 0; off && steps <= limit && valid_free_entry(d, off, c); steps++) {
+      fn(ctx, off);
+      off = __atomic_load_n(link_word(d, off), __ATOMIC_RELAXED);
+    }
+  }
+  struct tcache *mine = tc_peek(d);
+  if (!mine) return;
+  for (unsigned c = 0; c < NSMALL; c++)
+    for (unsigned i = 0; i < mine->n[c]; i++) fn(ctx, mine->slot[c][i]);
+}
+
+void alloc_release_range(eve_domain *d, uint64_t off, uint64_t len) { release_range(d, off, len); }
+
+void alloc_reset(eve_domain *d) {
+  pthread_mutex_lock(&d->lock);
+  for (struct tcache *tc = d->caches; tc; tc = tc->next) {
+    memset(tc->n, 0, sizeof tc->n);
+    tc->chunk_cur = tc->chunk_end = 0;
+    tc->retire.n = 0;
+  }
+  pthread_mutex_unlock(&d->lock);
+  for (unsigned c = 0; c < EVE_NCLASSES; c++) {
+    eve_stack_head *h = &d->hdr->free_heads[c];
+    __atomic_store_n(&h->off, 0, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&h->tag, 1, __ATOMIC_RELEASE);
+  }
 }
 
 int alloc_stats_get(eve_domain *d, alloc_stats *out) {

@@ -114,6 +114,13 @@ retire_buf *alloc_retire_buf(eve_domain *d);
 void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, void *),
                                void *ctx);
 
+/* Visit every block on the shared free lists and in this thread's cache. */
+void alloc_for_each_free(eve_domain *d, void (*fn)(void *ctx, uint64_t off), void *ctx);
+/* For the collector, with the domain held exclusively: forget every free
+ * list, cache, chunk and retire buffer; then hand unused ranges back. */
+void alloc_reset(eve_domain *d);
+void alloc_release_range(eve_domain *d, uint64_t off, uint64_t len);
+
 /* Statistics from the free lists (walks them: for tests and stats only). */
 typedef struct alloc_stats {
   uint64_t free_blocks, free_bytes;  /* on shared free lists and in caches  */

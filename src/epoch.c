@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "atom.h"
+#include "check.h"
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes */
 
@@ -322,6 +323,8 @@ void epoch_detach(eve_domain *d) {
   /* what still waits for other processes' readers is dropped and counted;
    * the collector returns it (DESIGN.md section 7, attachment) */
   alloc_for_each_retire_buf(d, 1, drop_waiting, d);
+  /* the last process to detach repairs what crashes and drops left */
+  check_recover_if_needed(d);
   close(d->lock_fd); /* the last reference: the kernel drops our locks */
   close(d->probe_fd);
   d->lock_fd = d->probe_fd = -1;

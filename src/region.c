@@ -39,6 +39,7 @@
 #include <xxhash.h>
 
 #include "alloc.h"
+#include "check.h"
 #include "epoch.h"
 
 /* Every open domain of this process, so the fork handler and thread-exit
@@ -284,6 +285,7 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->attach_lock, NULL);
   pthread_once(&g_fork_once, register_fork_handlers);
+  check_recover_if_needed(d); /* a dirty domain, and we are alone: repair it */
   pthread_mutex_lock(&g_open_lock);
   d->id = g_next_id++;
   d->next_open = g_open;

@@ -1,0 +1,468 @@
+/* check.c — verification (eve check), statistics, and the tracing collector
+ * (eve gc and automatic recovery).
+ *
+ * The checker is the test oracle of the reclamation protocol.  It marks
+ * everything reachable from the registry and the atoms' root words,
+ * counting for each block the words that point at it (its in-degree, root
+ * words included), and then checks the ownership invariant of commit.c:
+ *
+ *   - a reachable block that is not SHARED has in-degree exactly 1;
+ *   - a SHARED block's count equals its in-degree;
+ *   - no reachable block is free, on a free list, or waiting in one of this
+ *     process's retire buffers;
+ *
+ * plus the well-formedness of every block (offset, magic, type, capacity;
+ * maps and sets re-hash every key against its trie path; vectors and lists
+ * recompute counts and hashes).  Leaks are what is allocated (heap bytes
+ * neither free nor retired) and not reachable.  The counts are exact when
+ * no commit is in flight; with live writers the structural checks still
+ * hold and the counts may be transiently off, so `eve check` is best run on
+ * a quiet domain.
+ *
+ * The collector needs the domain to itself (the exclusive attach lock; other
+ * processes' caches, in-flight blocks and retire buffers are invisible, so
+ * sweeping beside them would hand blocks out twice: RECLAMATION.md finding
+ * 10).  It marks, then rebuilds every free list from the gaps between
+ * reachable blocks, recomputes SHARED counts from in-degrees, and ignores
+ * retire buffers (nothing is pinned, so everything unreachable is free).  It
+ * writes only free space and meta words of reachable blocks, so a crash
+ * half-way leaves a domain that the next collection repairs.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atom.h"
+#include "check.h"
+#include "epoch.h"
+#include "map.h"
+#include "value.h"
+#include "vec.h"
+
+enum { C_SEEN = 1, C_FREE_LISTED = 2, C_RETIRING = 4 };
+
+typedef struct cent {
+  uint64_t off;
+  uint32_t indeg;
+  uint32_t flags;
+} cent;
+
+typedef struct chk {
+  eve_txn *t;
+  eve_domain *d;
+  cent *tab;
+  size_t cap, used;
+  uint64_t *stack;
+  size_t nstack, capstack;
+  uint64_t *cells;           /* live atom cells (from the registry)       */
+  size_t ncells, capcells;
+  eve_check_report rep;
+  void (*on_problem)(void *, const char *);
+  void *ctx;
+  int oom;
+} chk;
+
+/* ---- the table of blocks -------------------------------------------------- */
+
+static size_t slot_of(const chk *c, uint64_t off) {
+  size_t i = (size_t)(hash_mix(off) & (c->cap - 1));
+  while (c->tab[i].off && c->tab[i].off != off) i = (i + 1) & (c->cap - 1);
+  return i;
+}
+
+static cent *lookup(chk *c, uint64_t off, int create) {
+  if (create && (c->used + 1) * 2 > c->cap) {
+    size_t ocap = c->cap;
+    cent *old = c->tab;
+    c->cap = ocap ? ocap * 2 : 1024;
+    c->tab = calloc(c->cap, sizeof *c->tab);
+    if (!c->tab) {
+      c->tab = old;
+      c->cap = ocap;
+      c->oom = 1;
+      return NULL;
+    }
+    for (size_t i = 0; i < ocap; i++)
+      if (old[i].off) c->tab[slot_of(c, old[i].off)] = old[i];
+    free(old);
+  }
+  if (!c->cap) return NULL;
+  size_t i = slot_of(c, off);
+  if (!c->tab[i].off) {
+    if (!create) return NULL;
+    c->tab[i].off = off;
+    c->used++;
+  }
+  return &c->tab[i];
+}
+
+static int grow_array(chk *c, uint64_t **a, size_t *n, size_t *cap, uint64_t x) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 256;
+    uint64_t *p = realloc(*a, nc * sizeof *p);
+    if (!p) return c->oom = 1;
+    *a = p;
+    *cap = nc;
+  }
+  (*a)[(*n)++] = x;
+  return 0;
+}
+
+static void problem(chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(chk *c, const char *fmt, ...) {
+  c->rep.problems++;
+  if (!c->on_problem) return;
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  c->on_problem(c->ctx, msg);
+}
+
+/* ---- marking ----------------------------------------------------------------- */
+
+/* One incoming word to `word` (a root word, or a word in a reachable block). */
+static void edge(chk *c, uint64_t word) {
+  if (!VAL_IS_BLOCK(word) || c->oom) return;
+  cent *e = lookup(c, word, 1);
+  if (!e) return;
+  if (e->indeg++ == 0) grow_array(c, &c->stack, &c->nstack, &c->capstack, word);
+}
+
+static void edge_slot(void *ctx, const uint64_t *slot) { edge(ctx, *slot); }
+
+/* Sequences: recompute count and hash by iteration and compare. */
+static void check_sequence(chk *c, uint64_t off, unsigned type) {
+  eve_txn *t = c->t;
+  uint64_t n = 0, raw = 0, count = 0;
+  eve_iter it;
+  eve_val x;
+  if (eve_iter_init(t, off, &it) == 0)
+    while (eve_iter_next(&it, &x, NULL) == 0) {
+      raw = raw * HASH_P + val_hash(t, x);
+      n++;
+    }
+  eve_count(t, off, &count);
+  uint64_t want = type == T_VEC ? vec_hash(t, off) : list_hash(t, off);
+  if (!t->err && (n != count || hash_finish(raw, n, HK_SEQ) != want))
+    problem(c, "%s at %#llx: count %llu / hash disagree with its %llu elements",
+            type == T_VEC ? "vector" : "list", (unsigned long long)off,
+            (unsigned long long)count, (unsigned long long)n);
+}
+
+/* Deep checks of one reachable value root (collections check their nodes). */
+static void check_block(chk *c, uint64_t off) {
+  eve_txn *t = c->t;
+  const blk *b = txn_read_any(t, off);
+  if (t->err) return;
+  switch (b->type) {
+  case T_MAP:
+    if (map_check(t, off) != 0) problem(c, "map at %#llx is malformed", (unsigned long long)off);
+    break;
+  case T_SET:
+    if (set_check(t, off) != 0) problem(c, "set at %#llx is malformed", (unsigned long long)off);
+    break;
+  case T_VEC: case T_LIST: check_sequence(c, off, b->type); break;
+  case T_CELLS: case T_FREE: problem(c, "block %#llx of type %u is referenced as a value",
+                                     (unsigned long long)off, b->type); break;
+  default: break;
+  }
+}
+
+static void mark(chk *c) {
+  eve_txn *t = c->t;
+  while (c->nstack && !c->oom) {
+    uint64_t off = c->stack[--c->nstack];
+    int before = t->err;
+    check_block(c, off);
+    if (!t->err) blk_for_each_child(t, off, edge_slot, c);
+    if (t->err && !before) {
+      problem(c, "block %#llx: %s", (unsigned long long)off, eve_strerror(t->err));
+      t->err = 0; /* keep checking the rest */
+    }
+  }
+}
+
+/* Roots: the registry's root word and every live atom's root word. */
+static void mark_roots(chk *c) {
+  eve_txn *t = c->t;
+  eve_val reg = atomic_load(&c->d->hdr->root);
+  edge(c, reg);
+  mark(c);
+  eve_iter it;
+  eve_val name, entry, cv, gv;
+  if (reg == EVE_V_NIL || eve_iter_init(t, reg, &it) != 0) return;
+  while (eve_iter_next(&it, &name, &entry) == 0) {
+    int64_t cell, gen;
+    if (eve_vec_nth(t, entry, 0, &cv) || eve_vec_nth(t, entry, 1, &gv) ||
+        eve_get_int(t, cv, &cell) || eve_get_int(t, gv, &gen) || cell <= 0 || cell % 64 ||
+        !region_contains(c->d, (uint64_t)cell, sizeof(atom_cell))) {
+      problem(c, "registry entry %s is malformed", t->err ? eve_strerror(t->err) : "");
+      t->err = 0;
+      continue;
+    }
+    atom_cell *ac = region_ptr(c->d, (uint64_t)cell);
+    if (atomic_load(&ac->generation) != (uint64_t)gen) continue; /* being removed */
+    grow_array(c, &c->cells, &c->ncells, &c->capcells, (uint64_t)cell);
+    eve_val root = atomic_load(&ac->root);
+    if (root != ATOM_TOMBSTONE) edge(c, root);
+    mark(c);
+  }
+}
+
+/* ---- the invariant -------------------------------------------------------------- */
+
+static void flag_free(void *ctx, uint64_t off) {
+  chk *c = ctx;
+  cent *e = lookup(c, off, 0);
+  if (e) e->flags |= C_FREE_LISTED;
+}
+
+static void flag_retiring(retire_buf *rb, void *ctx) {
+  chk *c = ctx;
+  for (size_t i = 0; i < rb->n; i++) {
+    if (rb->e[i].off & 1) continue;
+    cent *e = lookup(c, rb->e[i].off, 0);
+    if (e) e->flags |= C_RETIRING;
+  }
+}
+
+static void check_invariant(chk *c) {
+  alloc_for_each_free(c->d, flag_free, c);
+  alloc_for_each_retire_buf(c->d, 0, flag_retiring, c);
+  for (size_t i = 0; i < c->cap; i++) {
+    cent *e = &c->tab[i];
+    if (!e->off || (e->flags & C_SEEN)) continue; /* cell pages: not values */
+    const blk *b = region_ptr(c->d, e->off);
+    if (!region_contains(c->d, e->off, sizeof(blk)) || b->magic != BLK_MAGIC) continue; /* reported */
+    uint64_t m = atomic_load(&b->meta);
+    c->rep.blocks++;
+    c->rep.reachable_bytes += alloc_class_size(b->cls);
+    unsigned long long off = e->off;
+    if (META_STATE(m) == BLK_FREE || (e->flags & C_FREE_LISTED))
+      problem(c, "reachable block %#llx is free", off);
+    if (e->flags & C_RETIRING) problem(c, "reachable block %#llx is waiting to be freed", off);
+    if (META_SHARED(m)) {
+      c->rep.shared_blocks++;
+      if (META_COUNT(m) != e->indeg)
+        problem(c, "block %#llx: SHARED count %u but %u incoming words", off, META_COUNT(m), e->indeg);
+    } else if (e->indeg != 1) {
+      problem(c, "block %#llx is not SHARED but has %u incoming words", off, e->indeg);
+    }
+  }
+}
+
+/* ---- accounting ----------------------------------------------------------------- */
+
+static void add_page(void *ctx, uint64_t page) {
+  chk *c = ctx;
+  c->rep.reachable_bytes += ATOM_PAGE_BYTES;
+  cent *e = lookup(c, page, 1);
+  if (e) e->flags |= C_SEEN;
+}
+
+typedef struct waiting { eve_domain *d; uint64_t bytes; } waiting;
+
+static void sum_retired(retire_buf *rb, void *ctx) {
+  waiting *w = ctx;
+  for (size_t i = 0; i < rb->n; i++)
+    if (!(rb->e[i].off & 1))
+      w->bytes += alloc_class_size(((const blk *)region_ptr(w->d, rb->e[i].off))->cls);
+}
+
+static void account(chk *c, uint64_t *free_bytes, uint64_t *retired) {
+  alloc_stats st;
+  alloc_stats_get(c->d, &st);
+  waiting w = {c->d, 0};
+  alloc_for_each_retire_buf(c->d, 0, sum_retired, &w);
+  uint64_t used = atomic_load(&c->d->hdr->bump) - c->d->heap_start;
+  *free_bytes = st.free_bytes;
+  *retired = w.bytes;
+  uint64_t gone = st.free_bytes + w.bytes;
+  c->rep.allocated_bytes = used > gone ? used - gone : 0;
+  c->rep.leaked_bytes = c->rep.allocated_bytes > c->rep.reachable_bytes
+                            ? c->rep.allocated_bytes - c->rep.reachable_bytes : 0;
+}
+
+static void chk_free(chk *c) {
+  free(c->tab);
+  free(c->stack);
+  free(c->cells);
+}
+
+/* Mark everything reachable, in a read txn that pins the epoch. */
+static int chk_run(chk *c, eve_domain *d) {
+  c->d = d;
+  int rc = eve_txn_begin(d, EVE_TXN_READ, &c->t);
+  if (rc) return rc;
+  epoch_reclaim(d); /* free what may be freed, so it is not counted as waiting */
+  mark_roots(c);
+  atom_for_each_page(d, add_page, c);
+  return c->oom ? EVE_ENOMEM : 0;
+}
+
+int eve_check(eve_domain *d, eve_check_report *out,
+              void (*on_problem)(void *ctx, const char *msg), void *ctx) {
+  if (!d) return EVE_EINVAL;
+  chk c = {.on_problem = on_problem, .ctx = ctx};
+  int rc = chk_run(&c, d);
+  if (!rc) {
+    uint64_t free_bytes, retired;
+    check_invariant(&c);
+    account(&c, &free_bytes, &retired);
+  }
+  if (c.t) eve_txn_abort(c.t);
+  if (out) *out = c.rep;
+  chk_free(&c);
+  if (rc) return rc;
+  return c.rep.problems ? EVE_ECORRUPT : 0;
+}
+
+int eve_stats_get(eve_domain *d, eve_stats *out) {
+  if (!d || !out) return EVE_EINVAL;
+  memset(out, 0, sizeof *out);
+  epoch_stats es;
+  if (!d->read_only) epoch_reclaim(d);
+  epoch_stats_get(d, &es);
+  alloc_stats st;
+  int rc = alloc_stats_get(d, &st);
+  if (rc) return rc;
+  out->file_bytes = atomic_load(&d->hdr->size);
+  out->free_bytes = st.free_bytes;
+  out->retired_bytes = es.waiting_bytes;
+  uint64_t used = atomic_load(&d->hdr->bump) - d->heap_start;
+  uint64_t gone = st.free_bytes + es.waiting_bytes;
+  out->live_bytes = used > gone ? used - gone : 0;
+  out->readers = es.readers;
+  out->oldest_pin_ms = es.oldest_pin_ms;
+  out->oldest_pin_pid = es.oldest_pin_pid;
+  eve_txn *t;
+  if ((rc = eve_txn_begin(d, EVE_TXN_READ, &t)) != 0) return rc;
+  rc = eve_count(t, atomic_load(&d->hdr->root), &out->atoms);
+  eve_txn_abort(t);
+  return rc;
+}
+
+/* ---- the collector ------------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Reachable blocks (and cell pages) in address order. */
+static uint64_t *sorted_live(chk *c, size_t *n) {
+  uint64_t *v = malloc((c->used + 1) * sizeof *v);
+  if (!v) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->tab[i].off) v[k++] = c->tab[i].off;
+  qsort(v, k, sizeof *v, cmp_u64);
+  *n = k;
+  return v;
+}
+
+/* Meta from in-degree: SHARED exactly when there are several owners. */
+static void recount(chk *c) {
+  for (size_t i = 0; i < c->cap; i++) {
+    cent *e = &c->tab[i];
+    if (!e->off || (e->flags & C_SEEN)) continue; /* cell pages keep theirs */
+    blk *b = region_ptr(c->d, e->off);
+    uint64_t gen = META_GEN(atomic_load(&b->meta));
+    atomic_store(&b->meta, META_MAKE(gen, e->indeg >= 2 ? e->indeg : 0, e->indeg >= 2, BLK_LIVE));
+  }
+}
+
+/* Cells that no registry entry names go back to the free-cell stack. */
+static void rebuild_cells(chk *c) {
+  eve_stack_head *h = &c->d->hdr->cell_free;
+  __atomic_store_n(&h->off, 0, __ATOMIC_RELEASE);
+  qsort(c->cells, c->ncells, sizeof *c->cells, cmp_u64);
+  for (size_t i = 0; i < c->cap; i++) {
+    if (!c->tab[i].off || !(c->tab[i].flags & C_SEEN)) continue;
+    uint64_t first;
+    unsigned n;
+    atom_page_cells(c->tab[i].off, &first, &n);
+    for (unsigned k = 0; k < n; k++) {
+      uint64_t cell = first + k * sizeof(atom_cell);
+      if (!bsearch(&cell, c->cells, c->ncells, sizeof cell, cmp_u64)) atom_cell_release(c->d, cell);
+    }
+  }
+}
+
+static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
+  eve_domain *d = c->d;
+  uint64_t at = d->heap_start, end = atomic_load(&d->hdr->bump);
+  for (size_t i = 0; i <= n; i++) {
+    uint64_t next = i < n ? live[i] : end;
+    if (next > at) {
+      rep->reclaimed_bytes += next - at;
+      alloc_release_range(d, at, next - at);
+    }
+    if (i < n) {
+      const blk *b = region_ptr(d, live[i]);
+      uint64_t size = (c->tab[slot_of(c, live[i])].flags & C_SEEN) ? ATOM_PAGE_BYTES
+                                                                   : alloc_class_size(b->cls);
+      rep->live_bytes += size;
+      if (live[i] + size > at) at = live[i] + size;
+    }
+  }
+}
+
+static int gc_locked(eve_domain *d, eve_gc_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  epoch_stats es;
+  epoch_stats_get(d, &es);
+  if (es.readers) return EVE_EBUSY; /* a transaction of this process is live */
+  chk c = {0};
+  int rc = chk_run(&c, d);
+  if (!rc) {
+    eve_txn_abort(c.t); /* nobody else is attached: marking is complete */
+    c.t = NULL;
+    alloc_stats before;
+    alloc_stats_get(d, &before);
+    size_t n = 0;
+    uint64_t *live = sorted_live(&c, &n);
+    if (!live) rc = EVE_ENOMEM;
+    else {
+      alloc_reset(d);
+      recount(&c);
+      sweep(&c, live, n, rep);
+      rebuild_cells(&c);
+      rep->reclaimed_bytes = rep->reclaimed_bytes > before.free_bytes
+                                 ? rep->reclaimed_bytes - before.free_bytes : 0;
+      atomic_store(&d->hdr->skipped_retires, 0);
+      atomic_fetch_and(&d->hdr->flags, ~(uint64_t)(EVE_HF_CRASH_SEEN | EVE_HF_SKIPPED));
+      free(live);
+    }
+  }
+  if (c.t) eve_txn_abort(c.t);
+  chk_free(&c);
+  return rc;
+}
+
+int eve_gc(eve_domain *d, eve_gc_report *out) {
+  if (!d) return EVE_EINVAL;
+  if (d->read_only) return EVE_ETXN;
+  eve_gc_report rep;
+  int rc = epoch_exclusive_begin(d);
+  if (rc) return rc;
+  rc = gc_locked(d, &rep);
+  epoch_exclusive_end(d);
+  if (!rc && out) *out = rep;
+  return rc;
+}
+
+void check_recover_if_needed(eve_domain *d) {
+  if (d->read_only) return;
+  uint64_t flags = atomic_load(&d->hdr->flags);
+  if (!(flags & (EVE_HF_CRASH_SEEN | EVE_HF_SKIPPED)) && !atomic_load(&d->hdr->skipped_retires))
+    return;
+  if (epoch_exclusive_begin(d) != 0) return; /* others attached: the last one will */
+  eve_gc_report rep;
+  gc_locked(d, &rep);
+  epoch_exclusive_end(d);
+}

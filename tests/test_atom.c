@@ -1,0 +1,317 @@
+/* test_atom.c — atoms: open/remove/list, swap/reset/compare-and-set, wait,
+ * exact counts across threads, and exact reclamation checked by the
+ * checker's ownership invariant and leak accounting. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+
+/* The checker must find no problem and, with everything quiet, no leak. */
+static void assert_exact(eve_domain *d, const char *when) {
+  eve_check_report r;
+  int rc = eve_check(d, &r, NULL, NULL);
+  cr_assert_eq(rc, 0, "%s: check: %s (%llu problems)", when, eve_strerror(rc),
+               (unsigned long long)r.problems);
+  cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked (allocated %llu, reachable %llu)", when,
+               (unsigned long long)r.leaked_bytes, (unsigned long long)r.allocated_bytes,
+               (unsigned long long)r.reachable_bytes);
+}
+
+static void print_problem(void *ctx, const char *msg) {
+  (void)ctx;
+  cr_log_error("%s", msg);
+}
+
+static void assert_sound(eve_domain *d, const char *when) {
+  eve_check_report r;
+  int rc = eve_check(d, &r, print_problem, NULL);
+  cr_assert_eq(rc, 0, "%s: check: %s (%llu problems)", when, eve_strerror(rc),
+               (unsigned long long)r.problems);
+}
+
+static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  (void)arg;
+  int64_t n = 0;
+  if (old != EVE_V_NIL) {
+    int rc = eve_get_int(t, old, &n);
+    if (rc) return rc;
+  }
+  return eve_int(t, n + 1, out);
+}
+
+static int64_t deref_int(eve_domain *d, eve_atom *a) {
+  eve_txn *t;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  eve_val v;
+  int64_t n = -1;
+  EVE_OK(eve_deref(t, a, &v));
+  EVE_OK(eve_get_int(t, v, &n));
+  EVE_OK(eve_txn_abort(t));
+  return n;
+}
+
+Test(atom, open_create_remove_names) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a, *b, *c;
+  EVE_ERR(eve_atom_open(d, "missing", 0, &a), EVE_ENOTFOUND);
+  EVE_ERR(eve_atom_open(d, "", EVE_ATOM_CREATE, &a), EVE_EINVAL);
+  EVE_ERR(eve_atom_open(d, "\xff", EVE_ATOM_CREATE, &a), EVE_EINVAL);
+  EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b));
+  EVE_OK(eve_atom_open(d, "a-rather-long-atom-name", EVE_ATOM_CREATE, &a));
+  EVE_OK(eve_atom_open(d, "b", 0, &c)); /* the same atom */
+  eve_txn *t = t_wtxn(d);
+  eve_val v;
+  EVE_OK(eve_deref(t, b, &v));
+  cr_assert_eq(v, EVE_V_NIL, "a new atom holds nil");
+  EVE_OK(eve_int(t, 42, &v));
+  EVE_OK(eve_reset(t, b, v));
+  EVE_OK(eve_deref(t, c, &v));
+  int64_t n;
+  EVE_OK(eve_get_int(t, v, &n));
+  cr_assert_eq(n, 42, "two handles, one atom");
+  eve_val names;
+  EVE_OK(eve_atom_names(t, &names));
+  cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\" \"b\"]");
+  EVE_OK(eve_txn_abort(t));
+
+  EVE_OK(eve_atom_remove(d, "b"));
+  EVE_ERR(eve_atom_remove(d, "b"), EVE_ENOTFOUND);
+  t = t_wtxn(d);
+  EVE_ERR(eve_deref(t, c, &v), EVE_EREMOVED);
+  EVE_ERR(eve_reset(t, b, EVE_V_TRUE), EVE_EREMOVED);
+  EVE_OK(eve_atom_names(t, &names));
+  cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\"]");
+  EVE_OK(eve_txn_abort(t));
+  /* a new atom of the same name starts afresh; the old handles stay dead */
+  eve_atom *b2;
+  EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b2));
+  t = t_wtxn(d);
+  EVE_OK(eve_deref(t, b2, &v));
+  cr_assert_eq(v, EVE_V_NIL);
+  EVE_ERR(eve_deref(t, b, &v), EVE_EREMOVED);
+  EVE_OK(eve_txn_abort(t));
+  eve_atom_close(a);
+  eve_atom_close(b);
+  eve_atom_close(b2);
+  eve_atom_close(c);
+  assert_exact(d, "after removals");
+  EVE_OK(eve_close(d));
+}
+
+Test(atom, swap_reset_compare_and_set) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "n", EVE_ATOM_CREATE, &a));
+  uint64_t v0, v1;
+  EVE_OK(eve_atom_version(a, &v0));
+  eve_txn *t = t_wtxn(d);
+  eve_val out, old;
+  EVE_OK(eve_swap(t, a, inc_fn, NULL, &out));
+  EVE_OK(eve_swap(t, a, inc_fn, NULL, &out));
+  cr_assert_str_eq(t_edn(t, out), "2");
+  EVE_OK(eve_atom_version(a, &v1));
+  cr_assert_eq(v1, v0 + 2);
+  EVE_OK(eve_deref(t, a, &old));
+  eve_val seven;
+  EVE_OK(eve_int(t, 7, &seven));
+  EVE_ERR(eve_compare_and_set(t, a, EVE_V_NIL, seven), EVE_ECONFLICT);
+  EVE_OK(eve_compare_and_set(t, a, old, seven));
+  EVE_OK(eve_deref(t, a, &out));
+  cr_assert_eq(out, seven);
+  /* a swap that returns the same value publishes nothing */
+  EVE_OK(eve_atom_version(a, &v0));
+  EVE_OK(eve_reset(t, a, seven));
+  EVE_OK(eve_atom_version(a, &v1));
+  cr_assert_eq(v0, v1);
+  EVE_OK(eve_txn_abort(t));
+  /* a read txn cannot change an atom */
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  EVE_ERR(eve_reset(t, a, EVE_V_NIL), EVE_ETXN);
+  EVE_OK(eve_txn_abort(t));
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+static int self_swap_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  *out = old;
+  return eve_swap(t, arg, inc_fn, NULL, NULL);
+}
+
+Test(atom, swap_function_changing_its_own_atom_is_refused) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "x", EVE_ATOM_CREATE, &a));
+  eve_txn *t = t_wtxn(d);
+  EVE_ERR(eve_swap(t, a, self_swap_fn, a, NULL), EVE_EREENTRY);
+  EVE_OK(eve_txn_abort(t));
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+typedef struct counter_job {
+  eve_domain *d;
+  eve_atom *a;
+  int n;
+  int failed;
+} counter_job;
+
+static void *count_up(void *arg) {
+  counter_job *j = arg;
+  for (int i = 0; i < j->n; i++) {
+    eve_txn *t;
+    if (eve_txn_begin(j->d, EVE_TXN_WRITE, &t) != 0) { j->failed = 1; return NULL; }
+    if (eve_swap(t, j->a, inc_fn, NULL, NULL) != 0) j->failed = 2;
+    eve_txn_abort(t);
+  }
+  return NULL;
+}
+
+Test(atom, threads_increment_one_counter_exactly) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "counter", EVE_ATOM_CREATE, &a));
+  enum { T = 8 };
+  int per = (int)t_scale(100000);
+  pthread_t th[T];
+  counter_job jobs[T];
+  for (int i = 0; i < T; i++) {
+    jobs[i] = (counter_job){d, a, per, 0};
+    pthread_create(&th[i], NULL, count_up, &jobs[i]);
+  }
+  for (int i = 0; i < T; i++) {
+    pthread_join(th[i], NULL);
+    cr_assert_eq(jobs[i].failed, 0, "thread %d", i);
+  }
+  cr_assert_eq(deref_int(d, a), (int64_t)T * per);
+  eve_atom_close(a);
+  assert_exact(d, "after the counter");
+  EVE_OK(eve_close(d));
+}
+
+/* ---- exact reclamation of nested updates ------------------------------------ */
+
+typedef struct upd { eve_val path[3]; int depth; eve_val val; int dissoc; } upd;
+
+/* assoc-in / dissoc-in on nested maps, creating maps along the way */
+static int assoc_in(eve_txn *t, eve_val m, const eve_val *ks, int n, eve_val v, int dissoc,
+                    eve_val *out) {
+  if (m == EVE_V_NIL) m = EVE_V_EMPTY_MAP;
+  if (n == 1) return dissoc ? eve_map_dissoc(t, m, ks[0], out) : eve_map_assoc(t, m, ks[0], v, out);
+  eve_val inner = EVE_V_NIL, updated;
+  int rc = eve_map_get(t, m, ks[0], &inner);
+  if (rc && rc != EVE_ENOTFOUND) return rc;
+  eve_type ty;
+  if (inner != EVE_V_NIL && (eve_type_of(t, inner, &ty) || ty != EVE_MAP)) inner = EVE_V_NIL;
+  if ((rc = assoc_in(t, inner, ks + 1, n - 1, v, dissoc, &updated))) return rc;
+  return eve_map_assoc(t, m, ks[0], updated, out);
+}
+
+static int upd_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  upd *u = arg;
+  return assoc_in(t, old, u->path, u->depth, u->val, u->dissoc, out);
+}
+
+Test(atom, nested_updates_reclaim_exactly) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "m", EVE_ATOM_CREATE, &a));
+  uint64_t rng = t_seed(77);
+  size_t keys = t_scale(20000), ops = t_scale(100000);
+  eve_txn *t = t_wtxn(d);
+  /* load */
+  for (size_t i = 0; i < keys; i++) {
+    upd u = {.depth = 1};
+    EVE_OK(eve_int(t, (int64_t)i, &u.path[0]));
+    EVE_OK(eve_string(t, "an initial value string", 23, &u.val));
+    EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
+  }
+  EVE_OK(eve_txn_abort(t));
+  assert_exact(d, "after load");
+  eve_domain_info loaded, later;
+  EVE_OK(eve_domain_info_get(d, &loaded));
+  for (size_t i = 0; i < ops; i++) {
+    t = t_wtxn(d);
+    upd u = {.depth = 1 + (int)t_below(&rng, 3), .dissoc = t_below(&rng, 5) == 0};
+    for (int k = 0; k < u.depth; k++) EVE_OK(eve_int(t, (int64_t)t_below(&rng, k ? 8 : keys), &u.path[k]));
+    switch (t_below(&rng, 4)) {
+    case 0: EVE_OK(eve_int(t, (int64_t)t_rand(&rng), &u.val)); break;
+    case 1: EVE_OK(eve_string(t, "a replacement value that is boxed", 33, &u.val)); break;
+    case 2: EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, EVE_V_TRUE, &u.val)); break;
+    default: u.val = EVE_V_NIL; break;
+    }
+    EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
+    EVE_OK(eve_txn_abort(t));
+  }
+  assert_exact(d, "after random nested updates");
+  EVE_OK(eve_domain_info_get(d, &later));
+  cr_log_info("nested updates: file %llu bytes after load, %llu after %zu updates",
+              (unsigned long long)loaded.file_bytes, (unsigned long long)later.file_bytes, ops);
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* ---- sharing: values in two places ------------------------------------------- */
+
+static int store_twice_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  eve_val v = *(eve_val *)arg, k1, k2, m;
+  int rc;
+  if ((rc = eve_keyword(t, "a", 1, &k1)) || (rc = eve_keyword(t, "b", 1, &k2)) ||
+      (rc = eve_map_assoc(t, old == EVE_V_NIL ? EVE_V_EMPTY_MAP : old, k1, v, &m)) ||
+      (rc = eve_map_assoc(t, m, k2, v, out)))
+    return rc;
+  return 0;
+}
+
+static int dissoc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  eve_val k;
+  int rc = eve_keyword(t, arg, strlen(arg), &k);
+  return rc ? rc : eve_map_dissoc(t, old, k, out);
+}
+
+Test(atom, sharing_workloads_are_exact) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a, *b;
+  EVE_OK(eve_atom_open(d, "a", EVE_ATOM_CREATE, &a));
+  EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b));
+  eve_txn *t = t_wtxn(d);
+  /* one fresh value stored under two keys (S2), then one key dropped */
+  eve_val v;
+  EVE_OK(eve_read_edn(t, "[1 2 \"a string long enough\" {:x 1}]", 35, &v, NULL));
+  EVE_OK(eve_swap(t, a, store_twice_fn, &v, NULL));
+  EVE_OK(eve_txn_abort(t));
+  assert_sound(d, "a value under two keys");
+  t = t_wtxn(d);
+  EVE_OK(eve_swap(t, a, dissoc_fn, "a", NULL));
+  EVE_OK(eve_txn_abort(t));
+  assert_exact(d, "one of the two keys dropped");
+
+  /* snapshot a into b, change a, then reset b to an old version of a */
+  t = t_wtxn(d);
+  eve_val snap;
+  EVE_OK(eve_deref(t, a, &snap));
+  EVE_OK(eve_reset(t, b, snap));
+  EVE_OK(eve_swap(t, a, store_twice_fn, &snap, NULL)); /* a holds its old self twice */
+  EVE_OK(eve_txn_abort(t));
+  assert_exact(d, "snapshot into another atom");
+  t = t_wtxn(d);
+  EVE_OK(eve_deref(t, a, &v));
+  EVE_OK(eve_reset(t, b, v)); /* move: b takes a's value, a is emptied */
+  EVE_OK(eve_reset(t, a, EVE_V_NIL));
+  EVE_OK(eve_txn_abort(t));
+  assert_exact(d, "value moved between atoms");
+  t = t_wtxn(d);
+  EVE_OK(eve_reset(t, b, EVE_V_NIL));
+  EVE_OK(eve_txn_abort(t));
+  assert_exact(d, "everything dropped");
+  eve_check_report r;
+  EVE_OK(eve_check(d, &r, NULL, NULL));
+  cr_assert_eq(r.blocks, 1 + (r.blocks - 1), "only the registry remains");
+  eve_atom_close(a);
+  eve_atom_close(b);
+  EVE_OK(eve_close(d));
+}
