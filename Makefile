@@ -1,14 +1,15 @@
 # The two commands a newcomer needs:
 #   make demo   build everything and run the main example
 #   make test   install missing build dependencies, build, run every test
-#               (plain build, then ASan+UBSan, then a clang warnings build)
+#               (plain build, then ASan+UBSan, TSan on the threaded
+#               workloads, and a clang warnings build)
 
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libcriterion-dev libxxhash-dev pkg-config
 
-.PHONY: all demo test deps build test-plain test-asan test-clang clean
+.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang clean
 
 all: build
 
@@ -24,7 +25,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve-example
 
-test: deps test-plain test-asan test-clang
+test: deps test-plain test-asan test-tsan test-clang
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -37,10 +38,19 @@ test-asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_TEST_SCALE=4 \
 	  ctest --output-on-failure -j$(JOBS)
 
+# ThreadSanitizer on the threaded workloads.  They run as a plain program:
+# Criterion's runner does not survive TSan's runtime.
+test-tsan:
+	$(CMAKE) -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DEVE_SANITIZE=thread
+	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target stress_threads
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ./$(BUILD)-tsan/stress_threads 10
+
 # clang -Wall -Wextra -Werror over the whole tree (the plain build uses gcc)
 test-clang:
 	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
 	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang

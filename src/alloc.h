@@ -11,6 +11,19 @@
 
 #include "region.h"
 
+/* Built with ThreadSanitizer?  (Some lock-free reads take a form it can
+ * follow.) */
+#if defined(__SANITIZE_THREAD__)
+#define EVE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVE_TSAN 1
+#endif
+#endif
+#ifndef EVE_TSAN
+#define EVE_TSAN 0
+#endif
+
 #define BLK_MAGIC 0xE5
 #define BLK_ALIGN 16u
 #define BLK_MIN 32u

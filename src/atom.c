@@ -435,7 +435,7 @@ static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const e
     }
     backoff(attempt, &rng);
   }
-  t->swap_depth--;
+  if (--t->swap_depth == 0) txn_compact_fresh(t);
   return rc;
 }
 

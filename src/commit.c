@@ -74,6 +74,8 @@
 #define _GNU_SOURCE
 #include "commit.h"
 
+#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +117,7 @@ typedef struct commit_ctx {
   eve_domain *d;
   cent *tab;
   size_t cap, used;
+  vec64 slots;       /* indices of the used table entries               */
   cref *refs;
   size_t nrefs, caprefs;
   vec64 stack;       /* worklist of offsets                           */
@@ -122,8 +125,24 @@ typedef struct commit_ctx {
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
   eve_val *new_root;
   int adopting;      /* in phase 3: new edges to old blocks need deciding */
+  int from_tls;      /* buffers borrowed from the thread's scratch       */
   int err;
 } commit_ctx;
+
+/* ---- test pause points ----------------------------------------------------- */
+
+static commit_pause_fn g_pause;
+static void *g_pause_ctx;
+
+void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx) {
+  g_pause_ctx = ctx;
+  g_pause = fn;
+}
+
+#define PAUSE(point, off, won)                                                  \
+  do {                                                                         \
+    if (__builtin_expect(g_pause != NULL, 0)) g_pause((point), (off), (won), g_pause_ctx); \
+  } while (0)
 
 /* ---- small containers -------------------------------------------------- */
 
@@ -139,8 +158,9 @@ static int push(commit_ctx *c, vec64 *s, uint64_t x) {
   return 0;
 }
 
+/* Fibonacci hashing of the offset (16-aligned: drop the zero bits). */
 static size_t probe(const commit_ctx *c, uint64_t off) {
-  size_t i = (size_t)(hash_mix(off) & (c->cap - 1));
+  size_t i = (size_t)(((off >> 4) * 0x9e3779b97f4a7c15ull) >> 32) & (c->cap - 1);
   while (c->tab[i].off && c->tab[i].off != off) i = (i + 1) & (c->cap - 1);
   return i;
 }
@@ -155,10 +175,15 @@ static int grow(commit_ctx *c) {
     c->cap = old_cap;
     return c->err = EVE_ENOMEM;
   }
+  c->slots.n = 0;
   for (size_t i = 0; i < old_cap; i++)
-    if (old[i].off) c->tab[probe(c, old[i].off)] = old[i];
+    if (old[i].off) {
+      size_t j = probe(c, old[i].off);
+      c->tab[j] = old[i];
+      if (push(c, &c->slots, j)) break;
+    }
   free(old);
-  return 0;
+  return c->err;
 }
 
 /* The entry for off, created if absent.  Pointers into the table are valid
@@ -167,6 +192,7 @@ static cent *entry(commit_ctx *c, uint64_t off) {
   if ((c->used + 1) * 2 > c->cap && grow(c)) return NULL;
   size_t i = probe(c, off);
   if (!c->tab[i].off) {
+    if (push(c, &c->slots, i)) return NULL;
     c->tab[i].off = off;
     c->used++;
   }
@@ -272,6 +298,7 @@ static int edge_dies(commit_ctx *c, uint64_t off) {
   e->flags |= F_DOOMED;
   e->gen = META_GEN(m);
   push(c, &c->doomed, off);
+  PAUSE(PAUSE_AFTER_DOOM, off, 0);
   return 1;
 }
 
@@ -345,12 +372,13 @@ static void adopt_old(commit_ctx *c, uint64_t off) {
     if (atomic_compare_exchange_weak(meta, &m, nm)) break;
   }
   find(c, off)->applied += add;
+  PAUSE(PAUSE_AFTER_ADOPT, off, 0);
 }
 
 static void adopt_new_version(commit_ctx *c) {
-  for (size_t i = 0; i < c->cap; i++) {
-    cent *e = &c->tab[i];
-    if (!e->off || !e->newcnt) continue;
+  for (size_t k = 0; k < c->slots.n; k++) {
+    cent *e = &c->tab[c->slots.v[k]];
+    if (!e->newcnt) continue;
     if (e->flags & F_FRESH) {
       blk *b = blk_of(c, e->off);
       uint64_t gen = META_GEN(atomic_load(&b->meta));
@@ -437,20 +465,15 @@ static void settle_fresh(commit_ctx *c, size_t mark, int won) {
       t->fresh[i] = 0;
     }
   }
-  /* compact, unless an enclosing swap holds a mark into this list */
-  if (t->swap_depth == 0) {
-    size_t n = 0;
-    for (size_t i = 0; i < t->nfresh; i++)
-      if (t->fresh[i]) t->fresh[n++] = t->fresh[i];
-    t->nfresh = n;
-  }
+  if (t->swap_depth == 0) txn_compact_fresh(t);
 }
 
 static void rollback(commit_ctx *c) {
   uint64_t tag = epoch_tag(c->d);
-  for (size_t i = 0; i < c->cap; i++)
-    if (c->tab[i].off && c->tab[i].applied && !(c->tab[i].flags & F_FRESH))
-      drop_owners(c, c->tab[i].off, c->tab[i].applied, tag);
+  for (size_t k = 0; k < c->slots.n; k++) {
+    cent *e = &c->tab[c->slots.v[k]];
+    if (e->applied && !(e->flags & F_FRESH)) drop_owners(c, e->off, e->applied, tag);
+  }
 }
 
 static void after_win(commit_ctx *c) {
@@ -459,28 +482,80 @@ static void after_win(commit_ctx *c) {
     cent *e = find(c, c->doomed.v[i]);
     retire(c, e->off, e->gen, tag);
   }
-  for (size_t i = 0; i < c->cap; i++) {
-    cent *e = &c->tab[i];
+  for (size_t k = 0; k < c->slots.n; k++) {
+    cent *e = &c->tab[c->slots.v[k]];
     /* an old block that lost more words than it gained: it is SHARED
      * (a plain block has one word, and losing it made it doomed) */
-    if (e->off && !(e->flags & (F_FRESH | F_DOOMED)) && e->dying > e->newcnt)
+    if (!(e->flags & (F_FRESH | F_DOOMED)) && e->dying > e->newcnt)
       drop_owners(c, e->off, e->dying - e->newcnt, tag);
   }
 }
 
-static void ctx_free(commit_ctx *c) {
+/* Each thread keeps its commit buffers between commits: a commit then
+ * allocates nothing in the common case, and clearing touches only the
+ * entries it used. */
+static __thread commit_ctx tls_scratch;
+static __thread int tls_scratch_busy;
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+
+static void ctx_release(commit_ctx *c) {
   free(c->tab);
   free(c->refs);
+  free(c->slots.v);
   free(c->stack.v);
   free(c->doomed.v);
   free(c->adopt.v);
+}
+
+/* Thread exit: free the thread's scratch buffers. */
+static void scratch_exit(void *unused) {
+  (void)unused;
+  ctx_release(&tls_scratch);
+  tls_scratch = (commit_ctx){0};
+}
+
+static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_exit); }
+
+static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
+  if (!tls_scratch.tab) { /* first commit of this thread: free the buffers at its exit */
+    pthread_once(&g_scratch_once, scratch_key_init);
+    pthread_setspecific(g_scratch_key, (void *)1);
+  }
+  if (!tls_scratch_busy) {
+    *c = tls_scratch;
+    c->from_tls = tls_scratch_busy = 1;
+  } else {
+    memset(c, 0, sizeof *c);
+  }
+  c->t = t;
+  c->d = t->d;
+  c->new_root = new_root;
+}
+
+static void ctx_free(commit_ctx *c) {
+  if (c->from_tls && c->cap <= (1u << 16)) {
+    for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
+    c->used = c->nrefs = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = 0;
+    c->adopting = 0;
+    c->err = 0;
+    tls_scratch = *c;
+    tls_scratch_busy = 0;
+    return;
+  }
+  if (c->from_tls) { /* grown too big to keep */
+    tls_scratch = (commit_ctx){0};
+    tls_scratch_busy = 0;
+  }
+  ctx_release(c);
 }
 
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
                    int *won) {
   *won = 0;
   if (t->err) return t->err;
-  commit_ctx c = {.t = t, .d = t->d, .new_root = new};
+  commit_ctx c;
+  ctx_init(&c, t, new);
   if (*new == old) { /* nothing changes: publish nothing, drop the attempt */
     load_fresh(&c, mark);
     settle_fresh(&c, mark, 0);
@@ -490,6 +565,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
   }
   load_fresh(&c, mark);
   if (!c.err) count_new_version(&c);
+  PAUSE(PAUSE_AFTER_COUNT, 0, 0);
   if (!c.err) doom_old_version(&c, old);
   if (!c.err) adopt_new_version(&c);
   if (c.err) {
@@ -498,8 +574,10 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
     ctx_free(&c);
     return txn_fail(t, c.err);
   }
+  PAUSE(PAUSE_BEFORE_CAS, 0, 0);
   eve_val expected = old;
   *won = atomic_compare_exchange_strong(root, &expected, *new);
+  PAUSE(PAUSE_AFTER_CAS, 0, *won);
   if (*won) after_win(&c);
   else rollback(&c);
   settle_fresh(&c, mark, *won);

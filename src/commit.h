@@ -18,8 +18,19 @@
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
                    int *won);
 
-/* The old value of a root word is unlinked by someone else's means (atom
- * removal replaces it with a tombstone through commit_publish; this is for
- * the collector's bookkeeping): nothing to declare here yet. */
+/* Test-only pause points: when a hook is set, every commit calls it at
+ * these points, so a test can stop a committer there and interleave others
+ * step by step (the scenarios of RECLAMATION.md).  `off` names the block
+ * just doomed or adopted (0 elsewhere).  The hook runs in the committing
+ * thread; a NULL hook (the default) costs one predictable branch. */
+enum commit_pause {
+  PAUSE_AFTER_COUNT = 1,  /* new version counted, nothing written yet     */
+  PAUSE_AFTER_DOOM,       /* a block was doomed (CAS LIVE -> RETIRED)      */
+  PAUSE_AFTER_ADOPT,      /* a block's owner count was raised by CAS       */
+  PAUSE_BEFORE_CAS,       /* about to CAS the root                         */
+  PAUSE_AFTER_CAS,        /* root CAS done (won or lost), nothing retired  */
+};
+typedef void (*commit_pause_fn)(enum commit_pause point, uint64_t off, int won, void *ctx);
+void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx);
 
 #endif

@@ -23,6 +23,10 @@
  * its pin and its CAS, and a reader pinned in between would be ignored
  * (RECLAMATION.md finding 4).
  *
+ * A slot showing 0 is unpinned, so the global epoch starts at 1 and a pin
+ * never announces 0 (a domain whose first pins announced 0 would free what
+ * those readers were reading: found by the threaded stress test).
+ *
  * Pins belong to transactions, not threads: each transaction claims its
  * own slot, so nesting and handing a transaction to another thread need no
  * counters (RECLAMATION.md findings 7 and 16).
@@ -223,6 +227,11 @@ int epoch_pin(eve_domain *d, uint32_t *slot) {
   /* announce, then re-check: seq_cst store and load order the announcement
    * before every read of the data it protects (see the argument above) */
   uint64_t e = atomic_load(&d->hdr->epoch);
+  if (e == 0) { /* 0 means "not pinned": a damaged header cannot make us invisible */
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&d->hdr->epoch, &zero, 1);
+    e = atomic_load(&d->hdr->epoch);
+  }
   for (;;) {
     atomic_store(&s->epoch, e);
     uint64_t again = atomic_load(&d->hdr->epoch);

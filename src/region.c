@@ -175,6 +175,8 @@ static int init_new_file(int fd, uint64_t max_size, uint64_t initial) {
   if (rc) return rc;
   atomic_store_explicit(&h.size, initial, memory_order_relaxed);
   atomic_store_explicit(&h.bump, h.heap_start, memory_order_relaxed);
+  /* a slot showing epoch 0 is unpinned, so epochs start at 1 */
+  atomic_store_explicit(&h.epoch, 1, memory_order_relaxed);
   if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return errno_to_eve(errno ? errno : EIO);
   return 0;
 }

@@ -463,7 +463,8 @@ static int days_in_month(int64_t y, int m) {
   return m == 2 ? 28 + leap : dm[m - 1];
 }
 
-/* [+-]YYYY (more digits allowed with a sign... or without: we are lenient) */
+/* YYYY, or more digits and an optional sign for years outside 0000..9999
+ * (the form text_put_inst writes for them). */
 static const char *parse_year(const char *s, size_t n, size_t *i, int64_t *y) {
   int neg = 0;
   if (*i < n && (s[*i] == '+' || s[*i] == '-')) neg = s[(*i)++] == '-';

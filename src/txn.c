@@ -145,6 +145,13 @@ bad:
   return &txn_dummy.h;
 }
 
+void txn_compact_fresh(eve_txn *t) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->nfresh; i++)
+    if (t->fresh[i]) t->fresh[n++] = t->fresh[i];
+  t->nfresh = n;
+}
+
 static int fresh_push(eve_txn *t, uint64_t off) {
   if (t->nfresh == t->capfresh) {
     size_t cap = t->capfresh ? t->capfresh * 2 : 64;

@@ -67,6 +67,10 @@ static inline const blk *txn_read_any(eve_txn *t, uint64_t off) {
  * writable pointer and its offset, or NULL (t->err set) on failure. */
 void *txn_alloc(eve_txn *t, uint64_t bytes, unsigned type, uint64_t *off);
 
+/* Drop the entries commits have published (zeroed) from t->fresh.  Only
+ * when no swap is in progress: an enclosing swap holds an index into it. */
+void txn_compact_fresh(eve_txn *t);
+
 /* Capacity in bytes of a block's class (header included). */
 static inline uint64_t blk_capacity(const blk *b) { return alloc_class_size(b->cls); }
 

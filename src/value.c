@@ -68,6 +68,7 @@ static uint64_t hash_bytes(const void *p, size_t n, unsigned seed) {
 /* ---- UTF-8 --------------------------------------------------------------- */
 
 int utf8_valid(const char *s, size_t n) {
+  if (n == 0) return 1;
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
   while (p < end) {
     unsigned c = *p++;

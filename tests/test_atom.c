@@ -221,7 +221,7 @@ Test(atom, nested_updates_reclaim_exactly) {
   eve_atom *a;
   EVE_OK(eve_atom_open(d, "m", EVE_ATOM_CREATE, &a));
   uint64_t rng = t_seed(77);
-  size_t keys = t_scale(20000), ops = t_scale(100000);
+  size_t keys = t_scale(100000), ops = t_scale(1000000);
   eve_txn *t = t_wtxn(d);
   /* load */
   for (size_t i = 0; i < keys; i++) {
@@ -249,8 +249,29 @@ Test(atom, nested_updates_reclaim_exactly) {
   }
   assert_exact(d, "after random nested updates");
   EVE_OK(eve_domain_info_get(d, &later));
-  cr_log_info("nested updates: file %llu bytes after load, %llu after %zu updates",
-              (unsigned long long)loaded.file_bytes, (unsigned long long)later.file_bytes, ops);
+  /* steady state: replace top-level values by values of one size; once the
+   * free lists hold every size in use, the heap must stop growing at all */
+  eve_domain_info half, full;
+  size_t steady = t_scale(100000);
+  for (size_t i = 0; i < 2 * steady; i++) {
+    if (i == steady) EVE_OK(eve_domain_info_get(d, &half));
+    t = t_wtxn(d);
+    upd u = {.depth = 1};
+    EVE_OK(eve_int(t, (int64_t)t_below(&rng, keys), &u.path[0]));
+    EVE_OK(eve_string(t, "a steady-state value string", 27, &u.val));
+    EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
+    EVE_OK(eve_txn_abort(t));
+  }
+  EVE_OK(eve_domain_info_get(d, &full));
+  assert_exact(d, "after the steady phase");
+  cr_assert_eq(full.bump, half.bump, "the heap grew in steady state: %llu -> %llu bytes",
+               (unsigned long long)half.bump, (unsigned long long)full.bump);
+  cr_log_info("exactness: %zu keys, %zu nested updates: file %llu bytes after load, "
+              "%llu after the updates, %llu in steady state (heap %llu then %llu)",
+              keys, ops, (unsigned long long)loaded.file_bytes,
+              (unsigned long long)later.file_bytes, (unsigned long long)full.file_bytes,
+              (unsigned long long)(half.bump - half.heap_start),
+              (unsigned long long)(full.bump - full.heap_start));
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
@@ -313,5 +334,37 @@ Test(atom, sharing_workloads_are_exact) {
   cr_assert_eq(r.blocks, 1 + (r.blocks - 1), "only the registry remains");
   eve_atom_close(a);
   eve_atom_close(b);
+  EVE_OK(eve_close(d));
+}
+
+/* Regression: the global epoch used to start at 0, which a slot also uses
+ * for "not pinned", so readers that pinned before the first reclamation
+ * pass were invisible and their values were freed under them. */
+Test(atom, readers_pinned_in_a_new_domain_keep_their_values) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "v", EVE_ATOM_CREATE, &a));
+  eve_txn *w = t_wtxn(d);
+  const char *first_text = "[\"first value, boxed\" {:k \"another boxed string\"}]";
+  const char *next_text = "[\"a replacement, also boxed\" {:k \"and its boxed string\"}]";
+  eve_val first;
+  EVE_OK(eve_read_edn(w, first_text, strlen(first_text), &first, NULL));
+  EVE_OK(eve_reset(w, a, first));
+  EVE_OK(eve_txn_abort(w));
+  eve_txn *r;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* pinned in the domain's first epoch */
+  eve_val seen;
+  EVE_OK(eve_deref(r, a, &seen));
+  for (int i = 0; i < 1000; i++) { /* many retirements: reclamation runs */
+    w = t_wtxn(d);
+    eve_val v;
+    EVE_OK(eve_read_edn(w, next_text, strlen(next_text), &v, NULL));
+    EVE_OK(eve_reset(w, a, v));
+    EVE_OK(eve_txn_abort(w));
+  }
+  cr_assert_str_eq(t_edn(r, seen), first_text, "a pinned reader's value was freed under it");
+  EVE_OK(eve_txn_abort(r));
+  eve_atom_close(a);
+  assert_exact(d, "after the reader ended");
   EVE_OK(eve_close(d));
 }
