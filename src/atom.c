@@ -228,16 +228,46 @@ static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
   return rc;
 }
 
+/* The registry entry of a name, in a read-only domain, where no key can be
+ * built for a name longer than an immediate: a scan of the registry. */
+static int registry_scan(eve_txn *t, eve_val reg, const char *name, uint64_t *cell,
+                         uint64_t *gen) {
+  size_t n = strlen(name);
+  eve_iter it;
+  eve_val k, v;
+  int rc = reg == EVE_V_NIL ? EVE_END : eve_iter_init(t, reg, &it);
+  while (!rc && (rc = eve_iter_next(&it, &k, &v)) == 0) {
+    const char *s;
+    size_t m;
+    if (eve_get_text(t, &k, &s, &m) == 0 && m == n && memcmp(s, name, n) == 0)
+      return registry_lookup(t, reg, k, cell, gen);
+  }
+  return rc == EVE_END ? EVE_ENOTFOUND : rc;
+}
+
 int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
   if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
   *out = NULL;
   int create = (flags & EVE_ATOM_CREATE) != 0;
   if (create && d->read_only) return EVE_ETXN;
   eve_txn *t;
-  int rc = with_txn(d, create ? EVE_TXN_WRITE : EVE_TXN_READ, &t);
+  /* a write txn even to look up: a name longer than 7 bytes needs a block
+   * for its key (nothing is published unless the atom is created) */
+  int rc = with_txn(d, d->read_only ? EVE_TXN_READ : EVE_TXN_WRITE, &t);
   if (rc) return rc;
-  eve_val key;
+  eve_val key = EVE_V_NIL;
   uint64_t cell = 0, gen = 0;
+  if (d->read_only) {
+    size_t n = strnlen(name, NAME_MAX_BYTES + 1);
+    rc = n == 0 || n > NAME_MAX_BYTES || !utf8_valid(name, n) ? EVE_EINVAL
+         : registry_scan(t, atomic_load(&d->hdr->root), name, &cell, &gen);
+    if (rc == 0) {
+      *out = malloc(sizeof **out);
+      rc = *out ? 0 : EVE_ENOMEM;
+      if (*out) **out = (eve_atom){d, cell, gen};
+    }
+    goto out;
+  }
   if ((rc = name_value(t, name, &key)) != 0) goto out;
   for (int spins = 0;; spins++) {
     rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
@@ -282,6 +312,7 @@ static void notify(atom_cell *c) {
 
 int eve_atom_remove(eve_domain *d, const char *name) {
   if (!d || !name) return EVE_EINVAL;
+  if (d->read_only) return EVE_ETXN;
   eve_txn *t;
   int rc = with_txn(d, EVE_TXN_WRITE, &t);
   if (rc) return rc;
