@@ -104,7 +104,11 @@ typedef struct eve_domain eve_domain;
 enum eve_open_flags {
   EVE_CREATE = 1 << 0,  /* create the file if it does not exist              */
   EVE_EXCL = 1 << 1,    /* with EVE_CREATE: fail with EVE_EEXIST if it exists */
-  EVE_RDONLY = 1 << 2,  /* reserved; writes are refused with EVE_ETXN         */
+  EVE_RDONLY = 1 << 2,  /* map read-only: writes are refused (EVE_ETXN), and
+                           transactions cannot pin (the slots are in the
+                           file), so they do not hold back reclamation:
+                           use it on a domain nobody is changing (a copy,
+                           an inspection), never beside live writers       */
 };
 
 typedef struct eve_options {
@@ -146,6 +150,12 @@ enum eve_txn_flags {
   EVE_TXN_WRITE = 1,     /* may create values                                 */
 };
 
+/* Begin a transaction.  It claims one of the domain's reader slots and
+ * pins the current epoch there until it ends: nothing it can see is freed
+ * meanwhile.  EVE_ESLOTS when every slot holds a live transaction (they are
+ * few: 128 per domain; a killed process's slots are reclaimed).  Keep
+ * transactions short: a long one holds back reclamation for everyone
+ * (eve_stats_get shows the oldest pin). */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction, keeping the values in keep[0..nkeep) and everything
@@ -158,8 +168,11 @@ int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
  * is freed). */
 int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep);
 
-/* End a transaction and free every block it created.  Values created in it
- * must not be used afterwards.  Always succeeds for a live txn. */
+/* End a transaction and free every block it created and did not publish
+ * (values published by a swap stay in their atom).  Values read or created
+ * in it must not be used afterwards.  EVE_EFORKED for a transaction begun
+ * before a fork(), in the child: it is forgotten without touching the
+ * parent's slot. */
 int eve_txn_abort(eve_txn *t);
 
 /* The transaction's sticky error (0 if none). */
@@ -397,20 +410,35 @@ typedef struct eve_parse_error {
 
 #define EVE_MAX_NESTING 512  /* deepest nesting the readers accept */
 
-/* Read one EDN value (surrounding whitespace and comments allowed; anything
- * else after it is an error).  err may be NULL. */
+/* Read one EDN value from exactly n bytes (no NUL needed).  Whitespace,
+ * commas, comments and #_ discards may surround it; anything else after it
+ * is an error.  Tags: #uuid, #inst (RFC 3339, kept as ms since the epoch),
+ * #eve/bytes (base64); any other tag, a map with a duplicate key or a set
+ * with a duplicate element is EVE_EPARSE.  Needs a write transaction
+ * (EVE_ETXN).  Errors: EVE_EPARSE, or EVE_EDEPTH past EVE_MAX_NESTING, with
+ * *err (may be NULL) set to the 1-based line/byte column; or the code of a
+ * constructor that failed (EVE_ENOSPC...).  *err is zeroed on success. */
 int eve_read_edn(eve_txn *t, const char *text, size_t n, eve_val *out,
                  eve_parse_error *err);
-/* Read JSON: objects become maps with string keys, arrays vectors, numbers
- * ints when integral and in int64 range (no '.', 'e'), floats otherwise. */
+/* Read JSON (RFC 8259) with the same rules: objects become maps with
+ * string keys (a repeated key: the last wins), arrays vectors; numbers
+ * without '.', 'e' or 'E' that fit int64 become ints, other numbers floats
+ * (a number beyond the double range is EVE_EPARSE). */
 int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
                   eve_parse_error *err);
 
-/* Print v as EDN / JSON into a NUL-terminated buffer from malloc; the
- * caller frees it with eve_free().  *len (may be NULL) excludes the NUL.
- * JSON: keywords and symbols print as strings, sets and lists as arrays;
- * map keys that are not strings print as their EDN text; NaN/Inf are
- * EVE_ETYPE (JSON has none). */
+/* Print v on one line into a NUL-terminated buffer from malloc; free it
+ * with eve_free().  *len (may be NULL) excludes the NUL.  Floats print in
+ * the shortest form that reads back bit-exactly.
+ * EDN: #inst "1985-04-12T23:20:50.520-00:00", #eve/bytes "base64"; the
+ * output reads back equal unless a symbol/keyword text is not valid EDN
+ * (or a symbol is nil/true/false) or v nests deeper than EVE_MAX_NESTING.
+ * JSON: keywords and symbols print as strings of their text (no ':'),
+ * characters as one-character strings, uuids, insts (RFC 3339, "Z") and
+ * bytes (base64) as strings, sets and lists as arrays; map keys that are
+ * strings, keywords or symbols as their text, other keys as their EDN text.
+ * NaN and infinities are EVE_ETYPE (JSON has none).  A value nested more
+ * than 4096 deep is EVE_EDEPTH (sticky in t). */
 int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
 int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
 void eve_free(void *p);
