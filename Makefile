@@ -1,5 +1,6 @@
 # The two commands a newcomer needs:
-#   make demo   build everything and run the main example
+#   make demo   build everything and run the main job: `eve demo`, several
+#               processes sharing and changing one domain at once
 #   make test   install missing build dependencies, build, run every test
 #               (plain build, then ASan+UBSan, TSan on the threaded
 #               workloads, and a clang warnings build)
@@ -23,7 +24,7 @@ build: $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
 demo: deps build
-	./$(BUILD)/eve-example
+	./$(BUILD)/eve demo
 
 test: deps test-plain test-asan test-tsan test-clang
 
