@@ -368,3 +368,58 @@ Test(atom, readers_pinned_in_a_new_domain_keep_their_values) {
   assert_exact(d, "after the reader ended");
   EVE_OK(eve_close(d));
 }
+
+/* ---- wait ------------------------------------------------------------------ */
+
+typedef struct waiter {
+  eve_atom *a;
+  uint64_t seen, now;
+  int rc;
+} waiter;
+
+static void *wait_for_change(void *arg) {
+  waiter *w = arg;
+  w->rc = eve_wait(w->a, w->seen, 10000, &w->now);
+  return NULL;
+}
+
+Test(atom, wait_times_out_wakes_on_change_and_sees_removal) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "w", EVE_ATOM_CREATE, &a));
+  uint64_t v, now = 0;
+  EVE_OK(eve_atom_version(a, &v));
+  EVE_ERR(eve_wait(a, v, 20, &now), EVE_ETIMEDOUT);
+  EVE_OK(eve_wait(a, v + 7, 0, &now)); /* already different: returns at once */
+  cr_assert_eq(now, v);
+
+  waiter w = {.a = a, .seen = v};
+  pthread_t th;
+  pthread_create(&th, NULL, wait_for_change, &w);
+  usleep(20000); /* let it sleep on the futex (the test holds either way) */
+  eve_txn *t = t_wtxn(d);
+  EVE_OK(eve_swap(t, a, inc_fn, NULL, NULL));
+  EVE_OK(eve_txn_abort(t));
+  pthread_join(th, NULL);
+  EVE_OK(w.rc);
+  cr_assert_eq(w.now, v + 1, "the waiter saw exactly the one change");
+
+  /* a change that publishes nothing does not wake anyone */
+  EVE_OK(eve_atom_version(a, &v));
+  t = t_wtxn(d);
+  eve_val cur;
+  EVE_OK(eve_deref(t, a, &cur));
+  EVE_OK(eve_reset(t, a, cur));
+  EVE_OK(eve_txn_abort(t));
+  EVE_ERR(eve_wait(a, v, 10, &now), EVE_ETIMEDOUT);
+
+  w = (waiter){.a = a, .seen = v};
+  pthread_create(&th, NULL, wait_for_change, &w);
+  usleep(20000);
+  EVE_OK(eve_atom_remove(d, "w"));
+  pthread_join(th, NULL);
+  cr_assert(w.rc == EVE_EREMOVED || w.rc == 0, "removal ends the wait: %s", eve_err_name(w.rc));
+  EVE_ERR(eve_wait(a, 0, 10, &now), EVE_EREMOVED);
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
