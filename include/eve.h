@@ -396,7 +396,9 @@ typedef struct eve_gc_report {
 } eve_gc_report;
 /* Full collection: mark from the atoms, rebuild the free lists, recompute
  * SHARED counts.  Needs exclusive access: EVE_EBUSY while another process
- * has the domain open. */
+ * has the domain open (or this process has a transaction open).  A domain
+ * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
+ * would free blocks that only look unreachable because of the damage. */
 int eve_gc(eve_domain *d, eve_gc_report *out);
 
 /* ------------------------------------------------------------------------

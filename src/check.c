@@ -380,7 +380,7 @@ static void recount(chk *c) {
 static void rebuild_cells(chk *c) {
   eve_stack_head *h = &c->d->hdr->cell_free;
   __atomic_store_n(&h->off, 0, __ATOMIC_RELEASE);
-  qsort(c->cells, c->ncells, sizeof *c->cells, cmp_u64);
+  if (c->ncells) qsort(c->cells, c->ncells, sizeof *c->cells, cmp_u64);
   for (size_t i = 0; i < c->cap; i++) {
     if (!c->tab[i].off || !(c->tab[i].flags & C_SEEN)) continue;
     uint64_t first;
@@ -388,7 +388,8 @@ static void rebuild_cells(chk *c) {
     atom_page_cells(c->tab[i].off, &first, &n);
     for (unsigned k = 0; k < n; k++) {
       uint64_t cell = first + k * sizeof(atom_cell);
-      if (!bsearch(&cell, c->cells, c->ncells, sizeof cell, cmp_u64)) atom_cell_release(c->d, cell);
+      if (!c->ncells || !bsearch(&cell, c->cells, c->ncells, sizeof cell, cmp_u64))
+        atom_cell_release(c->d, cell);
     }
   }
 }
@@ -419,6 +420,9 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep) {
   if (es.readers) return EVE_EBUSY; /* a transaction of this process is live */
   chk c = {0};
   int rc = chk_run(&c, d);
+  /* Never sweep a damaged domain: a block that only looks unreachable
+   * because a pointer to it was damaged would be freed and handed out. */
+  if (!rc && c.rep.problems) rc = EVE_ECORRUPT;
   if (!rc) {
     eve_txn_abort(c.t); /* nobody else is attached: marking is complete */
     c.t = NULL;
