@@ -1,6 +1,6 @@
-/* nested.c — the smallest tour of eve: build a nested value in a domain
- * file, print it back as EDN, then let a second process open the same file
- * and read the value in place.
+/* nested.c — the smallest tour of eve in C: build a nested value in a
+ * domain file, publish it in an atom, print it back as EDN, then let a
+ * second process open the same file and read the atom in place.
  *
  *   eve-example [DOMAIN-FILE]      (default: a file in a temporary directory)
  */
@@ -18,8 +18,9 @@ static int fail(const char *what, int rc) {
   return 1;
 }
 
-/* Build an inventory: a map of string keys to nested maps and vectors. */
-static int build(eve_domain *d, eve_val *out) {
+/* Build an inventory (a map of string keys to nested maps and vectors) and
+ * publish it in the atom. */
+static int build(eve_domain *d, eve_atom *atom) {
   static const char doc[] =
       "{:name \"corner shop\", :open? true, :since #inst \"2021-03-04T05:06:07.000-00:00\","
       " :stock {\"apple\" {:qty 12, :price 0.5}, \"pear\" {:qty 7, :price 0.75}},"
@@ -44,22 +45,27 @@ static int build(eve_domain *d, eve_val *out) {
     eve_txn_abort(t);
     return rc;
   }
-  *out = shop;
-  return eve_txn_commit(t, &shop, 1); /* keep the value, free intermediates */
+  rc = eve_reset(t, atom, shop); /* publish; intermediate versions are freed */
+  eve_txn_abort(t);               /* ends the txn; what was published stays */
+  return rc;
 }
 
-static int print_value(eve_domain *d, eve_val v, const char *who) {
-  eve_txn *t;
-  int rc = eve_txn_begin(d, EVE_TXN_READ, &t);
+static int print_atom(eve_domain *d, const char *name, const char *who) {
+  eve_atom *atom;
+  int rc = eve_atom_open(d, name, 0, &atom);
   if (rc) return rc;
+  eve_txn *t;
+  if ((rc = eve_txn_begin(d, EVE_TXN_READ, &t)) != 0) return eve_atom_close(atom), rc;
   char *text;
   uint64_t n = 0;
-  if (!(rc = eve_print_edn(t, v, &text, NULL))) {
+  eve_val v;
+  if (!(rc = eve_deref(t, atom, &v)) && !(rc = eve_print_edn(t, v, &text, NULL))) {
     eve_count(t, v, &n);
     printf("%s (%llu keys):\n  %s\n", who, (unsigned long long)n, text);
     eve_free(text);
   }
   eve_txn_abort(t);
+  eve_atom_close(atom);
   return rc;
 }
 
@@ -72,10 +78,12 @@ int main(int argc, char **argv) {
   eve_domain *d;
   int rc = eve_open(path, NULL, &d);
   if (rc) return fail(path, rc);
-  eve_val shop;
-  if ((rc = build(d, &shop)) != 0) return fail("build", rc);
-  printf("domain %s, value word 0x%llx\n", path, (unsigned long long)shop);
-  if ((rc = print_value(d, shop, "built by this process")) != 0) return fail("print", rc);
+  eve_atom *shop;
+  if ((rc = eve_atom_open(d, "shop", EVE_ATOM_CREATE, &shop)) != 0) return fail("atom", rc);
+  if ((rc = build(d, shop)) != 0) return fail("build", rc);
+  eve_atom_close(shop);
+  printf("domain %s, atom \"shop\"\n", path);
+  if ((rc = print_atom(d, "shop", "built by this process")) != 0) return fail("print", rc);
   fflush(stdout);
 
   /* A second process opens the file on its own and reads the same bytes. */
@@ -83,9 +91,11 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     eve_domain *cd;
     int crc = eve_open(path, NULL, &cd);
-    if (!crc) crc = print_value(cd, shop, "read in place by another process");
+    if (!crc) crc = print_atom(cd, "shop", "read in place by another process");
     if (!crc) crc = eve_close(cd);
-    _exit(crc ? fail("child", crc) : 0);
+    if (crc) fail("child", crc);
+    fflush(stdout); /* _exit does not flush */
+    _exit(crc ? 1 : 0);
   }
   int status;
   waitpid(pid, &status, 0);

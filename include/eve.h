@@ -159,11 +159,13 @@ enum eve_txn_flags {
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction, keeping the values in keep[0..nkeep) and everything
- * they reach: those blocks stay allocated in the domain and can be used by
- * later transactions (pass their words along, e.g. through a pipe to another
- * process).  Blocks the transaction created that none of them reaches
- * (intermediate versions) are freed.  Until atoms exist to publish values,
- * this is how a value outlives its transaction.  Returns the transaction's
+ * they reach allocated in the domain; blocks the transaction created that
+ * none of them reaches (intermediate versions) are freed.  The kept words
+ * can be passed to other processes (through a pipe, say) and read there.
+ * Kept values are NOT roots: nothing in the domain points at them, so
+ * eve_check counts them as leaked and eve_gc frees them.  To keep a value,
+ * publish it in an atom (eve_reset); this call is for values handed over
+ * out of band in a domain nobody collects.  Returns the transaction's
  * sticky error, if any (the transaction ends regardless; on error nothing
  * is freed). */
 int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep);
