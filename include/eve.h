@@ -327,7 +327,8 @@ int eve_atom_close(eve_atom *a);
 /* Remove an atom and free its value once no reader can see it.  Handles
  * still open on it return EVE_EREMOVED from then on.  EVE_ENOTFOUND if absent. */
 int eve_atom_remove(eve_domain *d, const char *name);
-/* The names of every atom, as a vector of strings sorted by bytes. */
+/* The names of every atom, as a vector of strings sorted by bytes (built
+ * in t: EVE_ETXN in a domain opened EVE_RDONLY). */
 int eve_atom_names(eve_txn *t, eve_val *out);
 
 /* The atom's current value, valid until t ends. */
@@ -355,7 +356,9 @@ int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
 
 /* Sleep until the atom's version differs from `seen` (0 and *now set),
  * or timeout_ms passes (EVE_ETIMEDOUT; a negative timeout waits forever).
- * Sleeps on a futex in the shared file: no polling, across processes. */
+ * Sleeps on a futex in the shared file: no polling, across processes (in a
+ * domain opened EVE_RDONLY, which cannot announce a sleeper, it re-checks
+ * every 20 ms instead).  EVE_EREMOVED when the atom is removed. */
 int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
 
 /* ------------------------------------------------------------------------

@@ -195,6 +195,7 @@ static int bump_claim(eve_domain *d, uint64_t n, uint64_t *off) {
 static void release_range(eve_domain *d, uint64_t off, uint64_t len) {
   while (len >= BLK_MIN) {
     uint64_t take = len >= BLK_SMALL_MAX ? BLK_SMALL_MAX : len / 16 * 16;
+    if (len - take == BLK_ALIGN) take -= BLK_ALIGN; /* never leave 16 bytes */
     unsigned cls = alloc_size_class(take);
     if (alloc_class_size(cls) > take) cls--;
     take = alloc_class_size(cls);
@@ -335,6 +336,17 @@ static int tc_carve(struct tcache *tc, unsigned c, uint64_t *off) {
   if (left < size || left - size == BLK_ALIGN) {
     uint64_t start;
     uint64_t len = chunk_size(tc->d);
+    /* Chunk remainders and the collector's gaps come back as free blocks
+     * of the largest small class; carve from one of those before growing
+     * the heap, or short-lived processes would grow the file forever. */
+    if (size < BLK_SMALL_MAX && stack_pop_batch(tc->d, NSMALL - 1, &start, 1) == 1) {
+      release_range(tc->d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
+      tc->chunk_cur = start;
+      tc->chunk_end = start + BLK_SMALL_MAX;
+      *off = tc->chunk_cur;
+      tc->chunk_cur += size;
+      return 0;
+    }
     int rc = bump_claim(tc->d, len, &start);
     if (rc) { /* the file cannot grow by a chunk: try just this block */
       if (bump_claim(tc->d, size, &start) != 0) return rc;

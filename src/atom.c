@@ -181,11 +181,6 @@ static int reg_assoc(eve_txn *t, eve_val reg, void *arg, eve_val *out) {
   return eve_map_assoc(t, reg, a->key, a->entry, out);
 }
 
-static int reg_dissoc(eve_txn *t, eve_val reg, void *arg, eve_val *out) {
-  reg_arg *a = arg;
-  return eve_map_dissoc(t, reg, a->key, out);
-}
-
 /* ---- open / close / remove ------------------------------------------------------ */
 
 static int make_entry(eve_txn *t, uint64_t cell, uint64_t gen, eve_val *out) {
@@ -226,6 +221,70 @@ static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
   }
   cell_push(d, *cell);
   return rc;
+}
+
+/* A change: bump the version, wake sleepers if there are any. */
+static void notify(atom_cell *c) {
+  uint64_t v = atomic_fetch_add(&c->version, 1) + 1;
+  atomic_store(&c->seq, (uint32_t)v);
+  if (atomic_load(&c->waiters))
+    syscall(SYS_futex, &c->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* ---- removal, a protocol anyone can finish ---------------------------------
+ *
+ * Removing an atom takes three steps: (1) CAS the tombstone into the root,
+ * through the commit, which retires the value; (2) CAS the generation from
+ * g to g + 1, so handles see the atom gone; (3) drop the registry entry
+ * [cell g], through a registry commit, whose winner retires the cell.  A
+ * remover can stop (or die) between any two steps.  Whoever meets a
+ * tombstoned cell — another remover, an open — finishes steps 2 and 3
+ * instead of waiting for it: each step is a CAS or a commit that succeeds
+ * once, so the helper and a remover that resumes cannot both do one.  A
+ * cell whose generation disagrees with its entry while its root is no
+ * tombstone is damage, not a removal: EVE_ECORRUPT, and nothing removed. */
+
+typedef struct drop_arg {
+  eve_val key;
+  uint64_t cell, gen;
+  int dropped;  /* this commit removed the entry: it retires the cell */
+} drop_arg;
+
+/* Remove the entry only if it still names this cell and generation: the
+ * name may already have been removed, or re-created with another cell. */
+static int reg_drop_entry(eve_txn *t, eve_val reg, void *arg, eve_val *out) {
+  drop_arg *a = arg;
+  uint64_t cell, gen;
+  a->dropped = 0;
+  *out = reg;
+  int rc = registry_lookup(t, reg, a->key, &cell, &gen);
+  if (rc == EVE_ENOTFOUND || (!rc && (cell != a->cell || gen != a->gen))) return 0;
+  if (rc) return rc;
+  a->dropped = 1;
+  return eve_map_dissoc(t, reg, a->key, out);
+}
+
+/* Steps 2 and 3 for the entry [cell gen] whose cell holds a tombstone. */
+static int finish_removal(eve_txn *t, eve_val key, uint64_t cell, uint64_t gen) {
+  atom_cell *c = cell_at(t->d, cell);
+  uint64_t g = gen;
+  if (atomic_compare_exchange_strong(&c->generation, &g, gen + 1)) notify(c);
+  else if (g != gen + 1) return txn_fail(t, EVE_ECORRUPT);
+  drop_arg a = {key, cell, gen, 0};
+  int rc = registry_swap(t, reg_drop_entry, &a);
+  if (!rc && a.dropped) rc = epoch_retire(t->d, cell | 1, 0, epoch_tag(t->d));
+  return rc;
+}
+
+/* What the cell of entry [cell gen] says about its atom: 0 live, 1 being
+ * removed (tombstoned), or EVE_ECORRUPT. */
+static int cell_state(eve_domain *d, uint64_t cell, uint64_t gen) {
+  atom_cell *c = cell_at(d, cell);
+  uint64_t g = atomic_load(&c->generation);
+  int tomb = atomic_load(&c->root) == ATOM_TOMBSTONE;
+  if (g == gen && !tomb) return 0;
+  if (tomb && (g == gen || g == gen + 1)) return 1;
+  return EVE_ECORRUPT;
 }
 
 /* The registry entry of a name, in a read-only domain, where no key can be
@@ -272,9 +331,15 @@ int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **ou
   for (int spins = 0;; spins++) {
     rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
     if (rc == 0) {
-      atom_cell *c = cell_at(d, cell);
-      if (atomic_load(&c->generation) == gen && atomic_load(&c->root) != ATOM_TOMBSTONE) break;
-      rc = EVE_EBUSY; /* being removed: wait for its entry to go */
+      int state = cell_state(d, cell, gen);
+      if (state == 0) break;
+      if (state < 0) {
+        rc = txn_fail(t, state);
+        goto out;
+      }
+      /* being removed: finish the removal, then look again */
+      if ((rc = finish_removal(t, key, cell, gen)) != 0) goto out;
+      rc = EVE_EBUSY;
     } else if (rc == EVE_ENOTFOUND && create) {
       rc = create_atom(t, key, &cell, &gen);
       if (rc == 0) break;
@@ -303,12 +368,6 @@ int eve_atom_close(eve_atom *a) {
   return 0;
 }
 
-static void notify(atom_cell *c) {
-  uint64_t v = atomic_fetch_add(&c->version, 1) + 1;
-  atomic_store(&c->seq, (uint32_t)v);
-  if (atomic_load(&c->waiters))
-    syscall(SYS_futex, &c->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
 
 int eve_atom_remove(eve_domain *d, const char *name) {
   if (!d || !name) return EVE_EINVAL;
@@ -320,25 +379,23 @@ int eve_atom_remove(eve_domain *d, const char *name) {
   uint64_t cell, gen;
   if ((rc = name_value(t, name, &key)) != 0) goto out;
   for (;;) {
-    rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
-    if (rc) goto out; /* EVE_ENOTFOUND: absent, or another remover finished */
-    atom_cell *c = cell_at(d, cell);
-    eve_val old = atomic_load(&c->root);
-    if (atomic_load(&c->generation) != gen || old == ATOM_TOMBSTONE) {
-      sched_yield(); /* another remover is at work */
-      continue;
+    if ((rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen)) != 0) goto out;
+    int state = cell_state(d, cell, gen);
+    if (state < 0) {
+      rc = txn_fail(t, state);
+      goto out;
     }
-    eve_val tomb = ATOM_TOMBSTONE;
+    if (state == 1) { /* someone else's removal: finish it; the atom is gone */
+      if ((rc = finish_removal(t, key, cell, gen)) == 0) rc = EVE_ENOTFOUND;
+      goto out;
+    }
+    atom_cell *c = cell_at(d, cell);
+    eve_val old = atomic_load(&c->root), tomb = ATOM_TOMBSTONE;
     int won = 0;
     if ((rc = commit_publish(t, &c->root, old, &tomb, t->nfresh, &won)) != 0) goto out;
-    if (!won) continue;
-    atomic_store(&c->generation, gen + 1);
-    notify(c);
-    break;
+    if (won) break;
   }
-  reg_arg a = {key, 0};
-  if ((rc = registry_swap(t, reg_dissoc, &a)) == 0)
-    rc = epoch_retire(d, cell | 1, 0, epoch_tag(d));
+  rc = finish_removal(t, key, cell, gen);
 out:
   eve_txn_abort(t);
   return rc;
@@ -512,6 +569,11 @@ int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
     int64_t left = deadline == INT64_MAX ? WAIT_SLICE_MS : deadline - mono_ms();
     if (left <= 0) return EVE_ETIMEDOUT;
     if (left > WAIT_SLICE_MS) left = WAIT_SLICE_MS;
+    if (a->d->read_only) { /* cannot announce itself: writers won't wake it */
+      struct timespec ts = {0, 20 * 1000000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
     /* announce, then re-check the version before sleeping on seq: a writer
      * bumps version, then seq, then wakes if it sees a waiter */
     atomic_fetch_add(&c->waiters, 1);

@@ -168,7 +168,11 @@ static void check_block(chk *c, uint64_t off) {
   case T_VEC: case T_LIST: check_sequence(c, off, b->type); break;
   case T_CELLS: case T_FREE: problem(c, "block %#llx of type %u is referenced as a value",
                                      (unsigned long long)off, b->type); break;
-  default: break;
+  default:
+    if (b->type < T_MAP && val_check_scalar(t, off) == EVE_ECORRUPT)
+      problem(c, "%s at %#llx: content does not match its hash or form",
+              eve_type_name(val_type(t, off)), (unsigned long long)off);
+    break;
   }
 }
 
@@ -298,7 +302,7 @@ static int chk_run(chk *c, eve_domain *d) {
   c->d = d;
   int rc = eve_txn_begin(d, EVE_TXN_READ, &c->t);
   if (rc) return rc;
-  epoch_reclaim(d); /* free what may be freed, so it is not counted as waiting */
+  if (!d->read_only) epoch_reclaim(d); /* free what may be, so it is not counted as waiting */
   mark_roots(c);
   atom_for_each_page(d, add_page, c);
   return c->oom ? EVE_ENOMEM : 0;

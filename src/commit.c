@@ -51,13 +51,17 @@
  *      - old, not SHARED, owners_after == 1: transferred, nothing to write
  *        (this is the common case: the siblings of every copied node);
  *      - old, owners_after >= 2, or SHARED with more owners than before:
- *        raise the count by CAS.  A non-SHARED block that is RETIRED cannot
- *        be adopted from outside our own version (it may be a winner's
- *        garbage, soon freed): copy it instead, which gives each of its
- *        children one more owner in turn.  A RETIRED block whose dying
- *        edge we found ourselves is reachable from our own current root, so
- *        if our CAS wins, whoever doomed it lost, and it is live: adopt it.
- *        A SHARED block whose count is 0 is being freed: copy.
+ *        raise the count by CAS.  A block that is RETIRED cannot be
+ *        adopted: it may be garbage of a commit that wins, and be freed.
+ *        Copy it instead, which gives each of its children one more owner
+ *        in turn.  This holds even for a RETIRED block whose dying edge we
+ *        found in our own garbage walk: after a root ABA (the root returns
+ *        to the very word its doomer loaded) the doomer's CAS can still win
+ *        and retire it (test_reclaim's s6_aba_after_the_doomed_root_gained_
+ *        owners; an earlier version adopted such blocks and freed one under
+ *        a live atom).  A SHARED block whose count is 0 is being freed: copy.
+ *        So a RETIRED block never gains owners, and a block is never both
+ *        SHARED with a count above 0 and RETIRED.
  *
  * 4. CAS the root (seq_cst).  On failure: roll back the counts we raised,
  *    free this attempt's fresh blocks, retry from a fresh load.  On success:
@@ -352,7 +356,6 @@ static void adopt_old(commit_ctx *c, uint64_t off) {
   int64_t want = (int64_t)e->newcnt - e->dying; /* owners to add, net */
   if (want <= (int64_t)e->applied) return;      /* transferred, or a post-CAS drop */
   uint32_t add = (uint32_t)(want - e->applied);
-  int own_version = e->dying > 0;
   if (!valid_old(c, off)) return;
   _Atomic uint64_t *meta = &blk_of(c, off)->meta;
   uint64_t m = atomic_load(meta);
@@ -363,8 +366,7 @@ static void adopt_old(commit_ctx *c, uint64_t off) {
       c->err = EVE_ECORRUPT;
       return;
     }
-    if ((META_SHARED(m) && count == 0) || (!META_SHARED(m) && retired && !own_version) ||
-        count + add > BLK_COUNT_MAX) {
+    if (retired || (META_SHARED(m) && count == 0) || count + add > BLK_COUNT_MAX) {
       copy_block(c, off);
       return;
     }
@@ -569,10 +571,11 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
   if (!c.err) doom_old_version(&c, old);
   if (!c.err) adopt_new_version(&c);
   if (c.err) {
+    int err = c.err; /* ctx_free clears it for the next commit */
     rollback(&c);
     settle_fresh(&c, mark, 0);
     ctx_free(&c);
-    return txn_fail(t, c.err);
+    return txn_fail(t, err);
   }
   PAUSE(PAUSE_BEFORE_CAS, 0, 0);
   eve_val expected = old;

@@ -106,10 +106,16 @@ static int reopen(eve_domain *d) {
 
 /* ---- attachment ------------------------------------------------------------ */
 
+/* The first process byte nobody holds is ours.  An entry that still names
+ * an incarnation belonged to a process that died attached (a clean detach
+ * clears it): whatever it held in its caches and retire buffers is lost
+ * until the collector runs, so say so. */
 static int claim_process_index(eve_domain *d) {
   for (uint32_t i = 0; i < EVE_PROC_COUNT; i++)
     if (ofd_lock(d->lock_fd, F_WRLCK, live_page(d) + i) == 0) {
       d->proc_index = i;
+      if (atomic_load(&proc_at(d, i)->incarnation) != 0)
+        atomic_fetch_or(&d->hdr->flags, EVE_HF_CRASH_SEEN);
       return 0;
     }
   return EVE_ESLOTS;
@@ -334,6 +340,7 @@ void epoch_detach(eve_domain *d) {
   alloc_for_each_retire_buf(d, 1, drop_waiting, d);
   /* the last process to detach repairs what crashes and drops left */
   check_recover_if_needed(d);
+  atomic_store(&proc_at(d, d->proc_index)->incarnation, 0); /* a clean detach */
   close(d->lock_fd); /* the last reference: the kernel drops our locks */
   close(d->probe_fd);
   d->lock_fd = d->probe_fd = -1;

@@ -130,6 +130,10 @@ int region_grow(eve_domain *d, uint64_t end) {
 
 /* ---- validation of an existing file ------------------------------------ */
 
+/* The immutable part of the header, read with pread before anything is
+ * mapped.  The mutable words (size, bump) are checked after mapping, where
+ * they can be loaded atomically in the right order (validate_mapped): a
+ * pread racing another process's growth could see them torn. */
 static int validate_header(const eve_file_header *h, uint64_t file_bytes) {
   if (file_bytes < 8 || memcmp(h->magic, EVE_MAGIC, 8) != 0) return EVE_ENOTDOMAIN;
   if (file_bytes < EVE_HEADER_BYTES) return EVE_ETRUNC;
@@ -142,25 +146,34 @@ static int validate_header(const eve_file_header *h, uint64_t file_bytes) {
       h->heap_start < EVE_HEADER_BYTES || h->heap_start % EVE_PAGE != 0 ||
       h->slots_off != EVE_HEADER_BYTES || h->slots_count != EVE_SLOT_COUNT)
     return EVE_EBADHDR;
-  uint64_t size = atomic_load_explicit(&((eve_file_header *)h)->size, memory_order_relaxed);
-  uint64_t bump = atomic_load_explicit(&((eve_file_header *)h)->bump, memory_order_relaxed);
-  if (size < h->heap_start || size > h->max_size || bump < h->heap_start || bump > size)
-    return EVE_EBADHDR;
-  if (file_bytes < size) return EVE_ETRUNC;
   return 0;
 }
 
 static int read_and_validate(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return errno_to_eve(errno);
-  if (!S_ISREG(st.st_mode)) return EVE_ENOTDOMAIN;
   eve_file_header h;
   memset(&h, 0, sizeof h);
   ssize_t got = pread(fd, &h, sizeof h, 0);
   if (got < 0) return errno_to_eve(errno);
+  struct stat st; /* after the read: the file only grows */
+  if (fstat(fd, &st) != 0) return errno_to_eve(errno);
+  if (!S_ISREG(st.st_mode)) return EVE_ENOTDOMAIN;
   if ((size_t)got < sizeof h) /* short file: judge magic on what exists */
     return (got >= 8 && memcmp(h.magic, EVE_MAGIC, 8) == 0) ? EVE_ETRUNC : EVE_ENOTDOMAIN;
   return validate_header(&h, (uint64_t)st.st_size);
+}
+
+/* The mutable words, once mapped: bump is loaded before size (a grower
+ * publishes size before anyone moves bump past it), and the file's length
+ * after both (it only grows), so a consistent domain always passes. */
+static int validate_mapped(eve_domain *d) {
+  uint64_t bump = atomic_load(&d->hdr->bump);
+  uint64_t size = atomic_load(&d->hdr->size);
+  struct stat st;
+  if (fstat(d->fd, &st) != 0) return errno_to_eve(errno);
+  if (size < d->heap_start || size > d->max_size || bump < d->heap_start || bump > size)
+    return EVE_EBADHDR;
+  if ((uint64_t)st.st_size < size) return EVE_ETRUNC;
+  return 0;
 }
 
 /* ---- creation -------------------------------------------------------------- */
@@ -276,6 +289,7 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   d->in_memory = path == NULL;
   int rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
   if (!rc) rc = map_domain(d, (o.flags & EVE_RDONLY) != 0);
+  if (!rc && (rc = validate_mapped(d)) != 0) munmap(d->base, d->max_size);
   if (rc) {
     if (d->fd >= 0) close(d->fd);
     free(d);

@@ -723,3 +723,33 @@ int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out) {
   *out = val_compare(t, a, b);
   return t->err;
 }
+
+/* ---- deep validation of scalar blocks (for the checker) -------------------- */
+
+int val_check_scalar(eve_txn *t, uint64_t off) {
+  const blk *b = txn_read_any(t, off);
+  if (t->err) return t->err;
+  switch (b->type) {
+  case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
+    const blk_text *x = text_block(t, off);
+    if (t->err) return t->err;
+    unsigned seed = b->type == T_STRING ? SEED_STRING : b->type == T_KEYWORD ? SEED_KEYWORD
+                  : b->type == T_SYMBOL ? SEED_SYMBOL : SEED_BYTES;
+    if (x->hash != hash_bytes(x->s, x->len, seed)) return EVE_ECORRUPT; /* content changed */
+    if (b->type != T_BYTES && (x->len <= TEXT_INLINE_MAX || !utf8_valid(x->s, x->len)))
+      return EVE_ECORRUPT; /* short texts are always inline; texts are UTF-8 */
+    return 0;
+  }
+  case T_INT: {
+    int64_t i = ((const blk_int *)b)->i;
+    return i >= INT_IMM_MIN && i <= INT_IMM_MAX ? EVE_ECORRUPT : 0; /* must be immediate */
+  }
+  case T_FLOAT: {
+    double f = ((const blk_float *)b)->f;
+    uint64_t bits, nan = 0x7ff8000000000000ull;
+    memcpy(&bits, &f, 8);
+    return isnan(f) && bits != nan ? EVE_ECORRUPT : 0; /* one NaN */
+  }
+  default: return 0;
+  }
+}

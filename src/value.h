@@ -87,6 +87,11 @@ int val_compare(eve_txn *t, eve_val a, eve_val b);
 typedef void (*blk_visit_fn)(void *ctx, const uint64_t *slot);
 void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx);
 
+/* Deep check of a scalar block: stored hash matches the content, canonical
+ * form (short texts inline, small ints immediate, one NaN), UTF-8.  0 or
+ * EVE_ECORRUPT (not sticky), or the txn's sticky error.  For the checker. */
+int val_check_scalar(eve_txn *t, uint64_t off);
+
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values
  * past U+10FFFF). */
 int utf8_valid(const char *s, size_t n);

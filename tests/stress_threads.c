@@ -34,7 +34,10 @@ static int exact(eve_domain *d, char *why, size_t n) {
 
 /* An in-memory domain and one atom in it, or exit: nothing else can run. */
 static void open_atom(eve_domain **d, eve_atom **a, const char *name) {
-  int rc = eve_open(NULL, NULL, d);
+  /* 1 GiB, not the default 1 TiB: TSan's address-space layout may refuse
+   * a terabyte reservation */
+  eve_options o = {.max_size = 1ull << 30};
+  int rc = eve_open(NULL, &o, d);
   if (!rc) rc = eve_atom_open(*d, name, EVE_ATOM_CREATE, a);
   if (rc) {
     printf("FAIL open: %s\n0 passed, 1 failed\n", eve_strerror(rc));

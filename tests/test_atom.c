@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "support.h"
 
 /* The checker must find no problem and, with everything quiet, no leak. */
@@ -420,6 +421,36 @@ Test(atom, wait_times_out_wakes_on_change_and_sees_removal) {
   pthread_join(th, NULL);
   cr_assert(w.rc == EVE_EREMOVED || w.rc == 0, "removal ends the wait: %s", eve_err_name(w.rc));
   EVE_ERR(eve_wait(a, 0, 10, &now), EVE_EREMOVED);
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* Regression: a commit that met damage in the old value (here a block
+ * marked free) reported a lost race instead of the error, so swap retried
+ * forever.  It must fail with EVE_ECORRUPT and change nothing. */
+Test(atom, damage_in_the_old_value_fails_the_swap_instead_of_retrying) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "a", EVE_ATOM_CREATE, &a));
+  eve_txn *t = t_wtxn(d);
+  const char *text = "{:k [\"a boxed string value\"]}";
+  eve_val v, inner, k;
+  EVE_OK(eve_read_edn(t, text, strlen(text), &v, NULL));
+  EVE_OK(eve_reset(t, a, v));
+  EVE_OK(eve_keyword(t, "k", 1, &k));
+  EVE_OK(eve_map_get(t, v, k, &inner));
+  EVE_OK(eve_txn_abort(t));
+  /* damage: mark the inner vector free in place */
+  blk *b = region_ptr(d, inner);
+  atomic_store(&b->meta, META_MAKE(META_GEN(atomic_load(&b->meta)), 0, 0, BLK_FREE));
+  t = t_wtxn(d);
+  EVE_ERR(eve_reset(t, a, EVE_V_NIL), EVE_ECORRUPT);
+  EVE_OK(eve_txn_abort(t));
+  t = t_wtxn(d);
+  eve_val now;
+  EVE_OK(eve_deref(t, a, &now));
+  cr_assert_eq(now, v, "nothing was published");
+  EVE_OK(eve_txn_abort(t));
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
