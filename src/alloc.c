@@ -438,7 +438,9 @@ static struct tcache *tc_peek(eve_domain *d) {
 
 void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, void *),
                                void *ctx) {
-  struct tcache *mine = tc_peek(d);
+  /* make sure this thread has its cache before taking the lock: fn may
+   * free or allocate blocks, which must not need the lock again */
+  struct tcache *mine = tc_get(d);
   pthread_mutex_lock(&d->lock);
   /* another live thread's buffer is its own business: it pushes without a lock */
   for (struct tcache *tc = d->caches; tc; tc = tc->next)
@@ -491,6 +493,9 @@ void alloc_reset(eve_domain *d) {
     __atomic_store_n(&h->off, 0, __ATOMIC_RELEASE);
     __atomic_fetch_add(&h->tag, 1, __ATOMIC_RELEASE);
   }
+  /* retire batches too: nothing is pinned, what they hold is unreachable */
+  __atomic_store_n(&d->hdr->batches.off, 0, __ATOMIC_RELEASE);
+  __atomic_fetch_add(&d->hdr->batches.tag, 1, __ATOMIC_RELEASE);
 }
 
 int alloc_stats_get(eve_domain *d, alloc_stats *out) {

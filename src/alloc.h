@@ -41,7 +41,7 @@ enum blk_type {
   T_UUID = 6,
   T_INST = 7,
   T_BYTES = 8,
-  /* 9: a page of atom cells (atom.h) */
+  /* 9: a page of atom cells (atom.h); 10: a retire batch (epoch.h) */
   T_MAP = 16,     /* CHAMP root of a map                     */
   T_MAP_NODE = 17,
   T_MAP_COLL = 18,

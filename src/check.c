@@ -234,9 +234,17 @@ static void flag_retiring(retire_buf *rb, void *ctx) {
   }
 }
 
+static void flag_batched(void *ctx, uint64_t off, int is_batch) {
+  chk *c = ctx;
+  if (is_batch || (off & 1)) return;
+  cent *e = lookup(c, off, 0);
+  if (e) e->flags |= C_RETIRING;
+}
+
 static void check_invariant(chk *c) {
   alloc_for_each_free(c->d, flag_free, c);
   alloc_for_each_retire_buf(c->d, 0, flag_retiring, c);
+  epoch_for_each_batched(c->d, flag_batched, c);
   for (size_t i = 0; i < c->cap; i++) {
     cent *e = &c->tab[i];
     if (!e->off || (e->flags & C_SEEN)) continue; /* cell pages: not values */
@@ -270,22 +278,36 @@ static void add_page(void *ctx, uint64_t page) {
 
 typedef struct waiting { eve_domain *d; uint64_t bytes; } waiting;
 
+static void add_waiting(waiting *w, uint64_t off) {
+  if (!(off & 1) && region_contains(w->d, off, sizeof(blk)))
+    w->bytes += alloc_class_size(((const blk *)region_ptr(w->d, off))->cls);
+}
+
 static void sum_retired(retire_buf *rb, void *ctx) {
-  waiting *w = ctx;
-  for (size_t i = 0; i < rb->n; i++)
-    if (!(rb->e[i].off & 1))
-      w->bytes += alloc_class_size(((const blk *)region_ptr(w->d, rb->e[i].off))->cls);
+  for (size_t i = 0; i < rb->n; i++) add_waiting(ctx, rb->e[i].off);
+}
+
+static void sum_batched(void *ctx, uint64_t off, int is_batch) {
+  (void)is_batch; /* batch blocks and their entries alike wait to be freed */
+  add_waiting(ctx, off);
+}
+
+/* Bytes retired and not yet freed: this process's buffers and the shared
+ * batches (other processes' private buffers are invisible). */
+static uint64_t retired_bytes(eve_domain *d) {
+  waiting w = {d, 0};
+  alloc_for_each_retire_buf(d, 0, sum_retired, &w);
+  epoch_for_each_batched(d, sum_batched, &w);
+  return w.bytes;
 }
 
 static void account(chk *c, uint64_t *free_bytes, uint64_t *retired) {
   alloc_stats st;
   alloc_stats_get(c->d, &st);
-  waiting w = {c->d, 0};
-  alloc_for_each_retire_buf(c->d, 0, sum_retired, &w);
   uint64_t used = atomic_load(&c->d->hdr->bump) - c->d->heap_start;
   *free_bytes = st.free_bytes;
-  *retired = w.bytes;
-  uint64_t gone = st.free_bytes + w.bytes;
+  *retired = retired_bytes(c->d);
+  uint64_t gone = st.free_bytes + *retired;
   c->rep.allocated_bytes = used > gone ? used - gone : 0;
   c->rep.leaked_bytes = c->rep.allocated_bytes > c->rep.reachable_bytes
                             ? c->rep.allocated_bytes - c->rep.reachable_bytes : 0;
@@ -336,9 +358,9 @@ int eve_stats_get(eve_domain *d, eve_stats *out) {
   if (rc) return rc;
   out->file_bytes = atomic_load(&d->hdr->size);
   out->free_bytes = st.free_bytes;
-  out->retired_bytes = es.waiting_bytes;
+  out->retired_bytes = retired_bytes(d);
   uint64_t used = atomic_load(&d->hdr->bump) - d->heap_start;
-  uint64_t gone = st.free_bytes + es.waiting_bytes;
+  uint64_t gone = st.free_bytes + out->retired_bytes;
   out->live_bytes = used > gone ? used - gone : 0;
   out->readers = es.readers;
   out->oldest_pin_ms = es.oldest_pin_ms;

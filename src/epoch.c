@@ -293,12 +293,114 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
   rb->n = keep;
 }
 
+/* ---- shared retire batches ------------------------------------------------
+ * A thread keeps its retirements in a private buffer, which is cheap; every
+ * RECLAIM_EVERY retirements it frees what the grace period allows and moves
+ * the rest into batch blocks on a shared Treiber list (128-bit {offset, tag}
+ * head, as for free lists).  A reclaimer takes the whole list with one CAS,
+ * so no two processes ever free the same batch; it frees the batches whose
+ * tags every live pin has passed and pushes the others back.  A process that
+ * dies holding the list loses it until the collector runs (it is then
+ * unreachable garbage like any other), and its private buffer likewise; a
+ * process that exits cleanly leaves its waiting blocks here for others. */
+
+typedef unsigned __int128 u128;
+
+static int batches_cas(eve_domain *d, uint64_t off, uint64_t tag, uint64_t noff, uint64_t ntag) {
+  return __sync_bool_compare_and_swap((u128 *)&d->hdr->batches, (u128)off | ((u128)tag << 64),
+                                      (u128)noff | ((u128)ntag << 64));
+}
+
+/* A batch block read from the list, or NULL if the offset is damaged. */
+static retire_batch *batch_at(eve_domain *d, uint64_t off) {
+  if (off % BLK_ALIGN || !region_contains(d, off, sizeof(retire_batch))) return NULL;
+  retire_batch *b = region_ptr(d, off);
+  if (b->h.magic != BLK_MAGIC || b->h.type != T_BATCH || b->n > BATCH_ENTRIES) return NULL;
+  return b;
+}
+
+static void push_batches(eve_domain *d, uint64_t first, uint64_t last) {
+  uint64_t off, tag;
+  do {
+    tag = __atomic_load_n(&d->hdr->batches.tag, __ATOMIC_ACQUIRE);
+    off = __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE);
+    atomic_store(&((retire_batch *)region_ptr(d, last))->next, off);
+  } while (!batches_cas(d, off, tag, first, tag + 1));
+}
+
+static uint64_t take_all_batches(eve_domain *d) {
+  uint64_t off, tag;
+  do {
+    tag = __atomic_load_n(&d->hdr->batches.tag, __ATOMIC_ACQUIRE);
+    off = __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE);
+    if (!off) return 0;
+  } while (!batches_cas(d, off, tag, 0, tag + 1));
+  return off;
+}
+
+/* Move every entry of rb into batches on the shared list (what cannot be
+ * moved for want of space stays in rb). */
+static void flush_to_batches(eve_domain *d, retire_buf *rb) {
+  while (rb->n) {
+    uint64_t off;
+    if (alloc_block(d, sizeof(retire_batch), T_BATCH, &off) != 0) return;
+    retire_batch *b = region_ptr(d, off);
+    size_t k = rb->n < BATCH_ENTRIES ? rb->n : BATCH_ENTRIES;
+    b->max_tag = 0;
+    for (size_t i = 0; i < k; i++) {
+      const retire_entry *r = &rb->e[rb->n - 1 - i];
+      b->e[i].off = r->off;
+      b->e[i].gen = r->gen;
+      if (r->tag > b->max_tag) b->max_tag = r->tag;
+    }
+    b->n = k;
+    rb->n -= k;
+    push_batches(d, off, off);
+  }
+}
+
+/* Free the shared batches that every live pin has passed. */
+static void reclaim_batches(eve_domain *d) {
+  uint64_t list = take_all_batches(d);
+  if (!list) return;
+  uint64_t oldest = oldest_live_pin(d, UINT64_MAX), keep_first = 0, keep_last = 0;
+  for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
+    retire_batch *b = batch_at(d, list);
+    if (!b) break; /* damaged: drop the rest (a leak the collector returns) */
+    uint64_t next = atomic_load(&b->next);
+    if (b->max_tag < oldest) {
+      for (uint64_t i = 0; i < b->n; i++)
+        free_entry(d, &(retire_entry){b->e[i].off, b->e[i].gen, 0});
+      alloc_free(d, list);
+    } else {
+      atomic_store(&b->next, keep_first);
+      if (!keep_first) keep_last = list;
+      keep_first = list;
+    }
+    list = next;
+  }
+  if (keep_first) push_batches(d, keep_first, keep_last);
+}
+
+void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),
+                            void *ctx) {
+  uint64_t list = __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE);
+  for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
+    retire_batch *b = batch_at(d, list);
+    if (!b) return;
+    fn(ctx, list, 1);
+    for (uint64_t i = 0; i < b->n; i++) fn(ctx, b->e[i].off, 0);
+    list = atomic_load(&b->next);
+  }
+}
+
 static void count_waiting(retire_buf *rb, void *ctx) { *(uint64_t *)ctx += rb->n; }
 
 uint64_t epoch_reclaim(eve_domain *d) {
   /* move the epoch on first, so that later pins show more than our tags */
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 0, reclaim_buf, d);
+  reclaim_batches(d);
   uint64_t waiting = 0;
   alloc_for_each_retire_buf(d, 0, count_waiting, &waiting);
   return waiting;
@@ -315,16 +417,21 @@ int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
     rb->cap = cap;
   }
   rb->e[rb->n++] = (retire_entry){off, gen, tag};
-  if (rb->n % RECLAIM_EVERY == 0) {
+  if (rb->n >= RECLAIM_EVERY) {
     atomic_fetch_add(&d->hdr->epoch, 1);
     reclaim_buf(rb, d);
+    /* what still waits (a long reader somewhere) moves to the domain */
+    if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
+    reclaim_batches(d);
   }
   return 0;
 }
 
+static void flush_buf(retire_buf *rb, void *ctx) { flush_to_batches(ctx, rb); }
+
 static void drop_waiting(retire_buf *rb, void *ctx) {
   eve_domain *d = ctx;
-  if (rb->n) {
+  if (rb->n) { /* no space even for a batch: counted, the collector returns them */
     atomic_fetch_add(&d->hdr->skipped_retires, rb->n);
     atomic_fetch_or(&d->hdr->flags, EVE_HF_SKIPPED);
   }
@@ -335,8 +442,10 @@ void epoch_detach(eve_domain *d) {
   if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 1, reclaim_buf, d);
-  /* what still waits for other processes' readers is dropped and counted;
-   * the collector returns it (DESIGN.md section 7, attachment) */
+  reclaim_batches(d);
+  /* what still waits for other processes' readers goes to shared batches,
+   * which they free; only what finds no space is dropped and counted */
+  alloc_for_each_retire_buf(d, 1, flush_buf, d);
   alloc_for_each_retire_buf(d, 1, drop_waiting, d);
   /* the last process to detach repairs what crashes and drops left */
   check_recover_if_needed(d);

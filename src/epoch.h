@@ -31,6 +31,26 @@ typedef struct eve_proc {
 #define EVE_PROC_COUNT EVE_SLOT_COUNT
 #define EVE_ATTACH_BYTE (EVE_PAGE - 1) /* in the liveness page: shared by all attached */
 
+/* A retire batch: retired blocks moved out of a thread's private buffer
+ * into the domain, on a shared list, so that any process can free them
+ * (a process that exits with blocks still waiting for other processes'
+ * readers leaves them here, not leaked). */
+#define T_BATCH 10
+#define BATCH_ENTRIES 61
+typedef struct retire_batch {
+  blk h;
+  _Atomic uint64_t next;   /* link in the shared list                      */
+  uint64_t max_tag;        /* freeable when every live pin shows more      */
+  uint64_t n;
+  struct { uint64_t off, gen; } e[BATCH_ENTRIES];
+} retire_batch;
+_Static_assert(sizeof(retire_batch) <= 1024, "a batch is a small block");
+
+/* Visit every block (and every batch block) waiting in the shared retire
+ * batches: for the checker and statistics, on a quiet domain. */
+void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),
+                            void *ctx);
+
 /* Attach this process to the domain (lazily called by pin). */
 int epoch_attach(eve_domain *d);
 /* At close: reclaim what can be, count the rest as skipped, let go. */

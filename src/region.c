@@ -301,12 +301,12 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->attach_lock, NULL);
   pthread_once(&g_fork_once, register_fork_handlers);
-  check_recover_if_needed(d); /* a dirty domain, and we are alone: repair it */
   pthread_mutex_lock(&g_open_lock);
-  d->id = g_next_id++;
+  d->id = g_next_id++; /* before any allocation: thread caches are keyed by it */
   d->next_open = g_open;
   g_open = d;
   pthread_mutex_unlock(&g_open_lock);
+  check_recover_if_needed(d); /* a dirty domain, and we are alone: repair it */
   *out = d;
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "eve.h"
@@ -68,6 +69,7 @@ typedef struct eve_file_header {
   _Atomic uint64_t skipped_retires;    /* retirements dropped (leaks)        */
   _Atomic uint64_t cell_pages;         /* first page of atom cells (a list)  */
   _Alignas(16) eve_stack_head cell_free; /* free atom cells                  */
+  _Alignas(16) eve_stack_head batches;   /* retire batches (epoch.c)         */
   _Alignas(64) _Atomic uint64_t epoch; /* global epoch (epoch.c)             */
   _Alignas(64) eve_stack_head free_heads[EVE_NCLASSES];
 } eve_file_header;
@@ -78,6 +80,15 @@ typedef struct eve_file_header {
 
 #define EVE_CHECKSUMMED_BYTES offsetof(eve_file_header, checksum)
 _Static_assert(sizeof(eve_file_header) <= EVE_HEADER_BYTES, "header fits its page");
+/* The format (docs/FORMAT.md) fixes these offsets. */
+_Static_assert(offsetof(eve_file_header, checksum) == 112, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, size) == 128, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, bump) == 192, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, root) == 256, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, cell_free) == 304, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, batches) == 320, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, epoch) == 384, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, free_heads) == 448, "format 1 layout");
 
 struct alloc_shared;
 
