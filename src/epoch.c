@@ -142,7 +142,8 @@ static int attach_locked(eve_domain *d) {
   if (rc) goto fail;
   d->incarnation = atomic_fetch_add(&d->hdr->next_incarnation, 1) + 1;
   eve_proc *p = proc_at(d, d->proc_index);
-  atomic_store(&p->pid, (uint64_t)getpid());
+  d->pid = (uint64_t)getpid();
+  atomic_store(&p->pid, d->pid);
   atomic_store(&p->incarnation, d->incarnation);
   d->attach_fork_gen = region_fork_gen();
   d->attached = 1;
@@ -216,7 +217,7 @@ static int claim_slot(eve_domain *d, uint32_t *out) {
       /* first pass: free slots; second: slots whose owner died (a probe) */
       if (proc != 0 && (pass == 0 || epoch_proc_alive(d, (uint32_t)(proc - 1), inc))) continue;
       if (!cas_owner(s, proc, inc, me, d->incarnation)) continue;
-      atomic_store_explicit(&s->pid, (uint64_t)getpid(), memory_order_relaxed);
+      atomic_store_explicit(&s->pid, d->pid, memory_order_relaxed);
       tls_slot_hint = i;
       *out = i;
       return 0;

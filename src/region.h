@@ -114,6 +114,7 @@ struct eve_domain {
   int probe_fd;            /* an OFD with no locks, for probing others       */
   uint32_t proc_index;
   uint64_t incarnation;
+  uint64_t pid;            /* getpid() at attach: written into slots we claim */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
 };
 
