@@ -39,14 +39,23 @@ test-asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_TEST_SCALE=4 \
 	  ctest --output-on-failure -j$(JOBS)
 
-# ThreadSanitizer on the threaded workloads.  They run as a plain program:
-# Criterion's runner does not survive TSan's runtime.
+# ThreadSanitizer on the threaded workloads: stress_threads (a plain
+# program), and the interleaving and atom suites through tests/tsan/, a
+# stand-in for Criterion's runner, which does not survive TSan's runtime.
 test-tsan:
 	$(CMAKE) -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
 	  -DEVE_SANITIZE=thread
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target stress_threads
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ./$(BUILD)-tsan/stress_threads 10
+	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target eve
+	for t in test_reclaim test_atom; do \
+	  clang -std=gnu11 -fsanitize=thread -g -O1 -mcx16 -mpopcnt -Itests/tsan -Iinclude -Isrc \
+	    -Itests tests/$$t.c tests/support.c tests/tsan/runner.c $(BUILD)-tsan/libeve.a \
+	    -lpthread -lm -o $(BUILD)-tsan/$$t-tsan || exit 1; \
+	  TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" EVE_TEST_SCALE=20 \
+	    ./$(BUILD)-tsan/$$t-tsan || exit 1; \
+	done
 
 # clang -Wall -Wextra -Werror over the whole tree (the plain build uses gcc)
 test-clang:
