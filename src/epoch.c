@@ -362,9 +362,14 @@ static void flush_to_batches(eve_domain *d, retire_buf *rb) {
 
 /* Free the shared batches that every live pin has passed. */
 static void reclaim_batches(eve_domain *d) {
+  uint64_t oldest = oldest_live_pin(d, UINT64_MAX);
+  /* a long reader holds everything back: while the oldest pin has not
+   * moved since a pass that freed nothing, another pass would free nothing
+   * either (walking a list that only grows) */
+  if (oldest != UINT64_MAX && oldest == atomic_load(&d->batches_blocked_at)) return;
   uint64_t list = take_all_batches(d);
   if (!list) return;
-  uint64_t oldest = oldest_live_pin(d, UINT64_MAX), keep_first = 0, keep_last = 0;
+  uint64_t keep_first = 0, keep_last = 0, freed = 0;
   for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
     retire_batch *b = batch_at(d, list);
     if (!b) break; /* damaged: drop the rest (a leak the collector returns) */
@@ -373,6 +378,7 @@ static void reclaim_batches(eve_domain *d) {
       for (uint64_t i = 0; i < b->n; i++)
         free_entry(d, &(retire_entry){b->e[i].off, b->e[i].gen, 0});
       alloc_free(d, list);
+      freed++;
     } else {
       atomic_store(&b->next, keep_first);
       if (!keep_first) keep_last = list;
@@ -381,6 +387,7 @@ static void reclaim_batches(eve_domain *d) {
     list = next;
   }
   if (keep_first) push_batches(d, keep_first, keep_last);
+  atomic_store(&d->batches_blocked_at, freed ? 0 : oldest);
 }
 
 void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),

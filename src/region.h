@@ -115,6 +115,7 @@ struct eve_domain {
   uint32_t proc_index;
   uint64_t incarnation;
   uint64_t pid;            /* getpid() at attach: written into slots we claim */
+  _Atomic uint64_t batches_blocked_at; /* oldest pin at a fruitless batch pass */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
 };
 
