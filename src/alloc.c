@@ -60,12 +60,19 @@ _Static_assert(NSMALL + 121 == EVE_NCLASSES, "class table size");
 
 /* ---- size classes ------------------------------------------------------- */
 
-uint64_t alloc_class_size(unsigned c) {
-  if (c < NSMALL) return BLK_MIN + 16ull * c;
-  unsigned j = c - NSMALL;
-  if (j >= EVE_NCLASSES - NSMALL) return 0;
-  return (1024ull << (j / 4)) * (5 + j % 4) / 4;
-}
+/* Class c's size: 32 + 16c up to 1 KiB, then (1024 << k) * (5 + m) / 4. */
+#define SMALL(c) (BLK_MIN + 16ull * (c))
+#define LARGE(j) ((1024ull << ((j) / 4)) * (5 + (j) % 4) / 4)
+#define S4(c) SMALL(c), SMALL(c + 1), SMALL(c + 2), SMALL(c + 3)
+#define L4(j) LARGE(j), LARGE(j + 1), LARGE(j + 2), LARGE(j + 3)
+#define L16(j) L4(j), L4(j + 4), L4(j + 8), L4(j + 12)
+const uint64_t alloc_class_sizes[EVE_NCLASSES + 1] = {
+  S4(0), S4(4), S4(8), S4(12), S4(16), S4(20), S4(24), S4(28), S4(32), S4(36), S4(40),
+  S4(44), S4(48), S4(52), S4(56), SMALL(60), SMALL(61), SMALL(62),
+  L16(0), L16(16), L16(32), L16(48), L16(64), L16(80), L16(96), L4(112), L4(116), LARGE(120),
+  0 /* past the last class */
+};
+_Static_assert(NSMALL == 63, "the table above lists 63 small classes");
 
 unsigned alloc_size_class(uint64_t n) {
   if (n <= BLK_MIN) return 0;

@@ -85,8 +85,11 @@ typedef struct blk {
 } blk;
 _Static_assert(sizeof(blk) == 16, "block header is 16 bytes");
 
-/* Capacity in bytes (header included) of size class c. */
-uint64_t alloc_class_size(unsigned c);
+/* Capacity in bytes (header included) of size class c (0 past the last). */
+extern const uint64_t alloc_class_sizes[EVE_NCLASSES + 1];
+static inline uint64_t alloc_class_size(unsigned c) {
+  return alloc_class_sizes[c < EVE_NCLASSES ? c : EVE_NCLASSES];
+}
 /* Smallest class holding n bytes (header included); EVE_NCLASSES if none. */
 unsigned alloc_size_class(uint64_t n);
 

@@ -132,19 +132,6 @@ int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep) {
 
 /* ---- checked reads and fresh allocation ---------------------------------- */
 
-const blk *txn_read(eve_txn *t, uint64_t off, unsigned type) {
-  eve_domain *d = t->d;
-  if (off % BLK_ALIGN != 0 || !region_contains(d, off, sizeof(blk))) goto bad;
-  const blk *b = region_ptr(d, off);
-  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES) goto bad;
-  if (type != T_FREE ? b->type != type : (b->type == T_FREE || b->type >= T_LIMIT)) goto bad;
-  if (!region_contains(d, off, alloc_class_size(b->cls))) goto bad;
-  return b;
-bad:
-  txn_fail(t, EVE_ECORRUPT);
-  return &txn_dummy.h;
-}
-
 void txn_compact_fresh(eve_txn *t) {
   size_t n = 0;
   for (size_t i = 0; i < t->nfresh; i++)

@@ -57,8 +57,22 @@ extern const union dummy_block {
 /* Resolve a block offset for reading.  Checks alignment, bounds (header
  * and the whole capacity of its class), magic and, if type != T_FREE, the
  * type.  On any failure sets t->err = EVE_ECORRUPT and returns &txn_dummy.h.
- * Use txn_read_any() when several types are acceptable. */
-const blk *txn_read(eve_txn *t, uint64_t off, unsigned type);
+ * Use txn_read_any() when several types are acceptable.  Inline: every
+ * block access goes through it. */
+static inline const blk *txn_read(eve_txn *t, uint64_t off, unsigned type) {
+  eve_domain *d = t->d;
+  if (__builtin_expect(off % BLK_ALIGN == 0 && region_contains(d, off, sizeof(blk)), 1)) {
+    const blk *b = region_ptr(d, off); /* only once off is known to be inside */
+    if (__builtin_expect(b->magic == BLK_MAGIC && b->cls < EVE_NCLASSES &&
+                             (type != T_FREE ? b->type == type
+                                             : (b->type != T_FREE && b->type < T_LIMIT)) &&
+                             region_contains(d, off, alloc_class_size(b->cls)),
+                         1))
+      return b;
+  }
+  txn_fail(t, EVE_ECORRUPT);
+  return &txn_dummy.h;
+}
 static inline const blk *txn_read_any(eve_txn *t, uint64_t off) {
   return txn_read(t, off, T_FREE);
 }
