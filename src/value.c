@@ -215,13 +215,18 @@ static int new_text(eve_txn *t, const char *s, size_t n, unsigned tag, unsigned 
     *out = w;
     return 0;
   }
-  if (n > (1ull << 40)) return EVE_ERANGE;
-  int rc;
-  blk_text *b = new_scalar(t, sizeof *b + n, type, out, &rc);
+  if (n > TEXT_MAX) return EVE_ERANGE;
+  int rc, hashed = n >= TEXT_HASHED_MIN;
+  blk *b = new_scalar(t, sizeof(blk) + (hashed ? 8 : 0) + n, type, out, &rc);
   if (!b) return rc;
-  b->len = n;
-  b->hash = hash_bytes(s, n, seed);
-  if (n) memcpy(b->s, s, n);
+  b->aux = (uint32_t)n;
+  char *body = (char *)(b + 1);
+  if (hashed) {
+    uint64_t h = hash_bytes(s, n, seed);
+    memcpy(body, &h, 8);
+    body += 8;
+  }
+  if (n) memcpy(body, s, n);
   return 0;
 }
 
@@ -324,12 +329,33 @@ int eve_get_inst(eve_txn *t, eve_val v, int64_t *out) {
   return rc;
 }
 
-/* Text of a boxed text block, checked against its capacity. */
-static const blk_text *text_block(eve_txn *t, eve_val v) {
-  const blk_text *b = (const blk_text *)txn_read_any(t, v);
-  if (!txn_fits(t, &b->h, sizeof *b) || !txn_fits(t, &b->h, sizeof *b + b->len))
-    return (const blk_text *)&txn_dummy.h;
-  return b;
+/* A boxed text, checked against its block's capacity. */
+typedef struct text {
+  const char *s;
+  uint64_t len;
+  const blk *b;
+} text;
+
+static text text_load(eve_txn *t, eve_val v) {
+  const blk *b = txn_read_any(t, v);
+  uint64_t len = b->aux, skip = len >= TEXT_HASHED_MIN ? 8 : 0;
+  if (!txn_fits(t, b, sizeof(blk) + skip + len)) return (text){"", 0, &txn_dummy.h};
+  return (text){(const char *)(b + 1) + skip, len, b};
+}
+
+static unsigned seed_of_type(unsigned type) {
+  return type == T_STRING ? SEED_STRING : type == T_KEYWORD ? SEED_KEYWORD
+       : type == T_SYMBOL ? SEED_SYMBOL : SEED_BYTES;
+}
+
+/* The hash of a boxed text: stored for long texts, computed for short. */
+static uint64_t text_hash(const text *x) {
+  if (x->len >= TEXT_HASHED_MIN) {
+    uint64_t h;
+    memcpy(&h, x->b + 1, 8);
+    return h;
+  }
+  return hash_bytes(x->s, x->len, seed_of_type(x->b->type));
 }
 
 int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
@@ -344,9 +370,9 @@ int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   if (!VAL_IS_BLOCK(*v)) return EVE_ETYPE;
   unsigned type = value_block_type(t, *v);
   if (type != T_STRING && type != T_KEYWORD && type != T_SYMBOL) return t->err ? t->err : EVE_ETYPE;
-  const blk_text *b = text_block(t, *v);
-  *s = b->s;
-  *n = b->len;
+  text x = text_load(t, *v);
+  *s = x.s;
+  *n = x.len;
   return t->err;
 }
 
@@ -354,9 +380,9 @@ int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {
   if (!t || !v || !p || !n) return EVE_EINVAL;
   int rc;
   if (!typed_block(t, *v, T_BYTES, &rc)) return rc;
-  const blk_text *b = text_block(t, *v);
-  *p = (const uint8_t *)b->s;
-  *n = b->len;
+  text x = text_load(t, *v);
+  *p = (const uint8_t *)x.s;
+  *n = x.len;
   return t->err;
 }
 
@@ -376,7 +402,10 @@ static uint64_t hash_block(eve_txn *t, eve_val v) {
     memcpy(&bits, &((const blk_float *)b)->f, 8);
     return hash_scalar(bits, SEED_FLOAT);
   }
-  case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: return text_block(t, v)->hash;
+  case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
+    text x = text_load(t, v);
+    return text_hash(&x);
+  }
   case T_UUID: return hash_bytes(((const blk_uuid *)b)->b, 16, SEED_UUID);
   case T_INST: return hash_scalar((uint64_t)((const blk_inst *)b)->ms, SEED_INST);
   case T_MAP: return map_hash(t, v);
@@ -509,8 +538,10 @@ static int scalar_block_equal(eve_txn *t, eve_val a, eve_val b, unsigned type) {
   case T_INST: return ((const blk_inst *)x)->ms == ((const blk_inst *)y)->ms;
   case T_UUID: return memcmp(((const blk_uuid *)x)->b, ((const blk_uuid *)y)->b, 16) == 0;
   default: {
-    const blk_text *p = text_block(t, a), *q = text_block(t, b);
-    return p->hash == q->hash && p->len == q->len && memcmp(p->s, q->s, p->len) == 0;
+    text p = text_load(t, a), q = text_load(t, b);
+    if (p.len != q.len) return 0;
+    if (p.len >= TEXT_HASHED_MIN && text_hash(&p) != text_hash(&q)) return 0;
+    return memcmp(p.s, q.s, p.len) == 0;
   }
   }
 }
@@ -731,12 +762,11 @@ int val_check_scalar(eve_txn *t, uint64_t off) {
   if (t->err) return t->err;
   switch (b->type) {
   case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
-    const blk_text *x = text_block(t, off);
+    text x = text_load(t, off);
     if (t->err) return t->err;
-    unsigned seed = b->type == T_STRING ? SEED_STRING : b->type == T_KEYWORD ? SEED_KEYWORD
-                  : b->type == T_SYMBOL ? SEED_SYMBOL : SEED_BYTES;
-    if (x->hash != hash_bytes(x->s, x->len, seed)) return EVE_ECORRUPT; /* content changed */
-    if (b->type != T_BYTES && (x->len <= TEXT_INLINE_MAX || !utf8_valid(x->s, x->len)))
+    if (x.len >= TEXT_HASHED_MIN && text_hash(&x) != hash_bytes(x.s, x.len, seed_of_type(b->type)))
+      return EVE_ECORRUPT; /* content changed under its stored hash */
+    if (b->type != T_BYTES && (x.len <= TEXT_INLINE_MAX || !utf8_valid(x.s, x.len)))
       return EVE_ECORRUPT; /* short texts are always inline; texts are UTF-8 */
     return 0;
   }

@@ -45,8 +45,14 @@ typedef struct blk_int { blk h; int64_t i; } blk_int;
 typedef struct blk_float { blk h; double f; } blk_float;
 typedef struct blk_inst { blk h; int64_t ms; } blk_inst;
 typedef struct blk_uuid { blk h; uint8_t b[16]; } blk_uuid;
-/* strings, keywords, symbols and bytes: hash computed at construction */
-typedef struct blk_text { blk h; uint64_t hash; uint64_t len; char s[]; } blk_text;
+/* Strings, keywords, symbols and bytes: the header's aux is the length;
+ * a text of TEXT_HASHED_MIN bytes or more keeps its hash (computed at
+ * construction) in the first body word, before the bytes.  Shorter texts
+ * are hashed on demand: hashing a few bytes costs less than the 8 bytes
+ * per block, which matter most for the short keys and values that fill
+ * large maps. */
+#define TEXT_HASHED_MIN 32u
+#define TEXT_MAX UINT32_MAX
 
 /* The type of v; corrupt blocks set t->err and report EVE_NIL. */
 eve_type val_type(eve_txn *t, eve_val v);
