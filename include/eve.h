@@ -102,6 +102,8 @@ const char *eve_err_name(int err);
 typedef struct eve_domain eve_domain;
 
 enum eve_open_flags {
+  EVE_OPEN_EXISTING = 1 << 3, /* open an existing file, create nothing (a
+                                 non-zero flags word without EVE_CREATE)   */
   EVE_CREATE = 1 << 0,  /* create the file if it does not exist              */
   EVE_EXCL = 1 << 1,    /* with EVE_CREATE: fail with EVE_EEXIST if it exists */
   EVE_RDONLY = 1 << 2,  /* map read-only: writes are refused (EVE_ETXN), and
@@ -112,7 +114,8 @@ enum eve_open_flags {
 };
 
 typedef struct eve_options {
-  unsigned flags;       /* enum eve_open_flags; 0 means EVE_CREATE            */
+  unsigned flags;       /* enum eve_open_flags; 0 means EVE_CREATE, and any
+                           word without EVE_CREATE opens existing files only */
   unsigned mode;        /* file mode for a new file; 0 means 0600             */
   uint64_t max_size;    /* address range reserved for the domain; 0 = 1 TiB.
                            Fixed when the file is created.                    */

@@ -86,13 +86,15 @@ Test(region, open_flags) {
   eve_domain *d;
   eve_options ro = {.flags = EVE_RDONLY};
   EVE_ERR(eve_open(path, &ro, &d), EVE_ENOENT);
-  eve_options nocreate = {.flags = EVE_RDONLY | 0};
-  EVE_ERR(eve_open(path, &nocreate, &d), EVE_ENOENT);
+  eve_options existing = {.flags = EVE_OPEN_EXISTING};
+  EVE_ERR(eve_open(path, &existing, &d), EVE_ENOENT);
   cr_assert_neq(access(path, F_OK), 0, "nothing was created");
   eve_options excl = {.flags = EVE_CREATE | EVE_EXCL};
   EVE_OK(eve_open(path, &excl, &d));
   EVE_OK(eve_close(d));
   EVE_ERR(eve_open(path, &excl, &d), EVE_EEXIST);
+  EVE_OK(eve_open(path, &existing, &d)); /* now it exists */
+  EVE_OK(eve_close(d));
   /* read-only open refuses write transactions */
   EVE_OK(eve_open(path, &ro, &d));
   eve_txn *t;

@@ -226,7 +226,7 @@ static int worker_main(const char *path, int w, uint64_t deadline, wstat *st) {
   eve_atom *a;
   eve_options o;
   memset(&o, 0, sizeof o);
-  o.flags = EVE_EXCL; /* open the existing file; never create (see cli_open) */
+  o.flags = EVE_OPEN_EXISTING;
   int rc = eve_open(path, &o, &d);
   if (rc) return cli_fail_rc(rc, "demo worker %d: %s", w, path);
   if ((rc = eve_atom_open(d, ATOM, 0, &a))) {
@@ -293,7 +293,7 @@ static int watcher_main(const char *path, uint64_t give_up) {
   eve_atom *a;
   eve_options o;
   memset(&o, 0, sizeof o);
-  o.flags = EVE_EXCL;
+  o.flags = EVE_OPEN_EXISTING;
   int rc = eve_open(path, &o, &d), done = 0;
   if (rc) return cli_fail_rc(rc, "demo watcher: %s", path);
   if ((rc = eve_atom_open(d, ATOM, 0, &a))) {
@@ -601,7 +601,7 @@ static int run(const demo_opts *o, const char *path) {
   eve_atom *a = NULL;
   eve_options oo;
   memset(&oo, 0, sizeof oo);
-  oo.flags = EVE_EXCL;
+  oo.flags = EVE_OPEN_EXISTING;
   if ((rc = eve_open(path, &oo, &d)) || (rc = eve_atom_open(d, ATOM, 0, &a))) {
     bad++;
     cli_fail_rc(rc, "demo: %s", path);

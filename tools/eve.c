@@ -119,12 +119,10 @@ int cli_print(eve_txn *t, eve_val v, int json) {
 int cli_open(const char *path, enum cli_open how, eve_domain **out, int *read_only) {
   eve_options o;
   memset(&o, 0, sizeof o);
-  /* flags == 0 would mean EVE_CREATE.  EVE_EXCL without EVE_CREATE is the
-   * only non-zero word that opens an existing file read-write and creates
-   * nothing (eve.h has no explicit "open existing").  Readers open
-   * read-write too: only then do their transactions pin the epoch, so that
-   * what they read cannot be freed under them by a concurrent writer. */
-  o.flags = how == OPEN_CREATE ? EVE_CREATE : EVE_EXCL;
+  /* Readers open read-write too: only then do their transactions pin the
+   * epoch, so that what they read cannot be freed under them by a
+   * concurrent writer. */
+  o.flags = how == OPEN_CREATE ? EVE_CREATE : EVE_OPEN_EXISTING;
   int rc = eve_open(path, &o, out);
   if (rc == EVE_EACCESS && how == OPEN_READ) {
     /* No write permission: read unpinned, which is safe when nobody can
