@@ -10,7 +10,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libcriterion-dev libxxhash-dev pkg-config
 
-.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang clean
+.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang bench test-bench clean
 
 all: build
 
@@ -26,7 +26,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang
+test: deps test-plain test-asan test-tsan test-clang test-bench
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -62,5 +62,15 @@ test-clang:
 	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
 	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
 
+# Benchmarks: eve against LMDB, Redis and a bare CAS loop, in one run; writes
+# docs/BENCHMARKS.md and docs/bench/*.png (~5-15 min on 2 cores).
+bench:
+	./bench/run.sh
+
+# Smoke test of the harness (--quick): it must run and print; no time is
+# asserted.  Its report goes to build-bench/quick/, docs/ stays untouched.
+test-bench:
+	./bench/run.sh --quick
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench

@@ -1,0 +1,159 @@
+/* peers_lmdb.c — LMDB as a user would pick it instead of eve: an mmap'd
+ * B+tree, MDB_NOSYNC | MDB_WRITEMAP, one write transaction per update,
+ * reads in a read-only transaction (reset and renewed between reads, as
+ * lmdb.h recommends for repeated short reads). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bench.h"
+
+enum { LOAD_BATCH = 10000 };
+static const size_t MAP_SIZE = (size_t)32 << 30; /* reserved, sparse */
+
+struct lm_store {
+  MDB_env *env;
+  MDB_dbi dbi;
+  MDB_txn *rtxn;  /* kept reset between reads */
+  char dir[512];
+};
+
+const char *lm_version(void) { return mdb_version(NULL, NULL, NULL); }
+
+int lm_open(lm_store **out, const char *dir) {
+  lm_store *s = calloc(1, sizeof *s);
+  if (!s) return ENOMEM;
+  snprintf(s->dir, sizeof s->dir, "%s", dir);
+  mkdir(dir, 0700);
+  MDB_txn *t;
+  int rc = mdb_env_create(&s->env);
+  if (!rc) rc = mdb_env_set_mapsize(s->env, MAP_SIZE);
+  if (!rc) rc = mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_WRITEMAP, 0600);
+  if (!rc) rc = mdb_txn_begin(s->env, NULL, 0, &t);
+  if (!rc) {
+    rc = mdb_dbi_open(t, NULL, 0, &s->dbi);
+    rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+  }
+  if (rc) {
+    if (s->env) mdb_env_close(s->env);
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void lm_close(lm_store *s) {
+  if (!s) return;
+  if (s->rtxn) mdb_txn_abort(s->rtxn);
+  mdb_env_close(s->env);
+  free(s);
+}
+
+static int put_pair(MDB_txn *t, MDB_dbi dbi, uint64_t i, uint64_t gen) {
+  char kb[KEY_MAX], vb[VAL_LEN + 1];
+  MDB_val k = {key_text(i, kb), kb}, v = {VAL_LEN, vb};
+  val_text(i, gen, vb);
+  return mdb_put(t, dbi, &k, &v, 0);
+}
+
+int lm_load(lm_store *s, uint64_t n) {
+  for (uint64_t first = 0; first < n; first += LOAD_BATCH) {
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc) return rc;
+    for (uint64_t i = first; i < n && i < first + LOAD_BATCH && !rc; i++)
+      rc = put_pair(t, s->dbi, i, 0);
+    rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int lm_update(lm_store *s, uint64_t i, uint64_t gen) {
+  MDB_txn *t;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+  if (rc) return rc;
+  rc = put_pair(t, s->dbi, i, gen);
+  return rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+}
+
+static int get_in(MDB_txn *t, MDB_dbi dbi, uint64_t i, char out[VAL_LEN + 1]) {
+  char kb[KEY_MAX];
+  MDB_val k = {key_text(i, kb), kb}, v;
+  int rc = mdb_get(t, dbi, &k, &v);
+  if (rc) return rc;
+  size_t n = v.mv_size > VAL_LEN ? VAL_LEN : v.mv_size;
+  memcpy(out, v.mv_data, n);
+  out[n] = 0;
+  return 0;
+}
+
+static int read_begin(lm_store *s) {
+  if (s->rtxn) return mdb_txn_renew(s->rtxn);
+  return mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+}
+
+int lm_read(lm_store *s, uint64_t i, char out[VAL_LEN + 1]) {
+  int rc = read_begin(s);
+  if (rc) return rc;
+  rc = get_in(s->rtxn, s->dbi, i, out);
+  mdb_txn_reset(s->rtxn);
+  return rc;
+}
+
+int lm_read_batch_txn(lm_store *s, rng *r, uint64_t nkeys, samples *lat, size_t n) {
+  char out[VAL_LEN + 1];
+  int rc = read_begin(s);
+  for (size_t j = 0; j < n && !rc; j++) {
+    uint64_t i = rng_below(r, nkeys), t0 = lat ? now_ns() : 0;
+    rc = get_in(s->rtxn, s->dbi, i, out);
+    if (lat) samples_add(lat, now_ns() - t0);
+  }
+  mdb_txn_reset(s->rtxn);
+  return rc;
+}
+
+/* The counter: one int64 under "counter", read-modify-write in one txn. */
+int lm_inc(lm_store *s) {
+  MDB_txn *t;
+  MDB_val k = {7, "counter"}, v;
+  int64_t n = 0;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+  if (rc) return rc;
+  rc = mdb_get(t, s->dbi, &k, &v);
+  if (!rc && v.mv_size == sizeof n) memcpy(&n, v.mv_data, sizeof n);
+  n++;
+  v = (MDB_val){sizeof n, &n};
+  rc = (rc && rc != MDB_NOTFOUND) ? rc : mdb_put(t, s->dbi, &k, &v, 0);
+  return rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+}
+
+int lm_counter_value(lm_store *s, int64_t *out) {
+  MDB_txn *t;
+  MDB_val k = {7, "counter"}, v;
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+  if (rc) return rc;
+  rc = mdb_get(t, s->dbi, &k, &v);
+  *out = 0;
+  if (!rc && v.mv_size == sizeof *out) memcpy(out, v.mv_data, sizeof *out);
+  mdb_txn_abort(t);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int lm_footprint(lm_store *s, uint64_t *used_bytes, uint64_t *file_bytes, uint64_t *disk_bytes) {
+  MDB_envinfo info;
+  MDB_stat st;
+  int rc = mdb_env_info(s->env, &info);
+  if (!rc) rc = mdb_env_stat(s->env, &st);
+  if (rc) return rc;
+  char path[600];
+  snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  *used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+  *file_bytes = file_bytes_of(path);
+  *disk_bytes = disk_bytes_of(path);
+  return 0;
+}
