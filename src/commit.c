@@ -100,16 +100,11 @@ typedef struct cent {
   uint64_t gen;      /* generation when doomed                         */
   uint32_t newcnt;   /* incoming words from the new version            */
   uint32_t dying;    /* incoming words that die with the old version   */
-  uint32_t refs;     /* head of the list of fresh words pointing here  */
   uint32_t applied;  /* owners we added by CAS before the root CAS     */
   uint32_t flags;
+  uint32_t pad;
 } cent;
 _Static_assert(sizeof(cent) == 40, "compact table entries");
-
-typedef struct cref {
-  uint64_t *where;   /* a word in a fresh block, or NULL: the new root */
-  uint32_t next;
-} cref;
 
 typedef struct vec64 {
   uint64_t *v;
@@ -122,8 +117,6 @@ typedef struct commit_ctx {
   cent *tab;
   size_t cap, used;
   vec64 slots;       /* indices of the used table entries               */
-  cref *refs;
-  size_t nrefs, caprefs;
   vec64 stack;       /* worklist of offsets                           */
   vec64 doomed;      /* offsets doomed, in doom order                 */
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
@@ -209,19 +202,6 @@ static cent *find(commit_ctx *c, uint64_t off) {
   return c->tab[i].off ? &c->tab[i] : NULL;
 }
 
-static int add_ref(commit_ctx *c, cent *e, uint64_t *where) {
-  if (c->nrefs == c->caprefs) {
-    size_t cap = c->caprefs ? c->caprefs * 2 : 256;
-    cref *r = realloc(c->refs, cap * sizeof *r);
-    if (!r) return c->err = EVE_ENOMEM;
-    c->refs = r;
-    c->caprefs = cap;
-  }
-  c->refs[c->nrefs] = (cref){where, e->refs};
-  e->refs = (uint32_t)++c->nrefs;
-  return 0;
-}
-
 static blk *blk_of(commit_ctx *c, uint64_t off) { return region_ptr(c->d, off); }
 
 /* Validate an old block before any CAS on its meta. */
@@ -233,13 +213,12 @@ static int valid_old(commit_ctx *c, uint64_t off) {
 
 /* ---- 1. count ----------------------------------------------------------------- */
 
-/* One more incoming word (at `where`, NULL for the root word) to `word`. */
-static void new_edge(commit_ctx *c, uint64_t word, uint64_t *where) {
+/* One more incoming word to `word` (from a fresh block, or the new root). */
+static void new_edge(commit_ctx *c, uint64_t word) {
   if (c->err || !VAL_IS_BLOCK(word)) return;
   cent *e = entry(c, word);
   if (!e) return;
   e->newcnt++;
-  if (add_ref(c, e, where)) return;
   if ((e->flags & F_FRESH) && !(e->flags & F_REACHED)) {
     e->flags |= F_REACHED;
     push(c, &c->stack, word);
@@ -248,12 +227,10 @@ static void new_edge(commit_ctx *c, uint64_t word, uint64_t *where) {
   }
 }
 
-static void count_slot(void *ctx, const uint64_t *slot) {
-  new_edge(ctx, *slot, (uint64_t *)slot);
-}
+static void count_slot(void *ctx, const uint64_t *slot) { new_edge(ctx, *slot); }
 
 static void count_new_version(commit_ctx *c) {
-  new_edge(c, *c->new_root, NULL);
+  new_edge(c, *c->new_root);
   while (c->stack.n && !c->err && !c->t->err)
     blk_for_each_child(c->t, c->stack.v[--c->stack.n], count_slot, c);
   if (c->t->err && !c->err) c->err = c->t->err;
@@ -318,6 +295,25 @@ static void doom_old_version(commit_ctx *c, eve_val old) {
 
 /* ---- 3. adopt -------------------------------------------------------------------- */
 
+/* Point every fresh word that holds `from` at `to` instead.  Copies are
+ * rare (a RETIRED or count-0 block gaining an owner), so the fresh blocks
+ * are rescanned here rather than every word's position recorded. */
+typedef struct repoint { uint64_t from, to; } repoint;
+
+static void repoint_slot(void *ctx, const uint64_t *slot) {
+  const repoint *r = ctx;
+  if (*slot == r->from) *(uint64_t *)slot = r->to; /* a fresh block: ours to write */
+}
+
+static void repoint_fresh(commit_ctx *c, uint64_t from, uint64_t to) {
+  repoint r = {from, to};
+  if (*c->new_root == from) *c->new_root = to;
+  for (size_t k = 0; k < c->slots.n; k++) {
+    const cent *e = &c->tab[c->slots.v[k]];
+    if ((e->flags & F_REACHED) && e->off != to) blk_for_each_child(c->t, e->off, repoint_slot, &r);
+  }
+}
+
 /* Replace old block `off` by a fresh copy in every fresh word that points
  * at it; the copy's children each gain an owner. */
 static void copy_block(commit_ctx *c, uint64_t off) {
@@ -330,21 +326,14 @@ static void copy_block(commit_ctx *c, uint64_t off) {
   }
   memcpy((uint8_t *)dst + sizeof(blk), (const uint8_t *)src + sizeof(blk), size - sizeof(blk));
   dst->aux = src->aux;
-  /* move every reference from the original to the copy */
   cent *e = find(c, off);
-  uint32_t newcnt = e->newcnt, r = e->refs;
-  e->newcnt = 0;
-  e->refs = 0;
+  uint32_t newcnt = e->newcnt;
+  e->newcnt = 0; /* the original loses every new word to the copy */
   cent *ce = entry(c, coff);
   if (!ce) return;
   ce->flags = F_FRESH | F_ATTEMPT | F_REACHED;
   ce->newcnt = newcnt;
-  for (; r; r = c->refs[r - 1].next) {
-    uint64_t *where = c->refs[r - 1].where;
-    if (where) *where = coff;
-    else *c->new_root = coff;
-  }
-  /* ce->refs is not needed again: a fresh block is never copied */
+  repoint_fresh(c, off, coff);
   if (newcnt >= 2) atomic_store(&dst->meta, META_MAKE(META_GEN(atomic_load(&dst->meta)), newcnt, 1, BLK_LIVE));
   blk_for_each_child(c->t, coff, count_slot, c);
 }
@@ -387,8 +376,8 @@ static void adopt_new_version(commit_ctx *c) {
       /* unpublished: plain stores.  Reset too, in case an earlier attempt
        * of this txn marked a pre-attempt block SHARED. */
       atomic_store(&b->meta, META_MAKE(gen, e->newcnt >= 2 ? e->newcnt : 0, e->newcnt >= 2, BLK_LIVE));
-    } else {
-      push(c, &c->adopt, e->off);
+    } else if ((int64_t)e->newcnt - e->dying > (int64_t)e->applied) {
+      push(c, &c->adopt, e->off); /* gains owners; the rest are transfers */
     }
   }
   /* copies add owners to their children, which may need copies in turn */
@@ -503,7 +492,6 @@ static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
 
 static void ctx_release(commit_ctx *c) {
   free(c->tab);
-  free(c->refs);
   free(c->slots.v);
   free(c->stack.v);
   free(c->doomed.v);
@@ -538,7 +526,7 @@ static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
 static void ctx_free(commit_ctx *c) {
   if (c->from_tls && c->cap <= (1u << 16)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->nrefs = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = 0;
+    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = 0;
     c->adopting = 0;
     c->err = 0;
     tls_scratch = *c;
