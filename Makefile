@@ -8,9 +8,9 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE   ?= cmake
-APT_PKGS = build-essential cmake clang libcriterion-dev libxxhash-dev pkg-config
+APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
-.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang bench test-bench clean
+.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench clean
 
 all: build
 
@@ -26,7 +26,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-bench
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -62,6 +62,17 @@ test-clang:
 	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
 	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
 
+# Every fuzz seed and saved finding, once through each libFuzzer target
+# (EDN, JSON, domain files, the CLI).  Deterministic: a regression suite.
+test-fuzz:
+	tests/fuzz/run.sh replay
+
+# Timed fuzzing, FUZZ_SECONDS per target; findings land in tests/fuzz/crashes/.
+# Not part of make test: a new finding would fail an unrelated change.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # Benchmarks: eve against LMDB, Redis and a bare CAS loop, in one run; writes
 # docs/BENCHMARKS.md and docs/bench/*.png (~5-15 min on 2 cores).
 bench:
@@ -73,4 +84,4 @@ test-bench:
 	./bench/run.sh --quick
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz

@@ -326,12 +326,14 @@ static void tc_flush(struct tcache *tc, unsigned c, unsigned count) {
   tc->n[c] -= count;
 }
 
-/* Chunk size for carving: a fraction of the file, between 4 KiB and 1 MiB,
- * so tiny domains stay tiny and big ones rarely touch the bump pointer. */
+/* Chunk size for carving: a fraction of the file, between 4 KiB and 64 KiB,
+ * so tiny domains stay tiny and the bump pointer is touched once per
+ * hundreds of allocations; no more, because a process that dies loses its
+ * chunk until the collector runs. */
 static uint64_t chunk_size(eve_domain *d) {
   uint64_t s = atomic_load_explicit(&d->hdr->size, memory_order_relaxed) / 16;
   if (s < 4096) s = 4096;
-  if (s > (1u << 20)) s = 1u << 20;
+  if (s > (64u << 10)) s = 64u << 10;
   return s / BLK_ALIGN * BLK_ALIGN;
 }
 
@@ -405,9 +407,18 @@ static void push_free(eve_domain *d, uint64_t off, unsigned c) {
   tc->slot[c][tc->n[c]++] = off;
 }
 
+/* A block offset a free may touch: aligned, inside the heap, whole. */
+static int freeable(eve_domain *d, uint64_t off) {
+  if (off % BLK_ALIGN || !region_contains(d, off, sizeof(blk))) return 0;
+  const blk *b = blk_at(d, off);
+  return b->magic == BLK_MAGIC && b->cls < EVE_NCLASSES &&
+         region_contains(d, off, alloc_class_size(b->cls));
+}
+
 void alloc_free(eve_domain *d, uint64_t off) {
+  if (!freeable(d, off)) return; /* damage: leave it (a leak), never scribble */
   blk *b = blk_at(d, off);
-  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES || b->type == T_FREE) return;
+  if (b->type == T_FREE) return;
   if (META_STATE(atomic_load_explicit(&b->meta, memory_order_relaxed)) == BLK_FREE) return;
   mark_free(d, off, b->cls);
   push_free(d, off, b->cls);
@@ -456,6 +467,7 @@ void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, 
 }
 
 int alloc_free_retired(eve_domain *d, uint64_t off, uint64_t gen) {
+  if (!freeable(d, off)) return EVE_ECORRUPT;
   blk *b = blk_at(d, off);
   uint64_t m = atomic_load_explicit(&b->meta, memory_order_acquire);
   /* {gen, RETIRED} -> {gen + 1, FREE} by CAS: a second free of the same

@@ -109,7 +109,10 @@ static int cell_get(eve_domain *d, uint64_t *cell) {
   return *cell ? 0 : cell_page_new(d, cell);
 }
 
-void atom_cell_release(eve_domain *d, uint64_t cell) { cell_push(d, cell); }
+void atom_cell_release(eve_domain *d, uint64_t cell) {
+  if (cell % 64 || !region_contains(d, cell, sizeof(atom_cell))) return; /* damage */
+  cell_push(d, cell);
+}
 
 void atom_for_each_page(eve_domain *d, void (*fn)(void *ctx, uint64_t page), void *ctx) {
   uint64_t page = atomic_load(&d->hdr->cell_pages);
@@ -412,6 +415,8 @@ int eve_atom_names(eve_txn *t, eve_val *out) {
   eve_val reg = atomic_load(&t->d->hdr->root);
   uint64_t n = 0;
   if ((rc = eve_count(t, reg, &n)) != 0) return rc;
+  /* the count is read from the file: no more atoms than blocks could hold */
+  if (n > (atomic_load(&t->d->hdr->bump) - t->d->heap_start) / BLK_MIN) return txn_fail(t, EVE_ECORRUPT);
   eve_val *names = malloc((n ? n : 1) * sizeof *names);
   if (!names) return EVE_ENOMEM;
   eve_iter it;

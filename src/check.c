@@ -366,7 +366,17 @@ int eve_stats_get(eve_domain *d, eve_stats *out) {
   out->oldest_pin_ms = es.oldest_pin_ms;
   out->oldest_pin_pid = es.oldest_pin_pid;
   eve_txn *t;
-  if ((rc = eve_txn_begin(d, EVE_TXN_READ, &t)) != 0) return rc;
+  rc = eve_txn_begin(d, EVE_TXN_READ, &t);
+  if (rc == EVE_ESLOTS) {
+    /* Every slot is taken, and showing who holds them is what stats are
+     * for: read the registry's count unpinned.  The root node may be
+     * replaced meanwhile; its count word is then merely stale (reads are
+     * checked, so never a crash). */
+    eve_txn bare = {.d = d, .flags = EVE_TXN_READ, .fork_gen = region_fork_gen()};
+    rc = eve_count(&bare, atomic_load(&d->hdr->root), &out->atoms);
+    return rc;
+  }
+  if (rc) return rc;
   rc = eve_count(t, atomic_load(&d->hdr->root), &out->atoms);
   eve_txn_abort(t);
   return rc;

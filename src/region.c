@@ -170,7 +170,8 @@ static int validate_mapped(eve_domain *d) {
   uint64_t size = atomic_load(&d->hdr->size);
   struct stat st;
   if (fstat(d->fd, &st) != 0) return errno_to_eve(errno);
-  if (size < d->heap_start || size > d->max_size || bump < d->heap_start || bump > size)
+  if (size < d->heap_start || size > d->max_size || bump < d->heap_start || bump > size ||
+      bump % 16 != 0 || size % EVE_PAGE != 0)
     return EVE_EBADHDR;
   if ((uint64_t)st.st_size < size) return EVE_ETRUNC;
   return 0;

@@ -644,6 +644,11 @@ static int emit(pwalk *w, eve_val v) {
   if (rc) return rc;
   int ci = coll_index(ty);
   if (ci < 0) return w->st->scalar(w->t, w->b, v, ty);
+  /* a collection inside itself is damage (values are trees of immutable
+   * blocks); without this check a cycle would be printed again at every
+   * level down to the depth limit: depth x size work before failing */
+  for (size_t i = 0; i < w->depth; i++)
+    if (w->lv[i].it.coll == v) return txn_fail(w->t, EVE_ECORRUPT);
   if (!txn_enter(w->t)) return w->t->err ? w->t->err : EVE_EDEPTH;
   rc = text_grow((void **)&w->lv, &w->cap, w->depth + 1, sizeof *w->lv);
   plevel *l = rc ? NULL : &w->lv[w->depth];

@@ -681,6 +681,12 @@ static int cmp_entry(const void *x, const void *y, void *ctx) {
 }
 
 static entry *sorted_entries(eve_txn *t, eve_val coll, uint64_t n) {
+  /* n is read from the file: no collection holds more entries than the heap
+   * has blocks, so anything larger is damage, not a reason to allocate */
+  if (n > (atomic_load(&t->d->hdr->bump) - t->d->heap_start) / BLK_MIN) {
+    txn_fail(t, EVE_ECORRUPT);
+    return NULL;
+  }
   entry *e = malloc((n ? n : 1) * sizeof *e);
   if (!e) {
     txn_fail(t, EVE_ENOMEM);

@@ -725,7 +725,7 @@ Test(procs, sigkill_torture) {
   close_atom(open_atom(d, "m"));
   EVE_OK(eve_close(d));
 
-  uint64_t target = t_scale(100);
+  uint64_t target = t_scale(500);
   if (target < 20) target = 20;
   int64_t t0 = now_ms();
   while (s.kills < target) {
@@ -1378,5 +1378,91 @@ Test(procs, read_only_copy_reads_and_checks) {
   int rc = eve_check(d, &r, print_problem, NULL);
   cr_assert_eq(rc, 0, "read-only check: %s", eve_strerror(rc));
   cr_assert_eq(r.leaked_bytes, 0);
+  EVE_OK(eve_close(d));
+}
+
+/* ---- SIGKILL torture on an in-memory domain shared with forked children ---- */
+
+/* A child of the test process: it inherits the memfd mapping, increments the
+ * counter for ever, and writes each value it published to its pipe. */
+static void memfd_incrementer(eve_domain *d, eve_atom *a, int fd) {
+  for (;;) {
+    eve_txn *t;
+    eve_val v;
+    int64_t n;
+    if (eve_txn_begin(d, EVE_TXN_WRITE, &t) != 0) _exit(2);
+    if (eve_swap(t, a, inc_fn, NULL, &v) != 0 || eve_get_int(t, v, &n) != 0) _exit(3);
+    eve_txn_abort(t);
+    if (write(fd, &n, sizeof n) != sizeof n) _exit(4);
+  }
+}
+
+/* Read every value the (now dead) child acknowledged; return the largest. */
+static int64_t drain_acks(int fd, uint64_t *count) {
+  int64_t n, max = 0;
+  while (read(fd, &n, sizeof n) == (ssize_t)sizeof n) {
+    if (n > max) max = n;
+    (*count)++;
+  }
+  return max;
+}
+
+Test(procs, sigkill_torture_in_memory_shared_with_children) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "c", EVE_ATOM_CREATE, &a));
+  uint64_t rng = t_seed(0xfeed), kills = 0, acked = 0, target = t_scale(200);
+  int64_t max_acked = 0;
+  while (kills < target) {
+    enum { K = 2 };
+    pid_t pid[K];
+    int fds[K][2];
+    for (int k = 0; k < K; k++) {
+      cr_assert_eq(pipe(fds[k]), 0);
+      pid[k] = fork();
+      if (pid[k] == 0) {
+        close(fds[k][0]);
+        memfd_incrementer(d, a, fds[k][1]);
+      }
+      track(pid[k]);
+      close(fds[k][1]);
+    }
+    struct timespec nap = {0, (long)(t_below(&rng, 3000) * 1000)}; /* 0-3 ms */
+    nanosleep(&nap, NULL);
+    for (int k = 0; k < K; k++) { /* kill at a random instant, mid-swap or not */
+      kill(pid[k], SIGKILL);
+      waitpid(pid[k], NULL, 0);
+      untrack(pid[k]);
+      int64_t m = drain_acks(fds[k][0], &acked);
+      if (m > max_acked) max_acked = m;
+      close(fds[k][0]);
+      kills++;
+    }
+    /* no acknowledged swap lost; at most one unacknowledged per killed child */
+    eve_txn *t = t_wtxn(d);
+    eve_val v;
+    int64_t now;
+    EVE_OK(eve_deref(t, a, &v));
+    if (v != EVE_V_NIL) EVE_OK(eve_get_int(t, v, &now));
+    else now = AW_COUNTER_BASE;
+    EVE_OK(eve_txn_abort(t));
+    cr_assert_geq(now, max_acked, "an acknowledged swap was lost");
+    cr_assert_leq(now - AW_COUNTER_BASE, (int64_t)(acked + kills),
+                  "more swaps landed than were made");
+    eve_check_report r;
+    EVE_OK(eve_check(d, &r, NULL, NULL));
+  }
+  /* the dead children's caches and buffers are leaks; the collector (we are
+   * the only process attached) returns them */
+  eve_gc_report g;
+  EVE_OK(eve_gc(d, &g));
+  eve_check_report r;
+  EVE_OK(eve_check(d, &r, NULL, NULL));
+  cr_assert_eq(r.leaked_bytes, 0, "%llu bytes leaked after gc", (unsigned long long)r.leaked_bytes);
+  cr_log_info("in-memory torture: %llu kills of forked children, %llu swaps acknowledged, "
+              "gc reclaimed %llu bytes",
+              (unsigned long long)kills, (unsigned long long)acked,
+              (unsigned long long)g.reclaimed_bytes);
+  eve_atom_close(a);
   EVE_OK(eve_close(d));
 }

@@ -1,0 +1,18 @@
+/* fuzz_json.c — libFuzzer target: the input is JSON text.  The properties
+ * checked are listed in roundtrip.h. */
+#include "roundtrip.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  rt_init();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  rt_input(data, size, eve_read_json, 1);
+  return 0;
+}
