@@ -399,7 +399,6 @@ int eve_check(eve_domain *d, eve_check_report *out,
 
 typedef struct eve_gc_report {
   uint64_t reclaimed_bytes; /* allocated but unreachable bytes returned        */
-  uint64_t reclaimed_blocks;
   uint64_t live_bytes;      /* reachable bytes after the collection            */
 } eve_gc_report;
 /* Full collection: mark from the atoms, rebuild the free lists, recompute

@@ -88,7 +88,6 @@
 
 enum {
   F_FRESH = 1,     /* allocated in this txn, unpublished               */
-  F_ATTEMPT = 2,   /* ... by this attempt (freed if it loses)          */
   F_REACHED = 4,   /* fresh and reachable from the new root            */
   F_VISITED = 8,   /* met by the garbage walk                          */
   F_DOOMED = 16,   /* garbage: doomed by us or already RETIRED         */
@@ -331,7 +330,7 @@ static void copy_block(commit_ctx *c, uint64_t off) {
   e->newcnt = 0; /* the original loses every new word to the copy */
   cent *ce = entry(c, coff);
   if (!ce) return;
-  ce->flags = F_FRESH | F_ATTEMPT | F_REACHED;
+  ce->flags = F_FRESH | F_REACHED;
   ce->newcnt = newcnt;
   repoint_fresh(c, off, coff);
   if (newcnt >= 2) atomic_store(&dst->meta, META_MAKE(META_GEN(atomic_load(&dst->meta)), newcnt, 1, BLK_LIVE));
@@ -430,12 +429,12 @@ static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
 
 /* ---- bookkeeping of the txn's fresh blocks ---------------------------------------------- */
 
-static void load_fresh(commit_ctx *c, size_t mark) {
+static void load_fresh(commit_ctx *c) {
   eve_txn *t = c->t;
   for (size_t i = 0; i < t->nfresh && !c->err; i++) {
     if (!t->fresh[i]) continue; /* published by an earlier commit */
     cent *e = entry(c, t->fresh[i]);
-    if (e) e->flags |= F_FRESH | (i >= mark ? F_ATTEMPT : 0);
+    if (e) e->flags |= F_FRESH;
   }
 }
 
@@ -547,13 +546,13 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
   commit_ctx c;
   ctx_init(&c, t, new);
   if (*new == old) { /* nothing changes: publish nothing, drop the attempt */
-    load_fresh(&c, mark);
+    load_fresh(&c);
     settle_fresh(&c, mark, 0);
     ctx_free(&c);
     *won = 1;
     return 0;
   }
-  load_fresh(&c, mark);
+  load_fresh(&c);
   if (!c.err) count_new_version(&c);
   PAUSE(PAUSE_AFTER_COUNT, 0, 0);
   if (!c.err) doom_old_version(&c, old);

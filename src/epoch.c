@@ -466,16 +466,6 @@ void epoch_detach(eve_domain *d) {
 
 /* ---- statistics ------------------------------------------------------------------ */
 
-typedef struct waiting_acc { eve_domain *d; uint64_t n, bytes; } waiting_acc;
-
-static void sum_waiting(retire_buf *rb, void *ctx) {
-  waiting_acc *acc = ctx;
-  acc->n += rb->n;
-  for (size_t i = 0; i < rb->n; i++)
-    if (!(rb->e[i].off & 1))
-      acc->bytes += alloc_class_size(((const blk *)region_ptr(acc->d, rb->e[i].off))->cls);
-}
-
 void epoch_stats_get(eve_domain *d, epoch_stats *out) {
   memset(out, 0, sizeof *out);
   uint64_t now = now_ns(), oldest = UINT64_MAX;
@@ -494,8 +484,4 @@ void epoch_stats_get(eve_domain *d, epoch_stats *out) {
     }
   }
   if (oldest != UINT64_MAX && now > oldest) out->oldest_pin_ms = (now - oldest) / 1000000;
-  waiting_acc acc = {d, 0, 0};
-  alloc_for_each_retire_buf(d, 0, sum_waiting, &acc);
-  out->waiting = acc.n;
-  out->waiting_bytes = acc.bytes;
 }

@@ -74,7 +74,7 @@ int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag);
 uint64_t epoch_reclaim(eve_domain *d);
 
 typedef struct epoch_stats {
-  uint64_t readers, oldest_pin_ms, waiting, waiting_bytes;
+  uint64_t readers, oldest_pin_ms;
   int64_t oldest_pin_pid;
 } epoch_stats;
 void epoch_stats_get(eve_domain *d, epoch_stats *out);

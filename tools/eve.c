@@ -512,8 +512,8 @@ static int cmd_gc(const cli_args *a) {
     return end_session(&s, cli_fail(CLI_FAIL, "gc: %s is open in another process (gc needs "
                                               "exclusive access): %s", a->pos[0], eve_strerror(rc)));
   if (rc) return end_session(&s, cli_fail_rc(rc, "gc"));
-  printf("{:reclaimed-bytes %" PRIu64 ", :reclaimed-blocks %" PRIu64 ", :live-bytes %" PRIu64 "}\n",
-         r.reclaimed_bytes, r.reclaimed_blocks, r.live_bytes);
+  printf("{:reclaimed-bytes %" PRIu64 ", :live-bytes %" PRIu64 "}\n", r.reclaimed_bytes,
+         r.live_bytes);
   return end_session(&s, 0);
 }
 
