@@ -348,7 +348,11 @@ int eve_atom_version(eve_atom *a, uint64_t *out);
 typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
 
 /* Atomically replace the atom's value v with fn(v), retrying on conflict.
- * *out (may be NULL) receives the value published, valid until t ends. */
+ * *out (may be NULL) receives the value published, valid until t ends.
+ * The version a swap replaces is freed once every transaction that could
+ * see it has ended, t included: a transaction that swaps many times holds
+ * every version it replaced until it ends.  Use one transaction per swap
+ * (or per small batch of swaps). */
 int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out);
 /* Set the atom to v (a value built in t or read in t). */
 int eve_reset(eve_txn *t, eve_atom *a, eve_val v);

@@ -223,15 +223,17 @@ Test(atom, nested_updates_reclaim_exactly) {
   EVE_OK(eve_atom_open(d, "m", EVE_ATOM_CREATE, &a));
   uint64_t rng = t_seed(77);
   size_t keys = t_scale(100000), ops = t_scale(1000000);
-  eve_txn *t = t_wtxn(d);
-  /* load */
+  eve_txn *t;
+  /* load, one transaction per swap (a transaction holds every version its
+   * own swaps replace until it ends) */
   for (size_t i = 0; i < keys; i++) {
+    t = t_wtxn(d);
     upd u = {.depth = 1};
     EVE_OK(eve_int(t, (int64_t)i, &u.path[0]));
     EVE_OK(eve_string(t, "an initial value string", 23, &u.val));
     EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
+    EVE_OK(eve_txn_abort(t));
   }
-  EVE_OK(eve_txn_abort(t));
   assert_exact(d, "after load");
   eve_domain_info loaded, later;
   EVE_OK(eve_domain_info_get(d, &loaded));
