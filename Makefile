@@ -62,13 +62,16 @@ test-clang:
 	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
 	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
 
-# Every fuzz seed and saved finding, once through each libFuzzer target
-# (EDN, JSON, domain files, the CLI).  Deterministic: a regression suite.
+# Every fuzz seed and saved finding once through each libFuzzer target (EDN,
+# JSON, domain files, the CLI), then a fixed number of fuzzing runs per
+# target with a fixed seed (about a minute each): deterministic, so it can
+# gate CI; findings land in tests/fuzz/crashes/.
 test-fuzz:
 	tests/fuzz/run.sh replay
+	tests/fuzz/run.sh runs
 
-# Timed fuzzing, FUZZ_SECONDS per target; findings land in tests/fuzz/crashes/.
-# Not part of make test: a new finding would fail an unrelated change.
+# Open-ended fuzzing, FUZZ_SECONDS per target, from the corpus grown so far;
+# findings land in tests/fuzz/crashes/.  Not in make test (not reproducible).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -120,6 +120,16 @@ static int valid_free_entry(eve_domain *d, uint64_t off, unsigned cls) {
   return off % BLK_ALIGN == 0 && region_contains(d, off, alloc_class_size(cls));
 }
 
+/* Does the block at off (inside the heap) look free, of class cls?  A
+ * damaged list could otherwise hand out a block that is in use.  (A block
+ * popped and reused by another thread meanwhile can fail this too; then
+ * the popper's CAS fails anyway, so only damage ever cuts a list.) */
+static int looks_free(eve_domain *d, uint64_t off, unsigned cls) {
+  const blk *b = blk_at(d, off);
+  return b->magic == BLK_MAGIC && b->type == T_FREE && b->cls == cls &&
+         META_STATE(atomic_load_explicit(&b->meta, memory_order_relaxed)) == BLK_FREE;
+}
+
 /* ---- Treiber stacks with a 128-bit {offset, tag} head ------------------- */
 
 typedef unsigned __int128 u128;
@@ -162,7 +172,7 @@ static unsigned stack_pop_batch(eve_domain *d, unsigned cls, uint64_t *out, unsi
     uint64_t off, tag;
     load_head(h, &off, &tag);
     if (off == 0) return 0;
-    if (!valid_free_entry(d, off, cls)) {
+    if (!valid_free_entry(d, off, cls) || !looks_free(d, off, cls)) {
       /* a bad head: drop the whole list (a leak) rather than follow it */
       if (cas_head(h, off, tag, 0, tag + 1)) return 0;
       continue;
@@ -172,7 +182,8 @@ static unsigned stack_pop_batch(eve_domain *d, unsigned cls, uint64_t *out, unsi
     while (n < max && cur) {
       out[n++] = cur;
       uint64_t next = __atomic_load_n(link_word(d, cur), __ATOMIC_RELAXED);
-      if (next && !valid_free_entry(d, next, cls)) next = 0; /* cut a corrupt chain */
+      if (next && (!valid_free_entry(d, next, cls) || !looks_free(d, next, cls)))
+        next = 0; /* cut a damaged chain (the rest leaks until the collector runs) */
       cur = next;
     }
     if (cas_head(h, off, tag, cur, tag + 1)) return n;

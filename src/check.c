@@ -248,8 +248,9 @@ static void check_invariant(chk *c) {
   for (size_t i = 0; i < c->cap; i++) {
     cent *e = &c->tab[i];
     if (!e->off || (e->flags & C_SEEN)) continue; /* cell pages: not values */
+    if (e->off % BLK_ALIGN || !region_contains(c->d, e->off, sizeof(blk))) continue; /* reported */
     const blk *b = region_ptr(c->d, e->off);
-    if (!region_contains(c->d, e->off, sizeof(blk)) || b->magic != BLK_MAGIC) continue; /* reported */
+    if (b->magic != BLK_MAGIC) continue; /* reported */
     uint64_t m = atomic_load(&b->meta);
     c->rep.blocks++;
     c->rep.reachable_bytes += alloc_class_size(b->cls);

@@ -397,6 +397,10 @@ static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
   vec64 work = {0};
   uint64_t item = off;
   for (;;) {
+    /* validate before any CAS: a child word of a damaged block may point
+     * anywhere, and a CAS there would scribble on it */
+    txn_read_any(c->t, item);
+    if (c->t->err) break;
     _Atomic uint64_t *meta = &blk_of(c, item)->meta;
     uint64_t m = atomic_load(meta), nm;
     int garbage;
@@ -413,8 +417,7 @@ static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
     } while (!atomic_compare_exchange_weak(meta, &m, nm));
     if (garbage == 1) {
       retire(c, item, META_GEN(m), tag);
-      txn_read_any(c->t, item); /* validate before reading its children */
-      if (!c->t->err) {
+      {
         size_t before = c->stack.n;
         blk_for_each_child(c->t, item, die_slot, c);
         while (c->stack.n > before) push(c, &work, c->stack.v[--c->stack.n]);

@@ -7,6 +7,10 @@
 #                                 the regression check for `make test`)
 #   tests/fuzz/run.sh seeds       rebuild corpus/domain/ from real domains
 #                                 (after a format change)
+#   tests/fuzz/run.sh runs        a fixed number of runs per target (about a
+#                                 minute each here) with a fixed seed, from the
+#                                 checked-in seeds only: the same executions
+#                                 every time, so it can gate CI
 #
 # Targets: edn json domain cli (FUZZ_TARGETS="edn json" picks some).
 # Builds with clang -fsanitize=fuzzer,address,undefined into build-fuzz/
@@ -98,15 +102,31 @@ target_opts() {
   esac
 }
 
+# Runs per target for the deterministic mode: about a minute each on this
+# machine (the domain target runs a whole API session with a check and a
+# collection per input, hence far fewer).
+fixed_runs() {
+  case $1 in
+    domain) echo 8000 ;;
+    *) echo 1000000 ;;
+  esac
+}
+
 fuzz() {
-  local secs=$1 pass=0 fail=0 t log execs
+  local secs=$1 pass=0 fail=0 t log execs limit
   : >"$OUT/summary.txt"
   for t in $TARGETS; do
     rm -rf "$OUT/artifacts/$t" # only this run's findings are copied below
     mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t"
     log="$OUT/fuzz_$t.log"
-    # shellcheck disable=SC2046
-    if "$OUT/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
+    if [ "$secs" = runs ]; then # deterministic: fresh corpus, fixed seed and count
+      rm -rf "$OUT/corpus/$t" && mkdir -p "$OUT/corpus/$t"
+      limit="-runs=$(fixed_runs "$t") -seed=1"
+    else
+      limit="-max_total_time=$secs"
+    fi
+    # shellcheck disable=SC2046,SC2086
+    if "$OUT/fuzz_$t" $limit -timeout=20 -rss_limit_mb=4096 \
          -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" $(target_opts "$t") \
          "$OUT/corpus/$t" "$HERE/corpus/$t" >"$log" 2>&1; then
       pass=$((pass + 1))
@@ -118,7 +138,7 @@ fuzz() {
       grep -E 'ERROR|contract|SUMMARY|Test unit written' "$log" | tail -20 || true
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    echo "fuzz_$t: ${execs:-?} executions in ${secs} s, corpus $(find "$OUT/corpus/$t" -type f | wc -l) files" |
+    echo "fuzz_$t: ${execs:-?} executions ($secs), corpus $(find "$OUT/corpus/$t" -type f | wc -l) files" |
       tee -a "$OUT/summary.txt"
   done
   echo "$pass passed, $fail failed"
@@ -143,6 +163,7 @@ build
 case $MODE in
   replay) replay ;;
   seeds) seeds ;;
-  *[!0-9]* | '') echo "usage: $0 [SECONDS | replay | seeds]" >&2; exit 2 ;;
+  runs) fuzz runs ;;
+  *[!0-9]* | '') echo "usage: $0 [SECONDS | replay | seeds | runs]" >&2; exit 2 ;;
   *) fuzz "$MODE" ;;
 esac
