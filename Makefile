@@ -64,8 +64,9 @@ test-clang:
 
 # Every fuzz seed and saved finding once through each libFuzzer target (EDN,
 # JSON, domain files, the CLI), then a fixed number of fuzzing runs per
-# target with a fixed seed (about a minute each): deterministic, so it can
-# gate CI; findings land in tests/fuzz/crashes/.
+# target with a fixed seed from the checked-in seeds (about a minute each):
+# close to the same executions every run, so it can gate CI; findings land in
+# tests/fuzz/crashes/ and replay from then on.
 test-fuzz:
 	tests/fuzz/run.sh replay
 	tests/fuzz/run.sh runs

@@ -9,8 +9,9 @@
 #                                 (after a format change)
 #   tests/fuzz/run.sh runs        a fixed number of runs per target (about a
 #                                 minute each here) with a fixed seed, from the
-#                                 checked-in seeds only: the same executions
-#                                 every time, so it can gate CI
+#                                 checked-in seeds only: close to the same
+#                                 executions every time (libFuzzer's scheduling
+#                                 is not strictly deterministic), fit for CI
 #
 # Targets: edn json domain cli (FUZZ_TARGETS="edn json" picks some).
 # Builds with clang -fsanitize=fuzzer,address,undefined into build-fuzz/
