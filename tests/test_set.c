@@ -1,41 +1,9 @@
 /* test_set.c — the CHAMP set: unit tests, canonical shape, and model-based
  * randomised tests (also under truncated hashes that force collisions). */
 #define _GNU_SOURCE
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "map.h"
-#include "support.h"
+#include "champ_support.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-#define BIG (INT64_C(1) << 61) /* past the immediate range: boxed ints */
-
-static eve_val I(eve_txn *t, int64_t i) {
-  eve_val v;
-  EVE_OK(eve_int(t, i, &v));
-  return v;
-}
-
-static eve_val S(eve_txn *t, const char *s) {
-  eve_val v;
-  EVE_OK(eve_string(t, s, strlen(s), &v));
-  return v;
-}
-
-static eve_val KW(eve_txn *t, const char *s) {
-  eve_val v;
-  EVE_OK(eve_keyword(t, s, strlen(s), &v));
-  return v;
-}
-
-static uint64_t count_of(eve_txn *t, eve_val s) {
-  uint64_t n;
-  EVE_OK(eve_count(t, s, &n));
-  return n;
-}
 
 static eve_val sconj(eve_txn *t, eve_val s, eve_val x) {
   eve_val out;
@@ -56,73 +24,10 @@ static int contains(eve_txn *t, eve_val s, eve_val x) {
   return c;
 }
 
-static int equal(eve_txn *t, eve_val a, eve_val b) {
-  int e;
-  EVE_OK(eve_equal(t, a, b, &e));
-  return e;
-}
-
-static uint64_t hash_of(eve_txn *t, eve_val v) {
-  uint64_t h;
-  EVE_OK(eve_hash(t, v, &h));
-  return h;
-}
-
-/* Elements of mixed types from an integer id, and back: immediate and boxed
- * ints, inline and boxed strings, inline and boxed keywords. */
-static eve_val elem_of(eve_txn *t, uint64_t id) {
-  char buf[64];
-  eve_val v;
-  switch (id % 6) {
-  case 0: EVE_OK(eve_int(t, (id / 6) % 2 ? -(int64_t)id : (int64_t)id, &v)); break;
-  case 1: EVE_OK(eve_int(t, (int64_t)id + BIG, &v)); break;
-  case 2: snprintf(buf, sizeof buf, "s%" PRIx64, id); v = S(t, buf); break;
-  case 3: snprintf(buf, sizeof buf, "a-long-string-elem-%" PRIu64, id); v = S(t, buf); break;
-  case 4: snprintf(buf, sizeof buf, "k%" PRIx64, id); v = KW(t, buf); break;
-  default: snprintf(buf, sizeof buf, "ns/long-keyword-%" PRIu64, id); v = KW(t, buf); break;
-  }
-  return v;
-}
-
-static uint64_t id_of(eve_txn *t, eve_val x) {
-  eve_type ty;
-  EVE_OK(eve_type_of(t, x, &ty));
-  if (ty == EVE_INT) {
-    int64_t i;
-    EVE_OK(eve_get_int(t, x, &i));
-    return i >= BIG ? (uint64_t)(i - BIG) : (uint64_t)(i < 0 ? -i : i);
-  }
-  cr_assert(ty == EVE_STRING || ty == EVE_KEYWORD, "unexpected element type %d", ty);
-  const char *s;
-  size_t n;
-  char buf[64];
-  EVE_OK(eve_get_text(t, &x, &s, &n));
-  cr_assert_lt(n, sizeof buf);
-  memcpy(buf, s, n);
-  buf[n] = 0;
-  if (buf[0] == 's' || buf[0] == 'k') return strtoull(buf + 1, NULL, 16);
-  return strtoull(strrchr(buf, '-') + 1, NULL, 10);
-}
-
-/* ---- shape (reads the node layout of map.h directly) --------------------- */
-
-static const champ_node *node_at(eve_txn *t, uint64_t off, unsigned level) {
-  unsigned type = level == 0 ? T_SET : level < CHAMP_COLL_LEVEL ? T_SET_NODE : T_SET_COLL;
-  const champ_node *n = (const champ_node *)txn_read(t, off, type);
-  cr_assert_eq(t->err, 0, "bad node 0x%" PRIx64 " at level %u", off, level);
-  return n;
-}
+static eve_val elem_of(eve_txn *t, uint64_t id) { return mixed_value(t, id, "elem"); }
 
 static int same_shape(eve_txn *t, uint64_t a, uint64_t b, unsigned level, uint64_t *nodes) {
-  const champ_node *x = node_at(t, a, level), *y = node_at(t, b, level);
-  ++*nodes;
-  if (x->count != y->count || x->hash != y->hash) return 0;
-  if (level == CHAMP_COLL_LEVEL) return x->ncoll == y->ncoll;
-  if (x->datamap != y->datamap || x->nodemap != y->nodemap) return 0;
-  size_t ne = (size_t)__builtin_popcount(x->datamap);
-  for (int i = 0; i < __builtin_popcount(x->nodemap); i++)
-    if (!same_shape(t, x->w[ne + i], y->w[ne + i], level + 1, nodes)) return 0;
-  return 1;
+  return champ_same_shape(t, &champ_set_kind, a, b, level, nodes);
 }
 
 /* ---- unit tests ------------------------------------------------------------ */
