@@ -119,6 +119,7 @@ typedef struct commit_ctx {
   vec64 stack;       /* worklist of offsets                           */
   vec64 doomed;      /* offsets doomed, in doom order                 */
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
+  vec64 copies;      /* pairs {original, copy} made by this attempt   */
   eve_val *new_root;
   int adopting;      /* in phase 3: new edges to old blocks need deciding */
   int from_tls;      /* buffers borrowed from the thread's scratch       */
@@ -333,6 +334,10 @@ static void copy_block(commit_ctx *c, uint64_t off) {
   ce->flags = F_FRESH | F_REACHED;
   ce->newcnt = newcnt;
   repoint_fresh(c, off, coff);
+  /* remembered: if the attempt loses, fresh blocks built before it (still
+   * the caller's) must point at the original again, not at a freed copy */
+  push(c, &c->copies, off);
+  push(c, &c->copies, coff);
   if (newcnt >= 2) atomic_store(&dst->meta, META_MAKE(META_GEN(atomic_load(&dst->meta)), newcnt, 1, BLK_LIVE));
   blk_for_each_child(c->t, coff, count_slot, c);
 }
@@ -462,6 +467,8 @@ static void settle_fresh(commit_ctx *c, size_t mark, int won) {
 }
 
 static void rollback(commit_ctx *c) {
+  for (size_t i = c->copies.n; i >= 2; i -= 2)
+    repoint_fresh(c, c->copies.v[i - 1], c->copies.v[i - 2]);
   uint64_t tag = epoch_tag(c->d);
   for (size_t k = 0; k < c->slots.n; k++) {
     cent *e = &c->tab[c->slots.v[k]];
@@ -498,6 +505,7 @@ static void ctx_release(commit_ctx *c) {
   free(c->stack.v);
   free(c->doomed.v);
   free(c->adopt.v);
+  free(c->copies.v);
 }
 
 /* Thread exit: free the thread's scratch buffers. */
@@ -528,7 +536,7 @@ static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
 static void ctx_free(commit_ctx *c) {
   if (c->from_tls && c->cap <= (1u << 16)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = 0;
+    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = 0;
     c->adopting = 0;
     c->err = 0;
     tls_scratch = *c;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "commit.h"
 #include "support.h"
 
 /* The checker must find no problem and, with everything quiet, no leak. */
@@ -454,5 +455,63 @@ Test(atom, damage_in_the_old_value_fails_the_swap_instead_of_retrying) {
   cr_assert_eq(now, v, "nothing was published");
   EVE_OK(eve_txn_abort(t));
   eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* Regression: publishing a fresh value that holds a RETIRED block copies
+ * the block and repoints the fresh value at the copy.  If that attempt's
+ * root CAS then lost, the copy was freed but the caller's value still
+ * pointed at it, and the retry read freed memory. */
+typedef struct interfere {
+  eve_domain *d;
+  eve_atom *b;
+  int done, busy;
+} interfere;
+
+static void make_cas_lose_once(enum commit_pause point, uint64_t off, int won, void *ctx) {
+  (void)off;
+  (void)won;
+  interfere *f = ctx;
+  if (point != PAUSE_BEFORE_CAS || f->done || f->busy) return;
+  f->busy = 1; /* the reset below commits too, and passes through here */
+  eve_txn *t;
+  EVE_OK(eve_txn_begin(f->d, EVE_TXN_WRITE, &t));
+  EVE_OK(eve_reset(t, f->b, EVE_V_TRUE));
+  EVE_OK(eve_txn_abort(t));
+  f->busy = 0;
+  f->done = 1;
+}
+
+Test(atom, a_lost_cas_after_copying_a_retired_block_leaves_the_value_intact) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a, *b;
+  EVE_OK(eve_atom_open(d, "a", EVE_ATOM_CREATE, &a));
+  EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b));
+  const char *text = "[{:k \"a boxed string value\"}]";
+  eve_txn *t = t_wtxn(d);
+  eve_val v, x, fresh;
+  EVE_OK(eve_read_edn(t, text, strlen(text), &v, NULL));
+  EVE_OK(eve_reset(t, a, v));
+  EVE_OK(eve_txn_abort(t));
+  t = t_wtxn(d);
+  EVE_OK(eve_deref(t, a, &v));
+  EVE_OK(eve_vec_nth(t, v, 0, &x));
+  /* x is live but RETIRED, as a committer that doomed it and lost leaves it */
+  blk *bx = region_ptr(d, x);
+  uint64_t m = atomic_load(&bx->meta);
+  atomic_store(&bx->meta, (m & ~(uint64_t)BLK_STATE_MASK) | BLK_RETIRED);
+  EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, x, &fresh)); /* the caller's value holds x */
+  interfere f = {.d = d, .b = b};
+  eve__test_set_commit_pause(make_cas_lose_once, &f);
+  EVE_OK(eve_reset(t, b, fresh)); /* attempt 1 copies x and loses; attempt 2 wins */
+  eve__test_set_commit_pause(NULL, NULL);
+  cr_assert(f.done, "the first attempt was made to lose");
+  eve_val now;
+  EVE_OK(eve_deref(t, b, &now));
+  cr_assert_str_eq(t_edn(t, now), text);
+  EVE_OK(eve_txn_abort(t));
+  assert_sound(d, "after the retried reset");
+  eve_atom_close(a);
+  eve_atom_close(b);
   EVE_OK(eve_close(d));
 }
