@@ -19,6 +19,8 @@
  *    one node has two owners (RECLAMATION.md finding 2).  The root word
  *    counts, so `rest`, `pop` and reset-to-an-old-value, which publish no
  *    fresh block at all, are accounted like everything else (finding 3).
+ *    Words a copied node shares with the node it replaces are not counted
+ *    at all when that node dies: see "pairs" below; they change nothing.
  *
  * 2. DOOM, top-down, before publishing.  The old root word dies.  Walk from
  *    the old root through the blocks whose (sole) incoming word dies:
@@ -92,6 +94,8 @@ enum {
   F_VISITED = 8,   /* met by the garbage walk                          */
   F_DOOMED = 16,   /* garbage: doomed by us or already RETIRED         */
   F_SHARED_DROP = 32, /* SHARED block met by the garbage walk          */
+  F_PAIRED = 64,   /* one side of a pair (see "pairs" above)             */
+  F_PAIR_DONE = 128, /* old side of a pair, doomed and entered         */
 };
 
 typedef struct cent {
@@ -102,8 +106,9 @@ typedef struct cent {
   uint32_t applied;  /* owners we added by CAS before the root CAS     */
   uint32_t flags;
   uint32_t pad;
+  uint64_t pair;     /* the other side of a pair, 0 if none             */
 } cent;
-_Static_assert(sizeof(cent) == 40, "compact table entries");
+_Static_assert(sizeof(cent) == 48, "compact table entries");
 
 typedef struct vec64 {
   uint64_t *v;
@@ -120,6 +125,7 @@ typedef struct commit_ctx {
   vec64 doomed;      /* offsets doomed, in doom order                 */
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
   vec64 copies;      /* pairs {original, copy} made by this attempt   */
+  vec64 pairs;       /* old sides of the pairs formed by the count    */
   eve_val *new_root;
   int adopting;      /* in phase 3: new edges to old blocks need deciding */
   int from_tls;      /* buffers borrowed from the thread's scratch       */
@@ -140,6 +146,32 @@ void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx) {
   do {                                                                         \
     if (__builtin_expect(g_pause != NULL, 0)) g_pause((point), (off), (won), g_pause_ctx); \
   } while (0)
+
+/* ---- test switch and counts for the pair fast path ------------------------------- */
+
+static _Atomic int g_no_pairing;
+static _Atomic int g_pair_counting;
+static _Atomic uint64_t g_pair_counts[3];
+enum { PC_FORMED, PC_UNPAIRED, PC_REPOINTED };
+
+void eve__test_set_commit_pairing(int on) { atomic_store(&g_no_pairing, !on); }
+
+void eve__test_commit_pair_counts(commit_pair_counts *out, int reset) {
+  if (out) {
+    out->formed = atomic_load(&g_pair_counts[PC_FORMED]);
+    out->unpaired = atomic_load(&g_pair_counts[PC_UNPAIRED]);
+    out->repointed = atomic_load(&g_pair_counts[PC_REPOINTED]);
+  }
+  if (reset) {
+    for (int i = 0; i < 3; i++) atomic_store(&g_pair_counts[i], 0);
+    atomic_store(&g_pair_counting, 1);
+  }
+}
+
+static void pair_count(int which, uint64_t n) {
+  if (__builtin_expect(atomic_load_explicit(&g_pair_counting, memory_order_relaxed), 0))
+    atomic_fetch_add(&g_pair_counts[which], n);
+}
 
 /* ---- small containers -------------------------------------------------- */
 
@@ -229,11 +261,142 @@ static void new_edge(commit_ctx *c, uint64_t word) {
 
 static void count_slot(void *ctx, const uint64_t *slot) { new_edge(ctx, *slot); }
 
-static void count_new_version(commit_ctx *c) {
+/* ---- pairs ------------------------------------------------------------------
+ * A one-key swap of a large map copies a path of ~4 nodes and inserts one
+ * or two words; every other word of a copy equals a word of the node it was
+ * copied from.  When that source node dies, each such word is one incoming
+ * word that dies (in the source) and one that is born (in the copy) for the
+ * same block: owners_after = before - 1 + 1.  Counting them through the
+ * table is the whole cost of a commit, and it changes nothing.
+ *
+ * So the count pairs a fresh block N with an old block S of the same type
+ * that sits where N sits: the new root with the old root, then, inside a
+ * pair, a fresh child word with the old child word at the same place.  The
+ * child words of N and S are matched one to one (equal words, aligned by a
+ * short look-ahead: match_words); matched words are neither counted in N nor
+ * walked as dying in S.  Any one-to-one matching is sound, because a
+ * matched word's block gains exactly the word it loses, PROVIDED S really
+ * dies: the doom walk dooms and enters S (F_PAIR_DONE).  If it does not (S
+ * is SHARED, or the new version still reaches S, or S is not in the old
+ * version at all), unpair() counts N's matched words after all, and every
+ * decision is the one the plain count would have made.  The pairing never
+ * changes which blocks are doomed: a matched word's block could only be met
+ * by the doom walk through a second old word, which makes it SHARED.  This
+ * is the provenance fast path (S2 of RECLAMATION.md), found by position
+ * instead of recorded by the collection operations, so every writer gets it
+ * and no operation has to report what it copied. */
+
+#define MATCH_MAX 128  /* more child words than a bitmap node has: not matched */
+#define MATCH_SUBS 8   /* child pairs formed per pair, at most */
+
+typedef struct match {
+  const uint64_t *a, *b;    /* child words of the fresh block and of the old */
+  size_t na, nb;
+  int none;                 /* too many words: nothing matched               */
+  uint8_t ma[MATCH_MAX], mb[MATCH_MAX]; /* 1: matched                        */
+  unsigned nsubs;           /* places where a word of a replaced b[j]         */
+  uint8_t sub[MATCH_SUBS][2]; /* ... stands as a[i]: {i, j}                 */
+} match;
+
+/* Match the child words of fresh block n and old block s, greedily in
+ * order: equal words match; otherwise a look-ahead of 1 or 2 words (one
+ * entry of a map inserted or removed) realigns; otherwise a[i] replaced
+ * b[j].  Deterministic: count, doom and unpair recompute the same match
+ * from words no one changes in between. */
+static int match_words(commit_ctx *c, uint64_t n, uint64_t s, match *m) {
+  m->a = blk_child_words(c->t, n, &m->na);
+  m->b = blk_child_words(c->t, s, &m->nb);
+  if (c->t->err) return c->err = c->t->err;
+  m->nsubs = 0;
+  m->none = m->na > MATCH_MAX || m->nb > MATCH_MAX;
+  if (m->none) return 0;
+  memset(m->ma, 0, m->na);
+  memset(m->mb, 0, m->nb);
+  const uint64_t *a = m->a, *b = m->b;
+  size_t i = 0, j = 0;
+  while (i < m->na && j < m->nb) {
+    if (a[i] == b[j]) {
+      m->ma[i++] = m->mb[j++] = 1;
+    } else if (i + 1 < m->na && a[i + 1] == b[j]) {
+      i += 1;
+    } else if (j + 1 < m->nb && a[i] == b[j + 1]) {
+      j += 1;
+    } else if (i + 2 < m->na && a[i + 2] == b[j]) {
+      i += 2;
+    } else if (j + 2 < m->nb && a[i] == b[j + 2]) {
+      j += 2;
+    } else {
+      if (m->nsubs < MATCH_SUBS) {
+        m->sub[m->nsubs][0] = (uint8_t)i;
+        m->sub[m->nsubs++][1] = (uint8_t)j;
+      }
+      i++, j++;
+    }
+  }
+  return 0;
+}
+
+static int matched_a(const match *m, size_t i) { return !m->none && m->ma[i]; }
+static int matched_b(const match *m, size_t j) { return !m->none && m->mb[j]; }
+
+/* Pair fresh n with old s if both are free to pair and of one type. */
+static void try_pair(commit_ctx *c, uint64_t n, uint64_t s) {
+  if (!VAL_IS_BLOCK(n) || !VAL_IS_BLOCK(s) || n == s) return;
+  cent *en = find(c, n);
+  if (!en || (en->flags & (F_FRESH | F_REACHED | F_PAIRED)) != F_FRESH) return;
+  const blk *bs = txn_read_any(c->t, s);
+  if (c->t->err || bs->type != blk_of(c, n)->type) return;
+  cent *es = entry(c, s);
+  if (!es || (es->flags & (F_FRESH | F_PAIRED))) return;
+  if (push(c, &c->pairs, s)) return;
+  es->flags |= F_PAIRED;
+  es->pair = n;
+  en = find(c, n); /* entry() may have moved it */
+  en->flags |= F_PAIRED;
+  en->pair = s;
+  pair_count(PC_FORMED, 1);
+}
+
+/* Count the words of fresh block n, paired with old block s: only the
+ * unmatched ones; replaced child words become pairs in turn. */
+static void count_paired(commit_ctx *c, uint64_t n, uint64_t s) {
+  match m;
+  if (match_words(c, n, s, &m)) return;
+  for (unsigned k = 0; k < m.nsubs; k++) try_pair(c, m.a[m.sub[k][0]], m.b[m.sub[k][1]]);
+  for (size_t i = 0; i < m.na; i++)
+    if (!matched_a(&m, i)) new_edge(c, m.a[i]);
+}
+
+static void count_new_version(commit_ctx *c, eve_val old) {
+  if (VAL_IS_BLOCK(old) && !find(c, old) &&
+      !atomic_load_explicit(&g_no_pairing, memory_order_relaxed))
+    try_pair(c, *c->new_root, old);
   new_edge(c, *c->new_root);
-  while (c->stack.n && !c->err && !c->t->err)
-    blk_for_each_child(c->t, c->stack.v[--c->stack.n], count_slot, c);
+  while (c->stack.n && !c->err && !c->t->err) {
+    uint64_t off = c->stack.v[--c->stack.n];
+    const cent *e = find(c, off);
+    if (e->flags & F_PAIRED) count_paired(c, off, e->pair);
+    else blk_for_each_child(c->t, off, count_slot, c);
+  }
   if (c->t->err && !c->err) c->err = c->t->err;
+}
+
+/* After the doom walk: a pair whose old side did not die was no transfer;
+ * count the fresh side's matched words now. */
+static void unpair_survivors(commit_ctx *c) {
+  for (size_t k = 0; k < c->pairs.n && !c->err; k++) {
+    const cent *es = find(c, c->pairs.v[k]);
+    if (es->flags & F_PAIR_DONE) continue;
+    pair_count(PC_UNPAIRED, 1);
+    match m;
+    if (match_words(c, es->pair, es->off, &m)) return;
+    for (size_t i = 0; i < m.na && !c->err; i++) {
+      if (!matched_a(&m, i) || !VAL_IS_BLOCK(m.a[i])) continue;
+      const cent *e = find(c, m.a[i]);
+      if (e && (e->flags & F_FRESH)) c->err = EVE_ECORRUPT; /* an old block held it */
+      else new_edge(c, m.a[i]);
+    }
+  }
 }
 
 /* ---- 2. doom ------------------------------------------------------------------- */
@@ -283,14 +446,28 @@ static int edge_dies(commit_ctx *c, uint64_t off) {
   return 1;
 }
 
+/* Doomed block s is paired: only its unmatched words die. */
+static void die_paired(commit_ctx *c, uint64_t s) {
+  cent *e = find(c, s);
+  e->flags |= F_PAIR_DONE;
+  match m;
+  if (match_words(c, e->pair, s, &m)) return;
+  for (size_t j = 0; j < m.nb; j++)
+    if (!matched_b(&m, j) && VAL_IS_BLOCK(m.b[j])) push(c, &c->stack, m.b[j]);
+}
+
 static void doom_old_version(commit_ctx *c, eve_val old) {
   if (!VAL_IS_BLOCK(old)) return;
   push(c, &c->stack, old);
   while (c->stack.n && !c->err) {
     uint64_t off = c->stack.v[--c->stack.n];
-    if (edge_dies(c, off)) blk_for_each_child(c->t, off, die_slot, c);
+    if (edge_dies(c, off)) {
+      if (find(c, off)->flags & F_PAIRED) die_paired(c, off);
+      else blk_for_each_child(c->t, off, die_slot, c);
+    }
     if (c->t->err && !c->err) c->err = c->t->err;
   }
+  unpair_survivors(c);
 }
 
 /* ---- 3. adopt -------------------------------------------------------------------- */
@@ -298,20 +475,27 @@ static void doom_old_version(commit_ctx *c, eve_val old) {
 /* Point every fresh word that holds `from` at `to` instead.  Copies are
  * rare (a RETIRED or count-0 block gaining an owner), so the fresh blocks
  * are rescanned here rather than every word's position recorded. */
-typedef struct repoint { uint64_t from, to; } repoint;
+typedef struct repoint { uint64_t from, to; size_t words; } repoint;
 
 static void repoint_slot(void *ctx, const uint64_t *slot) {
-  const repoint *r = ctx;
-  if (*slot == r->from) *(uint64_t *)slot = r->to; /* a fresh block: ours to write */
+  repoint *r = ctx;
+  if (*slot != r->from) return;
+  *(uint64_t *)slot = r->to; /* a fresh block: ours to write */
+  r->words++;
 }
 
-static void repoint_fresh(commit_ctx *c, uint64_t from, uint64_t to) {
-  repoint r = {from, to};
-  if (*c->new_root == from) *c->new_root = to;
+/* Returns the number of words changed, the new root word included. */
+static size_t repoint_fresh(commit_ctx *c, uint64_t from, uint64_t to) {
+  repoint r = {from, to, 0};
+  if (*c->new_root == from) {
+    *c->new_root = to;
+    r.words++;
+  }
   for (size_t k = 0; k < c->slots.n; k++) {
     const cent *e = &c->tab[c->slots.v[k]];
     if ((e->flags & F_REACHED) && e->off != to) blk_for_each_child(c->t, e->off, repoint_slot, &r);
   }
+  return r.words;
 }
 
 /* Replace old block `off` by a fresh copy in every fresh word that points
@@ -327,13 +511,22 @@ static void copy_block(commit_ctx *c, uint64_t off) {
   memcpy((uint8_t *)dst + sizeof(blk), (const uint8_t *)src + sizeof(blk), size - sizeof(blk));
   dst->aux = src->aux;
   cent *e = find(c, off);
-  uint32_t newcnt = e->newcnt;
+  uint32_t counted = e->newcnt;
   e->newcnt = 0; /* the original loses every new word to the copy */
   cent *ce = entry(c, coff);
   if (!ce) return;
   ce->flags = F_FRESH | F_REACHED;
+  /* Every fresh word that held the original now holds the copy, the words
+   * a pair matched too: each of those was a transfer (the original lost
+   * one word and gained one).  Now the original just loses it, and the
+   * copy gains it. */
+  uint32_t newcnt = (uint32_t)repoint_fresh(c, off, coff);
+  ce = find(c, coff);
   ce->newcnt = newcnt;
-  repoint_fresh(c, off, coff);
+  if (newcnt > counted) {
+    find(c, off)->dying += newcnt - counted;
+    pair_count(PC_REPOINTED, newcnt - counted);
+  }
   /* remembered: if the attempt loses, fresh blocks built before it (still
    * the caller's) must point at the original again, not at a freed copy */
   push(c, &c->copies, off);
@@ -506,6 +699,7 @@ static void ctx_release(commit_ctx *c) {
   free(c->doomed.v);
   free(c->adopt.v);
   free(c->copies.v);
+  free(c->pairs.v);
 }
 
 /* Thread exit: free the thread's scratch buffers. */
@@ -536,7 +730,7 @@ static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
 static void ctx_free(commit_ctx *c) {
   if (c->from_tls && c->cap <= (1u << 16)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = 0;
+    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n = 0;
     c->adopting = 0;
     c->err = 0;
     tls_scratch = *c;
@@ -564,7 +758,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
     return 0;
   }
   load_fresh(&c);
-  if (!c.err) count_new_version(&c);
+  if (!c.err) count_new_version(&c, old);
   PAUSE(PAUSE_AFTER_COUNT, 0, 0);
   if (!c.err) doom_old_version(&c, old);
   if (!c.err) adopt_new_version(&c);

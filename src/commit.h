@@ -4,6 +4,7 @@
 #define EVE_COMMIT_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "txn.h"
 
@@ -32,5 +33,17 @@ enum commit_pause {
 };
 typedef void (*commit_pause_fn)(enum commit_pause point, uint64_t off, int won, void *ctx);
 void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx);
+
+/* Test-only: the pair fast path (commit.c, "pairs") can be switched off, so
+ * a suite can run both ways and compare, and it counts what it did while
+ * counting is on (eve__test_commit_pair_counts(&c, 1) resets and turns
+ * counting on; the default is off, which costs one predictable branch). */
+typedef struct commit_pair_counts {
+  uint64_t formed;     /* pairs formed by the count                        */
+  uint64_t unpaired;   /* pairs whose old side did not die: counted after  */
+  uint64_t repointed;  /* matched words moved to a copy of their block     */
+} commit_pair_counts;
+void eve__test_set_commit_pairing(int on);
+void eve__test_commit_pair_counts(commit_pair_counts *out, int reset);
 
 #endif

@@ -17,6 +17,7 @@
  */
 #include "vec.h"
 
+#include <stddef.h>
 #include <string.h>
 
 typedef struct blk_list {
@@ -27,6 +28,7 @@ typedef struct blk_list {
   eve_val rest;
 } blk_list;
 _Static_assert(sizeof(blk_list) == 48, "cons cell is 48 bytes");
+_Static_assert(offsetof(blk_list, rest) == offsetof(blk_list, first) + 8, "first and rest adjacent");
 
 /* A validated copy of one cell (count 0 for the empty list). */
 typedef struct cell {
@@ -118,11 +120,11 @@ int list_iter_next(eve_iter *it, eve_val *x) {
   return 0;
 }
 
-void list_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx) {
-  if (b->type != T_LIST || !txn_fits(t, b, sizeof(blk_list))) return;
-  const blk_list *p = (const blk_list *)b;
-  fn(ctx, &p->first);
-  fn(ctx, &p->rest);
+const uint64_t *list_child_words(eve_txn *t, const blk *b, size_t *n) {
+  *n = 0;
+  if (b->type != T_LIST || !txn_fits(t, b, sizeof(blk_list))) return NULL;
+  *n = 2; /* first, then rest: adjacent */
+  return &((const blk_list *)b)->first;
 }
 
 /* ---- public API --------------------------------------------------------- */

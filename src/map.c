@@ -621,19 +621,20 @@ int champ_iter_next(eve_iter *it, const champ_kind *k, const eve_val **entry) {
 
 /* ---- children (reachability) ------------------------------------------- */
 
-void map_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx) {
+const uint64_t *map_child_words(eve_txn *t, const blk *b, size_t *n) {
   const champ_kind *k = b->type <= T_MAP_COLL ? &champ_map_kind : &champ_set_kind;
   unsigned level;
+  *n = 0;
   switch (b->type) {
   case T_MAP: case T_SET: level = 0; break;
   case T_MAP_NODE: case T_SET_NODE: level = 1; break;
   case T_MAP_COLL: case T_SET_COLL: level = CHAMP_COLL_LEVEL; break;
-  default: txn_fail(t, EVE_ECORRUPT); return;
+  default: txn_fail(t, EVE_ECORRUPT); return NULL;
   }
-  const champ_node *n = node_check(t, k, b, level);
-  if (t->err) return;
-  uint64_t words = node_words(k, n, level);
-  for (uint64_t i = 0; i < words; i++) fn(ctx, &n->w[i]);
+  const champ_node *nd = node_check(t, k, b, level);
+  if (t->err) return NULL;
+  *n = node_words(k, nd, level);
+  return nd->w;
 }
 
 /* ---- equality ---------------------------------------------------------- *

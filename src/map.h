@@ -21,9 +21,9 @@ int map_iter_next(eve_iter *it, eve_val *k, eve_val *v);
 void set_iter_init(eve_iter *it);
 int set_iter_next(eve_iter *it, eve_val *x);
 
-/* Child words of a T_MAP*, T_SET* block (see blk_for_each_child).  Every
- * entry word (immediates included) and every child offset is passed. */
-void map_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx);
+/* Child words of a T_MAP*, T_SET* block (see blk_child_words): every entry
+ * word (immediates included), then every child offset. */
+const uint64_t *map_child_words(eve_txn *t, const blk *b, size_t *n);
 
 /* Equality of two maps (two sets): 1 if equal, 0 if not (errors sticky in
  * t).  Both words must already be known to be maps (sets) or their empty

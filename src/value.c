@@ -505,15 +505,22 @@ int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val) {
   return 0;
 }
 
-void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx) {
+const uint64_t *blk_child_words(eve_txn *t, uint64_t off, size_t *n) {
   const blk *b = txn_read_any(t, off);
+  *n = 0;
   switch (b->type) {
   case T_MAP: case T_MAP_NODE: case T_MAP_COLL:
-  case T_SET: case T_SET_NODE: case T_SET_COLL: map_children(t, b, fn, ctx); break;
-  case T_VEC: case T_VEC_NODE: case T_VEC_LEAF: vec_children(t, b, fn, ctx); break;
-  case T_LIST: list_children(t, b, fn, ctx); break;
-  default: break; /* scalars hold no references */
+  case T_SET: case T_SET_NODE: case T_SET_COLL: return map_child_words(t, b, n);
+  case T_VEC: case T_VEC_NODE: case T_VEC_LEAF: return vec_child_words(t, b, n);
+  case T_LIST: return list_child_words(t, b, n);
+  default: return NULL; /* scalars hold no references */
   }
+}
+
+void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx) {
+  size_t n;
+  const uint64_t *w = blk_child_words(t, off, &n);
+  for (size_t i = 0; i < n; i++) fn(ctx, &w[i]);
 }
 
 /* ---- equality ----------------------------------------------------------------- */

@@ -93,6 +93,11 @@ int val_compare(eve_txn *t, eve_val a, eve_val b);
 typedef void (*blk_visit_fn)(void *ctx, const uint64_t *slot);
 void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx);
 
+/* The same words as one array inside the mapped block (every block type
+ * keeps them contiguous): *n words, or NULL with *n = 0 for a scalar block
+ * or a damaged one (t->err set). */
+const uint64_t *blk_child_words(eve_txn *t, uint64_t off, size_t *n);
+
 /* Deep check of a scalar block: stored hash matches the content, canonical
  * form (short texts inline, small ints immediate, one NaN), UTF-8.  0 or
  * EVE_ECORRUPT (not sticky), or the txn's sticky error.  For the checker. */

@@ -47,6 +47,7 @@
 #include "vec.h"
 
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 #define VEC_BITS 5u
@@ -63,6 +64,7 @@ typedef struct blk_vec {
   uint64_t tail; /* T_VEC_LEAF */
 } blk_vec;
 _Static_assert(sizeof(blk_vec) == 48, "vector root is 48 bytes");
+_Static_assert(offsetof(blk_vec, tail) == offsetof(blk_vec, root) + 8, "root and tail adjacent");
 
 /* Nodes and leaves: aux slots of 64-bit words after the header. */
 typedef struct blk_slots {
@@ -607,23 +609,21 @@ uint64_t vec_hash(eve_txn *t, eve_val v) {
   return hash_finish(h.hash, h.count, HK_SEQ);
 }
 
-void vec_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx) {
+const uint64_t *vec_child_words(eve_txn *t, const blk *b, size_t *n) {
+  *n = 0;
   if (b->type == T_VEC) {
-    if (!txn_fits(t, b, sizeof(blk_vec))) return;
-    const blk_vec *r = (const blk_vec *)b;
-    fn(ctx, &r->root);
-    fn(ctx, &r->tail);
-    return;
+    if (!txn_fits(t, b, sizeof(blk_vec))) return NULL;
+    *n = 2; /* root, then tail: adjacent */
+    return &((const blk_vec *)b)->root;
   }
-  if (b->type != T_VEC_NODE && b->type != T_VEC_LEAF) return;
-  unsigned n = b->aux;
-  if (n > VEC_WIDTH) {
+  if (b->type != T_VEC_NODE && b->type != T_VEC_LEAF) return NULL;
+  if (b->aux > VEC_WIDTH) {
     corrupt(t);
-    return;
+    return NULL;
   }
-  if (!txn_fits(t, b, sizeof(blk) + 8u * n)) return;
-  const uint64_t *w = ((const blk_slots *)b)->w;
-  for (unsigned j = 0; j < n; j++) fn(ctx, &w[j]);
+  if (!txn_fits(t, b, sizeof(blk) + 8u * b->aux)) return NULL;
+  *n = b->aux;
+  return ((const blk_slots *)b)->w;
 }
 
 /* ---- public API --------------------------------------------------------- */

@@ -16,8 +16,8 @@ int vec_iter_next(eve_iter *it, eve_val *x);
 void list_iter_init(eve_iter *it);
 int list_iter_next(eve_iter *it, eve_val *x);
 
-/* Child words of T_VEC*, T_LIST blocks (see blk_for_each_child). */
-void vec_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx);
-void list_children(eve_txn *t, const blk *b, blk_visit_fn fn, void *ctx);
+/* Child words of T_VEC*, T_LIST blocks (see blk_child_words). */
+const uint64_t *vec_child_words(eve_txn *t, const blk *b, size_t *n);
+const uint64_t *list_child_words(eve_txn *t, const blk *b, size_t *n);
 
 #endif

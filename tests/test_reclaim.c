@@ -328,9 +328,17 @@ static const char *fmt(const char *f, ...) {
   return s;
 }
 
+/* EVE_TEST_NO_PAIRING=1 runs every scenario with the commit's pair fast
+ * path switched off (CTest runs the suite both ways): both must pass. */
+static int pairing_on(void) {
+  const char *e = getenv("EVE_TEST_NO_PAIRING");
+  return !(e && *e && strcmp(e, "0") != 0);
+}
+
 static void setup(void) {
   g_ntext = 0;
   eve__test_set_commit_pause(pause_hook, NULL);
+  eve__test_set_commit_pairing(pairing_on());
 }
 
 static void teardown(void) { eve__test_set_commit_pause(NULL, NULL); }
@@ -2490,6 +2498,123 @@ Test(reclaim, f9_a_retirement_is_freed_once) {
   EVE_OK(eve_txn_abort(t));
   expect ex[] = {{a, "nil"}};
   finish_exact(d, ex, 1, "finding 9");
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* ==== the pair fast path (commit.c, "pairs") ================================ */
+
+/* A one-key swap of a 3,000-key map: the commit pairs each copied node with
+ * the node it replaces and counts only the words that differ.  The checker
+ * then finds every transferred sibling with its single owner. */
+Test(reclaim, pairs_carry_a_one_key_swap_of_a_large_map) {
+  eve_domain *d = open_mem();
+  eve_atom *a = atom_with(d, "a", NULL);
+  eve_txn *t = t_wtxn(d);
+  eve_val m = EVE_V_EMPTY_MAP, v;
+  for (int64_t k = 0; k < 3000; k++) {
+    EVE_OK(eve_string(t, "a value of 16 b.", 16, &v));
+    EVE_OK(eve_map_assoc(t, m, ival(k), v, &m));
+  }
+  EVE_OK(eve_reset(t, a, m));
+  EVE_OK(eve_txn_abort(t));
+  check_now(d, "3,000 keys");
+  commit_pair_counts pc;
+  eve__test_commit_pair_counts(NULL, 1);
+  worker *w = swapper(0, "P (A: assoc 777)", d, OP_ASSOC, a);
+  w->j.key = ival(777);
+  w->j.edn = "\"the new value\"";
+  EVE_OK(w_run(w));
+  eve__test_commit_pair_counts(&pc, 0);
+  if (pairing_on()) {
+    cr_assert_geq(pc.formed, 2, "the root and the level-1 node paired (%llu)",
+                  (unsigned long long)pc.formed);
+    cr_assert_eq(pc.unpaired, 0, "every old side died");
+  } else {
+    cr_assert_eq(pc.formed, 0, "the switch turns pairing off");
+  }
+  check_now(d, "one key swapped");
+  t = t_wtxn(d);
+  eve_val got;
+  uint64_t n;
+  EVE_OK(eve_deref(t, a, &m));
+  EVE_OK(eve_count(t, m, &n));
+  cr_assert_eq(n, 3000);
+  EVE_OK(eve_map_get(t, m, ival(777), &got));
+  cr_assert_str_eq(t_edn(t, got), "\"the new value\"");
+  EVE_OK(eve_map_get(t, m, ival(778), &got));
+  cr_assert_str_eq(t_edn(t, got), "\"a value of 16 b.\"");
+  EVE_OK(eve_txn_abort(t));
+  drain(d);
+  assert_no_leak(d, "one key swapped");
+  eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* A pair whose old side lives on: B holds A's root O (SHARED), so when P3
+ * path-copies A, O is not doomed and the words the root pair matched are new
+ * owners after all (unpair_survivors): c5 must end up with two owners. */
+Test(reclaim, pairs_whose_old_side_is_shared_are_counted_in_full) {
+  quad q;
+  quad_build(&q);
+  EVE_OK(w_run(quad_p2(&q)));
+  cr_assert(is_shared(q.d, q.O), "B adopted O");
+  eve__test_commit_pair_counts(NULL, 1);
+  EVE_OK(w_run(quad_p3(&q)));
+  commit_pair_counts pc;
+  eve__test_commit_pair_counts(&pc, 0);
+  if (pairing_on()) cr_assert_geq(pc.unpaired, 1, "the root pair was undone");
+  cr_assert(is_shared(q.d, q.c5) && count_of(q.d, q.c5) == 2, "c5: O's word and A's new root's");
+  check_now(q.d, "P3 published beside B -> O");
+  expect ex[] = {{q.a, quad_edn(&q, V1B_NEW, V5B_OLD)},
+                 {q.b, fmt("{:snap %s}", quad_edn(&q, V1B_OLD, V5B_OLD))}};
+  finish_exact(q.d, ex, 2, "pairs with a shared old side");
+  quad_close(&q);
+}
+
+/* A matched word whose block must be copied.  P1 replaces V under k1 and
+ * stops before its root CAS: V is doomed (RETIRED) but P3 wins first, and
+ * its root pair transfers V, live and RETIRED, into A.  P4 then stores V
+ * under a second key: V cannot gain an owner, so it is copied, and the copy
+ * takes both words, the new one and the one the root pair matched.  V must
+ * then lose that word (it dies) instead of keeping a phantom owner. */
+Test(reclaim, pairs_move_a_matched_word_to_a_copy) {
+  eve_domain *d = open_mem();
+  int64_t k1 = key_where(d, 5, 1), k2 = key_where(d, 5, 2);
+  int64_t kx = key_where(d, 5, 3), ky = key_where(d, 5, 4);
+  const char *V = "[1 2 \"V is a vector\"]";
+  eve_atom *a = atom_with(d, "a", fmt("{%lld %s %lld \"two\"}", (long long)k1, V, (long long)k2));
+  uint64_t vblk = get_word(d, root_of(d, a), ival(k1));
+  worker *p1 = swapper(0, "P1 (A: assoc k1)", d, OP_ASSOC, a);
+  p1->j.key = ival(k1);
+  p1->j.edn = "\"one\"";
+  w_start_to(p1, PAUSE_BEFORE_CAS, 0);
+  cr_assert(is_doomed(d, vblk), "P1 doomed V");
+  worker *p3 = swapper(1, "P3 (A: assoc k2)", d, OP_ASSOC, a);
+  p3->j.key = ival(k2);
+  p3->j.edn = "\"deux\"";
+  EVE_OK(w_run(p3));
+  cr_assert_eq(get_word(d, root_of(d, a), ival(k1)), vblk, "V transferred, RETIRED");
+  check_now(d, "P3 won over P1's doom");
+  eve__test_commit_pair_counts(NULL, 1);
+  worker *p4 = swapper(2, "P4 (A: assoc kx 1, ky (get k1))", d, OP_S2C, a);
+  p4->j.key = ival(k1);
+  p4->j.key2 = ival(kx);
+  p4->j.key3 = ival(ky);
+  EVE_OK(w_run(p4));
+  commit_pair_counts pc;
+  eve__test_commit_pair_counts(&pc, 0);
+  if (pairing_on()) cr_assert_eq(pc.repointed, 1, "the matched word moved to the copy");
+  eve_val v1 = get_word(d, root_of(d, a), ival(k1)), vy = get_word(d, root_of(d, a), ival(ky));
+  cr_assert(v1 == vy && v1 != vblk, "both keys hold one copy of V");
+  cr_assert(is_shared(d, v1) && count_of(d, v1) == 2);
+  check_now(d, "P4 published");
+  EVE_OK(w_finish(p1));
+  cr_assert_eq(p1->j.calls, 2, "P1 retried once");
+  check_now(d, "P1 published on its retry");
+  expect ex[] = {{a, fmt("{%lld \"one\" %lld \"deux\" %lld 1 %lld %s}", (long long)k1,
+                         (long long)k2, (long long)kx, (long long)ky, V)}};
+  finish_exact(d, ex, 1, "a matched word moved to a copy");
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
