@@ -93,11 +93,6 @@ static void method_notes(const bench_cfg *cfg) {
               "connection after the fork, waits at a barrier (a pipe the parent closes), runs a "
               "fixed count of operations and reports through a pipe; throughput is the total "
               "over the span from the first start to the last end.");
-  report_note("eve's point reads begin an `EVE_TXN_WRITE` transaction: `eve_map_get` takes the "
-              "key as a value, an 11-byte string is boxed, and constructors refuse a read-only "
-              "transaction (`EVE_ETXN`). Keys of at most 7 bytes are immediates and could be "
-              "looked up in a read transaction. The public API has no lookup by text yet; each "
-              "read therefore also allocates and frees its key block.");
   report_note("\"One txn for 1000 swaps\" is not a faster mode: a transaction pins its epoch "
               "until it ends, so the versions its own swaps replace cannot be reused before it "
               "ends. The heap grows by their garbage (about 0.8 MB per 1000 swaps of a "

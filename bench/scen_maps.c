@@ -300,10 +300,9 @@ static void table_swaps(FILE *f, const size_result *r, int nr) {
 static void table_reads(FILE *f, const size_result *r, int nr) {
   char g[16];
   fprintf(f, "## 2. Point reads\n\n"
-             "One read per transaction: eve `eve_txn_begin`, `eve_deref`, build the key string, "
-             "`eve_map_get`, `eve_get_text` (copy the 16 bytes), `eve_txn_abort`. The key is a "
-             "boxed string (11 bytes), and constructors refuse a read-only transaction, so eve's "
-             "reads use an `EVE_TXN_WRITE` transaction (see the notes). LMDB: `mdb_txn_renew`, "
+             "One read per transaction: eve `eve_txn_begin(READ)`, `eve_deref`, "
+             "`eve_map_get_text` (the key by its bytes: nothing is allocated), `eve_get_text` "
+             "(copy the 16 bytes), `eve_txn_abort`. LMDB: `mdb_txn_renew`, "
              "`mdb_get`, copy, `mdb_txn_reset` on a reused read-only txn. Redis: one `HGET`. "
              "Many reads per transaction: 1000 random keys per txn; p50/p99 time each read, the "
              "throughput comes from a separate untimed run. Ratios: eve / LMDB in the same mode, "

@@ -261,6 +261,13 @@ int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
 
 /* Maps.  nil is accepted as the empty map by assoc/dissoc/get/merge. */
 int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out); /* EVE_ENOTFOUND if absent */
+/* The same lookup for a text key given by its bytes: type is EVE_STRING,
+ * EVE_KEYWORD or EVE_SYMBOL (the key "abc" is key[0..n) of that type).
+ * Allocates nothing, so it works in a read transaction.  EVE_ENOTFOUND if
+ * absent; EVE_EINVAL for another type or text eve_string (eve_keyword,
+ * eve_symbol) would refuse, such as bad UTF-8. */
+int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
+                     eve_val *out);
 int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out);
 int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out);
 int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out); /* b's entries win */

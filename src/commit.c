@@ -105,10 +105,12 @@ typedef struct cent {
   uint32_t dying;    /* incoming words that die with the old version   */
   uint32_t applied;  /* owners we added by CAS before the root CAS     */
   uint32_t flags;
-  uint32_t pad;
+  uint32_t die_at;   /* old side of a pair: its unmatched words are     */
   uint64_t pair;     /* the other side of a pair, 0 if none             */
+  uint32_t die_n;    /* ... unmatched.v[die_at, die_at + die_n)          */
+  uint32_t pad;
 } cent;
-_Static_assert(sizeof(cent) == 48, "compact table entries");
+_Static_assert(sizeof(cent) == 56, "compact table entries");
 
 typedef struct vec64 {
   uint64_t *v;
@@ -126,6 +128,7 @@ typedef struct commit_ctx {
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
   vec64 copies;      /* pairs {original, copy} made by this attempt   */
   vec64 pairs;       /* old sides of the pairs formed by the count    */
+  vec64 unmatched;   /* block words of those old sides, not matched   */
   eve_val *new_root;
   int adopting;      /* in phase 3: new edges to old blocks need deciding */
   int from_tls;      /* buffers borrowed from the thread's scratch       */
@@ -286,49 +289,56 @@ static void count_slot(void *ctx, const uint64_t *slot) { new_edge(ctx, *slot); 
  * instead of recorded by the collection operations, so every writer gets it
  * and no operation has to report what it copied. */
 
-#define MATCH_MAX 128  /* more child words than a bitmap node has: not matched */
+#define MATCH_MAX 128  /* a longer differing middle is left unmatched */
 #define MATCH_SUBS 8   /* child pairs formed per pair, at most */
 
 typedef struct match {
   const uint64_t *a, *b;    /* child words of the fresh block and of the old */
   size_t na, nb;
-  int none;                 /* too many words: nothing matched               */
-  uint8_t ma[MATCH_MAX], mb[MATCH_MAX]; /* 1: matched                        */
-  unsigned nsubs;           /* places where a word of a replaced b[j]         */
-  uint8_t sub[MATCH_SUBS][2]; /* ... stands as a[i]: {i, j}                 */
+  size_t head, tail;        /* equal words at the start and at the end       */
+  int none;                 /* middle too long: nothing in it matched        */
+  uint8_t ma[MATCH_MAX], mb[MATCH_MAX]; /* the middle: 1 = matched           */
+  unsigned nsubs;           /* places where a[i] replaced b[j]: {i, j}       */
+  uint32_t sub[MATCH_SUBS][2];
 } match;
 
-/* Match the child words of fresh block n and old block s, greedily in
- * order: equal words match; otherwise a look-ahead of 1 or 2 words (one
- * entry of a map inserted or removed) realigns; otherwise a[i] replaced
- * b[j].  Deterministic: count, doom and unpair recompute the same match
- * from words no one changes in between. */
+/* Match the child words of fresh block n and old block s.  The common head
+ * and tail match (the whole node but one slot, for a one-key swap); in the
+ * middle, greedily in order: equal words match, else a look-ahead of 1 or
+ * 2 words (one entry inserted or removed) realigns, else a[i] replaced b[j].
+ * Deterministic: unpair recomputes the count's match from words no one
+ * changes in between. */
 static int match_words(commit_ctx *c, uint64_t n, uint64_t s, match *m) {
-  m->a = blk_child_words(c->t, n, &m->na);
-  m->b = blk_child_words(c->t, s, &m->nb);
+  const uint64_t *a = m->a = blk_child_words(c->t, n, &m->na);
+  const uint64_t *b = m->b = blk_child_words(c->t, s, &m->nb);
   if (c->t->err) return c->err = c->t->err;
+  size_t na = m->na, nb = m->nb, least = na < nb ? na : nb, head = 0, tail = 0;
+  while (head < least && a[head] == b[head]) head++;
+  while (tail < least - head && a[na - 1 - tail] == b[nb - 1 - tail]) tail++;
+  m->head = head;
+  m->tail = tail;
   m->nsubs = 0;
-  m->none = m->na > MATCH_MAX || m->nb > MATCH_MAX;
+  size_t ea = na - tail, eb = nb - tail; /* ends of the middle */
+  m->none = ea - head > MATCH_MAX || eb - head > MATCH_MAX;
   if (m->none) return 0;
-  memset(m->ma, 0, m->na);
-  memset(m->mb, 0, m->nb);
-  const uint64_t *a = m->a, *b = m->b;
-  size_t i = 0, j = 0;
-  while (i < m->na && j < m->nb) {
+  memset(m->ma, 0, ea - head);
+  memset(m->mb, 0, eb - head);
+  size_t i = head, j = head;
+  while (i < ea && j < eb) {
     if (a[i] == b[j]) {
-      m->ma[i++] = m->mb[j++] = 1;
-    } else if (i + 1 < m->na && a[i + 1] == b[j]) {
+      m->ma[i++ - head] = m->mb[j++ - head] = 1;
+    } else if (i + 1 < ea && a[i + 1] == b[j]) {
       i += 1;
-    } else if (j + 1 < m->nb && a[i] == b[j + 1]) {
+    } else if (j + 1 < eb && a[i] == b[j + 1]) {
       j += 1;
-    } else if (i + 2 < m->na && a[i + 2] == b[j]) {
+    } else if (i + 2 < ea && a[i + 2] == b[j]) {
       i += 2;
-    } else if (j + 2 < m->nb && a[i] == b[j + 2]) {
+    } else if (j + 2 < eb && a[i] == b[j + 2]) {
       j += 2;
     } else {
       if (m->nsubs < MATCH_SUBS) {
-        m->sub[m->nsubs][0] = (uint8_t)i;
-        m->sub[m->nsubs++][1] = (uint8_t)j;
+        m->sub[m->nsubs][0] = (uint32_t)i;
+        m->sub[m->nsubs++][1] = (uint32_t)j;
       }
       i++, j++;
     }
@@ -336,8 +346,12 @@ static int match_words(commit_ctx *c, uint64_t n, uint64_t s, match *m) {
   return 0;
 }
 
-static int matched_a(const match *m, size_t i) { return !m->none && m->ma[i]; }
-static int matched_b(const match *m, size_t j) { return !m->none && m->mb[j]; }
+static int matched_a(const match *m, size_t i) {
+  return i < m->head || i >= m->na - m->tail || (!m->none && m->ma[i - m->head]);
+}
+static int matched_b(const match *m, size_t j) {
+  return j < m->head || j >= m->nb - m->tail || (!m->none && m->mb[j - m->head]);
+}
 
 /* Pair fresh n with old s if both are free to pair and of one type. */
 static void try_pair(commit_ctx *c, uint64_t n, uint64_t s) {
@@ -345,7 +359,7 @@ static void try_pair(commit_ctx *c, uint64_t n, uint64_t s) {
   cent *en = find(c, n);
   if (!en || (en->flags & (F_FRESH | F_REACHED | F_PAIRED)) != F_FRESH) return;
   const blk *bs = txn_read_any(c->t, s);
-  if (c->t->err || bs->type != blk_of(c, n)->type) return;
+  if (c->t->err || bs->type < T_MAP || bs->type != blk_of(c, n)->type) return; /* a scalar has no words */
   cent *es = entry(c, s);
   if (!es || (es->flags & (F_FRESH | F_PAIRED))) return;
   if (push(c, &c->pairs, s)) return;
@@ -362,8 +376,15 @@ static void try_pair(commit_ctx *c, uint64_t n, uint64_t s) {
 static void count_paired(commit_ctx *c, uint64_t n, uint64_t s) {
   match m;
   if (match_words(c, n, s, &m)) return;
+  /* s's unmatched words, for the doom walk if s dies (die_paired) */
+  size_t at = c->unmatched.n;
+  for (size_t j = m.head; j < m.nb - m.tail; j++) /* the rest matched */
+    if (!matched_b(&m, j) && VAL_IS_BLOCK(m.b[j]) && push(c, &c->unmatched, m.b[j])) return;
+  cent *es = find(c, s);
+  es->die_at = (uint32_t)at;
+  es->die_n = (uint32_t)(c->unmatched.n - at);
   for (unsigned k = 0; k < m.nsubs; k++) try_pair(c, m.a[m.sub[k][0]], m.b[m.sub[k][1]]);
-  for (size_t i = 0; i < m.na; i++)
+  for (size_t i = m.head; i < m.na - m.tail; i++)
     if (!matched_a(&m, i)) new_edge(c, m.a[i]);
 }
 
@@ -450,10 +471,7 @@ static int edge_dies(commit_ctx *c, uint64_t off) {
 static void die_paired(commit_ctx *c, uint64_t s) {
   cent *e = find(c, s);
   e->flags |= F_PAIR_DONE;
-  match m;
-  if (match_words(c, e->pair, s, &m)) return;
-  for (size_t j = 0; j < m.nb; j++)
-    if (!matched_b(&m, j) && VAL_IS_BLOCK(m.b[j])) push(c, &c->stack, m.b[j]);
+  for (uint32_t k = 0; k < e->die_n; k++) push(c, &c->stack, c->unmatched.v[e->die_at + k]);
 }
 
 static void doom_old_version(commit_ctx *c, eve_val old) {
@@ -700,6 +718,7 @@ static void ctx_release(commit_ctx *c) {
   free(c->adopt.v);
   free(c->copies.v);
   free(c->pairs.v);
+  free(c->unmatched.v);
 }
 
 /* Thread exit: free the thread's scratch buffers. */
@@ -730,7 +749,7 @@ static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
 static void ctx_free(commit_ctx *c) {
   if (c->from_tls && c->cap <= (1u << 16)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n = 0;
+    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n = c->unmatched.n = 0;
     c->adopting = 0;
     c->err = 0;
     tls_scratch = *c;

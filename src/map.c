@@ -263,7 +263,7 @@ static int make_pair(eve_txn *t, const champ_kind *k, unsigned level, const eve_
 /* ---- lookup ------------------------------------------------------------ */
 
 /* The entry for key (hash kh) under root, or NULL.  At most 14 reads. */
-static const eve_val *find(eve_txn *t, const champ_kind *k, uint64_t root, eve_val key,
+static const eve_val *find(eve_txn *t, const champ_kind *k, uint64_t root, const key_probe *key,
                            uint64_t kh) {
   uint64_t off = root;
   for (unsigned level = 0; level < CHAMP_COLL_LEVEL; level++) {
@@ -272,7 +272,7 @@ static const eve_val *find(eve_txn *t, const champ_kind *k, uint64_t root, eve_v
     uint32_t bit = hbit(kh, level);
     if (n->datamap & bit) {
       const eve_val *e = entry_at(k, n, bit);
-      return val_equal(t, e[0], key) ? e : NULL;
+      return key_probe_equal(t, e[0], key) ? e : NULL;
     }
     if (!(n->nodemap & bit)) return NULL;
     off = child_at(k, n, bit);
@@ -280,25 +280,31 @@ static const eve_val *find(eve_txn *t, const champ_kind *k, uint64_t root, eve_v
   const champ_node *c = node_read(t, k, off, CHAMP_COLL_LEVEL);
   for (uint32_t i = 0; i < c->ncoll && !t->err; i++) {
     const eve_val *e = c->w + (size_t)i * k->stride;
-    if (val_equal(t, e[0], key)) return e;
+    if (key_probe_equal(t, e[0], key)) return e;
   }
   return NULL;
 }
 
-int champ_lookup(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key,
-                 const eve_val **entry) {
+int champ_lookup_probe(eve_txn *t, const champ_kind *k, eve_val coll, const key_probe *key,
+                       const eve_val **entry) {
   if (!t || !entry) return EVE_EINVAL;
   *entry = NULL;
   if (t->err) return t->err;
   uint64_t root;
   int rc = coll_root(t, k, coll, &root);
   if (rc || !root) return rc;
-  uint64_t kh = val_hash(t, key);
+  uint64_t kh = key_probe_hash(t, key);
   if (t->err) return t->err;
   const eve_val *e = find(t, k, root, key, kh);
   if (t->err) return t->err;
   *entry = e;
   return 0;
+}
+
+int champ_lookup(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key,
+                 const eve_val **entry) {
+  key_probe p = {.word = key};
+  return champ_lookup_probe(t, k, coll, &p, entry);
 }
 
 /* ---- insertion --------------------------------------------------------- */
@@ -771,6 +777,19 @@ int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out) {
   if (!out) return EVE_EINVAL;
   const eve_val *e;
   int rc = champ_lookup(t, &champ_map_kind, m, k, &e);
+  if (rc) return rc;
+  if (!e) return EVE_ENOTFOUND;
+  *out = e[1];
+  return 0;
+}
+
+int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
+                     eve_val *out) {
+  if (!t || !out) return EVE_EINVAL;
+  key_probe p;
+  int rc = key_probe_text(type, key, n, &p);
+  const eve_val *e;
+  if (!rc) rc = champ_lookup_probe(t, &champ_map_kind, m, &p, &e);
   if (rc) return rc;
   if (!e) return EVE_ENOTFOUND;
   *out = e[1];

@@ -87,6 +87,8 @@ extern const champ_kind champ_set_kind;   /* set.c */
  * (stride words); with keep != 0 an existing key keeps its value. */
 int champ_lookup(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key,
                  const eve_val **entry);
+int champ_lookup_probe(eve_txn *t, const champ_kind *k, eve_val coll, const key_probe *key,
+                       const eve_val **entry);
 int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entry,
               int keep, eve_val *out);
 int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key,

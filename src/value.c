@@ -376,6 +376,40 @@ int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   return t->err;
 }
 
+int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p) {
+  unsigned tag, btype, seed;
+  switch (type) {
+  case EVE_STRING: tag = TAG_STR, btype = T_STRING, seed = SEED_STRING; break;
+  case EVE_KEYWORD: tag = TAG_KW, btype = T_KEYWORD, seed = SEED_KEYWORD; break;
+  case EVE_SYMBOL: tag = TAG_SYM, btype = T_SYMBOL, seed = SEED_SYMBOL; break;
+  default: return EVE_EINVAL;
+  }
+  if ((n && !s) || (n == 0 && type != EVE_STRING) || n > TEXT_MAX || !utf8_valid(s, n))
+    return EVE_EINVAL;
+  *p = (key_probe){0};
+  if (n <= TEXT_INLINE_MAX) { /* canonical: the stored key is this very word */
+    p->word = tag | (n << 3);
+    if (n) memcpy((char *)&p->word + 1, s, n);
+    return 0;
+  }
+  p->s = s;
+  p->n = n;
+  p->type = btype;
+  p->hash = hash_mask(hash_bytes(s, n, seed));
+  return 0;
+}
+
+uint64_t key_probe_hash(eve_txn *t, const key_probe *p) {
+  return p->s ? p->hash : val_hash(t, p->word);
+}
+
+int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p) {
+  if (!p->s) return val_equal(t, stored, p->word);
+  if (!VAL_IS_BLOCK(stored) || value_block_type(t, stored) != p->type) return 0;
+  text x = text_load(t, stored);
+  return x.len == p->n && memcmp(x.s, p->s, p->n) == 0;
+}
+
 int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {
   if (!t || !v || !p || !n) return EVE_EINVAL;
   int rc;

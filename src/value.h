@@ -85,6 +85,24 @@ uint64_t val_hash(eve_txn *t, eve_val v);
 int val_equal(eve_txn *t, eve_val a, eve_val b);
 int val_compare(eve_txn *t, eve_val a, eve_val b);
 
+/* A map or set key to look up: a value word, or a text given by its bytes
+ * so that a lookup allocates nothing (eve_map_get_text).  A short text is
+ * its inline word; a longer one keeps its type, bytes and hash. */
+typedef struct key_probe {
+  eve_val word;     /* the key, when it is a word (s == NULL)           */
+  const char *s;    /* else a text that would be boxed: its bytes ...   */
+  size_t n;
+  unsigned type;    /* ... its block type (T_STRING, T_KEYWORD, T_SYMBOL) */
+  uint64_t hash;    /* ... and its hash, as val_hash would give it       */
+} key_probe;
+
+/* The probe of a text of type EVE_STRING, EVE_KEYWORD or EVE_SYMBOL:
+ * 0, or EVE_EINVAL (another type, bad UTF-8, an empty keyword or symbol). */
+int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p);
+/* The probe's hash (val_hash of the key), and whether a stored key equals it. */
+uint64_t key_probe_hash(eve_txn *t, const key_probe *p);
+int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p);
+
 /* Call fn(ctx, slot) for every word of block `off` that may reference
  * another block (value words and child offsets), passing the word's address
  * in the mapped block (read it with *slot; the commit patches fresh blocks

@@ -233,6 +233,80 @@ Test(map, read_only_txn) {
   eve_close(d);
 }
 
+/* Build a text key of type ty from a deterministic string of n bytes (ASCII
+ * with a 2-byte character when there is room, so UTF-8 is exercised). */
+static size_t text_key(uint64_t id, size_t n, char *buf) {
+  for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + (id + i * 7) % 26);
+  if (n >= 4) memcpy(buf + n / 2 - 1, "\xc3\xa9", 2); /* é */
+  return n;
+}
+
+static int make_text(eve_txn *t, eve_type ty, const char *s, size_t n, eve_val *out) {
+  return ty == EVE_STRING ? eve_string(t, s, n, out)
+       : ty == EVE_KEYWORD ? eve_keyword(t, s, n, out) : eve_symbol(t, s, n, out);
+}
+
+/* eve_map_get_text finds exactly what eve_map_get finds for the boxed key,
+ * inline and boxed, hashed (>= 32 bytes) and not, across collisions, and
+ * tells a string from a keyword or symbol with the same bytes. */
+static void get_text_run(void) {
+  eve_domain *d = t_open_mem();
+  eve_txn *t = t_wtxn(d);
+  static const eve_type types[3] = {EVE_STRING, EVE_KEYWORD, EVE_SYMBOL};
+  eve_val m = EVE_V_EMPTY_MAP, k, v;
+  char buf[80];
+  for (uint64_t id = 0; id < 600; id++) {
+    size_t n = text_key(id, 1 + id % 70, buf);
+    if (id % 5 == 4) continue; /* absent keys, looked up below */
+    EVE_OK(make_text(t, types[id % 3], buf, n, &k));
+    m = assoc(t, m, k, I(t, (int64_t)id));
+  }
+  EVE_OK(eve_txn_commit(t, &m, 1));
+  eve_txn *r;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* no allocation needed */
+  for (uint64_t id = 0; id < 600; id++) {
+    size_t n = text_key(id, 1 + id % 70, buf);
+    for (int ty = 0; ty < 3; ty++) {
+      int rc = eve_map_get_text(r, m, types[ty], buf, n, &v);
+      if (id % 5 != 4 && ty == (int)(id % 3)) {
+        cr_assert_eq(rc, 0, "key %llu (%zu bytes, type %d): %s", (unsigned long long)id, n, ty,
+                     eve_err_name(rc));
+        cr_assert_eq(geti(r, v), (int64_t)id);
+      } else {
+        cr_assert_eq(rc, EVE_ENOTFOUND, "key %llu as type %d: %s", (unsigned long long)id, ty,
+                     eve_err_name(rc));
+      }
+    }
+  }
+  EVE_OK(eve_txn_abort(r));
+  eve_close(d);
+}
+
+Test(map, get_text_without_boxing) { get_text_run(); }
+
+Test(map, get_text_under_collisions) {
+  eve__test_set_hash_mask(0x3);
+  get_text_run();
+  eve__test_set_hash_mask(~0ull);
+}
+
+Test(map, get_text_refuses_what_a_constructor_refuses) {
+  eve_domain *d = t_open_mem();
+  eve_txn *r;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
+  eve_val v, m = EVE_V_EMPTY_MAP;
+  EVE_ERR(eve_map_get_text(r, m, EVE_STRING, "a", 1, &v), EVE_ENOTFOUND);
+  EVE_ERR(eve_map_get_text(r, EVE_V_NIL, EVE_STRING, "", 0, &v), EVE_ENOTFOUND);
+  EVE_ERR(eve_map_get_text(r, m, EVE_INT, "1", 1, &v), EVE_EINVAL);
+  EVE_ERR(eve_map_get_text(r, m, EVE_KEYWORD, "", 0, &v), EVE_EINVAL);
+  EVE_ERR(eve_map_get_text(r, m, EVE_STRING, "bad \xff utf-8", 13, &v), EVE_EINVAL);
+  EVE_ERR(eve_map_get_text(r, m, EVE_STRING, NULL, 3, &v), EVE_EINVAL);
+  EVE_ERR(eve_map_get_text(r, m, EVE_STRING, "a", 1, NULL), EVE_EINVAL);
+  EVE_ERR(eve_map_get_text(r, EVE_V_EMPTY_VECTOR, EVE_STRING, "a", 1, &v), EVE_ETYPE);
+  EVE_OK(eve_txn_abort(r));
+  eve_close(d);
+}
+
 Test(map, corrupt_word_is_sticky) {
   eve_domain *d = t_open_mem();
   eve_txn *t = t_wtxn(d);
