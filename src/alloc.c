@@ -451,11 +451,6 @@ void alloc_close(eve_domain *d) {
   }
 }
 
-retire_buf *alloc_retire_buf(eve_domain *d) {
-  struct tcache *tc = tc_get(d);
-  return tc ? &tc->retire : NULL;
-}
-
 /* This thread's cache of d if it has one (never creates one). */
 static struct tcache *tc_peek(eve_domain *d) {
   for (unsigned i = 0; i < TLS_SLOTS; i++)
@@ -464,6 +459,17 @@ static struct tcache *tc_peek(eve_domain *d) {
       return tls_cache[i].tc;
   return NULL;
 }
+
+retire_buf *alloc_retire_buf_peek(eve_domain *d) {
+  struct tcache *tc = tc_peek(d);
+  return tc ? &tc->retire : NULL;
+}
+
+retire_buf *alloc_retire_buf(eve_domain *d) {
+  struct tcache *tc = tc_get(d);
+  return tc ? &tc->retire : NULL;
+}
+
 
 void alloc_for_each_retire_buf(eve_domain *d, int all, void (*fn)(retire_buf *, void *),
                                void *ctx) {

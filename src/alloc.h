@@ -124,6 +124,8 @@ typedef struct retire_buf {
 } retire_buf;
 /* This thread's retire buffer for d (NULL if out of memory). */
 retire_buf *alloc_retire_buf(eve_domain *d);
+/* The same, or NULL if this thread has no cache of d yet (never creates one). */
+retire_buf *alloc_retire_buf_peek(eve_domain *d);
 /* Call fn, under d's lock, on this thread's retire buffer and those of
  * exited threads, or (all != 0: only when no other thread uses d, as at
  * close) on every retire buffer of d in this process. */

@@ -62,7 +62,8 @@
 #include "atom.h"
 #include "check.h"
 
-#define RECLAIM_EVERY 64   /* retirements between reclamation passes */
+#define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
+#define RECLAIM_IN_TXN 1024 /* ... or, inside one long transaction, these   */
 
 static eve_slot *slot_at(eve_domain *d, uint32_t i) {
   return (eve_slot *)region_ptr(d, d->hdr->slots_off + (uint64_t)i * EVE_SLOT_BYTES);
@@ -247,10 +248,19 @@ int epoch_pin(eve_domain *d, uint32_t *slot) {
   }
 }
 
+static void reclaim_pass(eve_domain *d, retire_buf *rb);
+
+/* The end of a transaction is when to reclaim: a commit retires blocks
+ * while its own transaction still pins the epoch they were retired in, so
+ * a pass inside it could free none of them, and would move them all to the
+ * shared batches.  Here, unless the thread has another transaction open,
+ * nothing of its own holds them back. */
 void epoch_unpin(eve_domain *d, uint32_t slot) {
   eve_slot *s = slot_at(d, slot);
   atomic_store_explicit(&s->epoch, 0, memory_order_release);
   atomic_store_explicit(&s->owner_proc, 0, memory_order_release);
+  retire_buf *rb = alloc_retire_buf_peek(d);
+  if (rb && rb->n >= RECLAIM_EVERY) reclaim_pass(d, rb);
 }
 
 uint64_t epoch_tag(eve_domain *d) { return atomic_load(&d->hdr->epoch); }
@@ -295,8 +305,9 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
 }
 
 /* ---- shared retire batches ------------------------------------------------
- * A thread keeps its retirements in a private buffer, which is cheap; every
- * RECLAIM_EVERY retirements it frees what the grace period allows and moves
+ * A thread keeps its retirements in a private buffer, which is cheap; when
+ * a transaction ends with RECLAIM_EVERY retirements waiting (or inside a
+ * long one, at RECLAIM_IN_TXN) it frees what the grace period allows and moves
  * the rest into batch blocks on a shared Treiber list (128-bit {offset, tag}
  * head, as for free lists).  A reclaimer takes the whole list with one CAS,
  * so no two processes ever free the same batch; it frees the batches whose
@@ -414,6 +425,16 @@ uint64_t epoch_reclaim(eve_domain *d) {
   return waiting;
 }
 
+/* Advance the epoch, free what the grace period allows, move what still
+ * waits (a long reader somewhere) to the shared batches, and free the
+ * batches whose grace period has passed. */
+static void reclaim_pass(eve_domain *d, retire_buf *rb) {
+  atomic_fetch_add(&d->hdr->epoch, 1);
+  reclaim_buf(rb, d);
+  if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
+  reclaim_batches(d);
+}
+
 int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
   retire_buf *rb = alloc_retire_buf(d);
   if (!rb) return EVE_ENOMEM;
@@ -425,13 +446,7 @@ int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
     rb->cap = cap;
   }
   rb->e[rb->n++] = (retire_entry){off, gen, tag};
-  if (rb->n >= RECLAIM_EVERY) {
-    atomic_fetch_add(&d->hdr->epoch, 1);
-    reclaim_buf(rb, d);
-    /* what still waits (a long reader somewhere) moves to the domain */
-    if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
-    reclaim_batches(d);
-  }
+  if (rb->n >= RECLAIM_IN_TXN) reclaim_pass(d, rb);
   return 0;
 }
 
