@@ -706,7 +706,7 @@ static void after_win(commit_ctx *c) {
  * allocates nothing in the common case, and clearing touches only the
  * entries it used. */
 static __thread commit_ctx tls_scratch;
-static __thread int tls_scratch_busy;
+static __thread int tls_scratch_busy, tls_scratch_registered;
 static pthread_key_t g_scratch_key;
 static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
 
@@ -730,13 +730,17 @@ static void scratch_exit(void *unused) {
 
 static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_exit); }
 
-static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
-  if (!tls_scratch.tab) { /* first commit of this thread: free the buffers at its exit */
-    pthread_once(&g_scratch_once, scratch_key_init);
-    pthread_setspecific(g_scratch_key, (void *)1);
-  }
+/* The thread's scratch context, or `local` (zeroed) when a commit is
+ * already using it (a commit inside a swap function's commit). */
+static commit_ctx *ctx_init(commit_ctx *local, eve_txn *t, eve_val *new_root) {
+  commit_ctx *c = local;
   if (!tls_scratch_busy) {
-    *c = tls_scratch;
+    if (!tls_scratch_registered) { /* free the buffers at the thread's exit */
+      pthread_once(&g_scratch_once, scratch_key_init);
+      pthread_setspecific(g_scratch_key, (void *)1);
+      tls_scratch_registered = 1;
+    }
+    c = &tls_scratch;
     c->from_tls = tls_scratch_busy = 1;
   } else {
     memset(c, 0, sizeof *c);
@@ -744,58 +748,68 @@ static void ctx_init(commit_ctx *c, eve_txn *t, eve_val *new_root) {
   c->t = t;
   c->d = t->d;
   c->new_root = new_root;
+  return c;
 }
 
 static void ctx_free(commit_ctx *c) {
-  if (c->from_tls && c->cap <= (1u << 16)) {
+  if (c->from_tls && c->cap <= (1u << 16)) { /* keep the buffers, clear what was used */
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n = c->unmatched.n = 0;
+    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n =
+        c->unmatched.n = 0;
     c->adopting = 0;
     c->err = 0;
-    tls_scratch = *c;
     tls_scratch_busy = 0;
     return;
   }
+  ctx_release(c);
   if (c->from_tls) { /* grown too big to keep */
     tls_scratch = (commit_ctx){0};
     tls_scratch_busy = 0;
   }
-  ctx_release(c);
 }
 
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
                    int *won) {
   *won = 0;
   if (t->err) return t->err;
-  commit_ctx c;
-  ctx_init(&c, t, new);
+  if (!VAL_IS_BLOCK(old) && !VAL_IS_BLOCK(*new) && t->nfresh == mark) {
+    /* one immediate for another (a counter), and no block built by this
+     * attempt: nothing to count, doom, adopt or free, only the root CAS */
+    PAUSE(PAUSE_AFTER_COUNT, 0, 0);
+    PAUSE(PAUSE_BEFORE_CAS, 0, 0);
+    eve_val expected = old;
+    *won = *new == old || atomic_compare_exchange_strong(root, &expected, *new);
+    PAUSE(PAUSE_AFTER_CAS, 0, *won);
+    return 0;
+  }
+  commit_ctx local, *c = ctx_init(&local, t, new);
   if (*new == old) { /* nothing changes: publish nothing, drop the attempt */
-    load_fresh(&c);
-    settle_fresh(&c, mark, 0);
-    ctx_free(&c);
+    load_fresh(c);
+    settle_fresh(c, mark, 0);
+    ctx_free(c);
     *won = 1;
     return 0;
   }
-  load_fresh(&c);
-  if (!c.err) count_new_version(&c, old);
+  load_fresh(c);
+  if (!c->err) count_new_version(c, old);
   PAUSE(PAUSE_AFTER_COUNT, 0, 0);
-  if (!c.err) doom_old_version(&c, old);
-  if (!c.err) adopt_new_version(&c);
-  if (c.err) {
-    int err = c.err; /* ctx_free clears it for the next commit */
-    rollback(&c);
-    settle_fresh(&c, mark, 0);
-    ctx_free(&c);
+  if (!c->err) doom_old_version(c, old);
+  if (!c->err) adopt_new_version(c);
+  if (c->err) {
+    int err = c->err; /* ctx_free clears it for the next commit */
+    rollback(c);
+    settle_fresh(c, mark, 0);
+    ctx_free(c);
     return txn_fail(t, err);
   }
   PAUSE(PAUSE_BEFORE_CAS, 0, 0);
   eve_val expected = old;
   *won = atomic_compare_exchange_strong(root, &expected, *new);
   PAUSE(PAUSE_AFTER_CAS, 0, *won);
-  if (*won) after_win(&c);
-  else rollback(&c);
-  settle_fresh(&c, mark, *won);
-  int err = c.err;
-  ctx_free(&c);
+  if (*won) after_win(c);
+  else rollback(c);
+  settle_fresh(c, mark, *won);
+  int err = c->err;
+  ctx_free(c);
   return err ? txn_fail(t, err) : 0;
 }

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "txn.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,13 +22,56 @@
 
 const union dummy_block txn_dummy;
 
+/* Each thread keeps the last transaction it ended, with its fresh list, for
+ * the next one: most transactions are one swap, and a begin/end pair then
+ * costs no malloc.  Freed at the thread's exit. */
+static __thread eve_txn *tls_spare;
+static __thread int tls_spare_registered;
+static pthread_key_t g_spare_key;
+static pthread_once_t g_spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_exit(void *unused) {
+  (void)unused;
+  if (tls_spare) free(tls_spare->fresh);
+  free(tls_spare);
+  tls_spare = NULL;
+}
+
+static void spare_key_init(void) { pthread_key_create(&g_spare_key, spare_exit); }
+
+static eve_txn *txn_new(void) {
+  eve_txn *t = tls_spare;
+  if (!t) return calloc(1, sizeof *t);
+  tls_spare = NULL;
+  uint64_t *fresh = t->fresh;
+  size_t cap = t->capfresh;
+  memset(t, 0, sizeof *t);
+  t->fresh = fresh;
+  t->capfresh = cap;
+  return t;
+}
+
+static void txn_release(eve_txn *t) {
+  if (!tls_spare && t->capfresh <= 4096) {
+    if (!tls_spare_registered) {
+      pthread_once(&g_spare_once, spare_key_init);
+      pthread_setspecific(g_spare_key, (void *)1);
+      tls_spare_registered = 1;
+    }
+    tls_spare = t;
+    return;
+  }
+  free(t->fresh);
+  free(t);
+}
+
 /* Every transaction pins the epoch (epoch.c) for its whole life, so what it
  * reads stays valid until it ends.  A read-only domain cannot write a slot:
  * its transactions do not pin (eve.h says what that means). */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
   if ((flags & EVE_TXN_WRITE) && d->read_only) return EVE_ETXN;
-  eve_txn *t = calloc(1, sizeof *t);
+  eve_txn *t = txn_new();
   if (!t) return EVE_ENOMEM;
   t->d = d;
   t->flags = flags;
@@ -35,7 +79,7 @@ int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!d->read_only) {
     int rc = epoch_pin(d, &t->slot);
     if (rc) {
-      free(t);
+      txn_release(t);
       return rc;
     }
     t->pinned = 1;
@@ -52,8 +96,7 @@ static int txn_forked(const eve_txn *t) { return t->fork_gen != region_fork_gen(
 
 static void txn_free(eve_txn *t) {
   if (t->pinned && !txn_forked(t)) epoch_unpin(t->d, t->slot);
-  free(t->fresh);
-  free(t);
+  txn_release(t);
 }
 
 int eve_txn_abort(eve_txn *t) {
