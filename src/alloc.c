@@ -453,9 +453,9 @@ void alloc_close(eve_domain *d) {
 
 /* This thread's cache of d if it has one (never creates one). */
 static struct tcache *tc_peek(eve_domain *d) {
+  unsigned gen = region_fork_gen();
   for (unsigned i = 0; i < TLS_SLOTS; i++)
-    if (tls_cache[i].domain_id == d->id && tls_cache[i].tc &&
-        tls_cache[i].fork_gen == region_fork_gen())
+    if (tls_cache[i].domain_id == d->id && tls_cache[i].tc && tls_cache[i].fork_gen == gen)
       return tls_cache[i].tc;
   return NULL;
 }
