@@ -227,11 +227,17 @@ static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
 }
 
 /* A change: bump the version, wake sleepers if there are any. */
+/* The futex word: the low half of the version, so one atomic add both
+ * publishes the change and moves the word a sleeper compares. */
+static uint32_t *futex_word(atom_cell *c) {
+  _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "low half first");
+  return (uint32_t *)(void *)&c->version;
+}
+
 static void notify(atom_cell *c) {
-  uint64_t v = atomic_fetch_add(&c->version, 1) + 1;
-  atomic_store(&c->seq, (uint32_t)v);
+  atomic_fetch_add(&c->version, 1); /* seq_cst: ordered before the load below */
   if (atomic_load(&c->waiters))
-    syscall(SYS_futex, &c->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    syscall(SYS_futex, futex_word(c), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* ---- removal, a protocol anyone can finish ---------------------------------
@@ -579,13 +585,13 @@ int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
       nanosleep(&ts, NULL);
       continue;
     }
-    /* announce, then re-check the version before sleeping on seq: a writer
-     * bumps version, then seq, then wakes if it sees a waiter */
+    /* announce, then re-check the version before sleeping on its low half:
+     * a writer bumps the version, then wakes if it sees a waiter; the kernel
+     * refuses to sleep if the word moved since our check */
     atomic_fetch_add(&c->waiters, 1);
-    uint32_t s = atomic_load(&c->seq);
     if (atomic_load(&c->version) == seen) {
       struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000};
-      syscall(SYS_futex, &c->seq, FUTEX_WAIT, s, &ts, NULL, 0); /* shared: no PRIVATE flag */
+      syscall(SYS_futex, futex_word(c), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0); /* shared */
     }
     atomic_fetch_sub(&c->waiters, 1);
   }

@@ -14,8 +14,10 @@
 typedef struct atom_cell {
   _Atomic uint64_t root;        /* the value word, or ATOM_TOMBSTONE          */
   _Atomic uint64_t generation;  /* bumped by removal; also in the registry    */
-  _Atomic uint64_t version;     /* bumped by every change                     */
-  _Atomic uint32_t seq;         /* futex word: low 32 bits of version         */
+  _Atomic uint64_t version;     /* bumped by every change; its low 32 bits
+                                   (the first 4 bytes: little-endian) are the
+                                   futex word eve_wait sleeps on              */
+  _Atomic uint32_t seq;         /* unused, zero                               */
   _Atomic uint32_t waiters;     /* sleepers in eve_wait                       */
   _Atomic uint64_t next_free;   /* link in the free-cell stack                */
   uint64_t reserved[3];

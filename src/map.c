@@ -272,6 +272,7 @@ static const eve_val *find(eve_txn *t, const champ_kind *k, uint64_t root, const
     uint32_t bit = hbit(kh, level);
     if (n->datamap & bit) {
       const eve_val *e = entry_at(k, n, bit);
+      if (k->stride == 2) val_prefetch(t, e[1]);
       return key_probe_equal(t, e[0], key) ? e : NULL;
     }
     if (!(n->nodemap & bit)) return NULL;
@@ -366,6 +367,7 @@ static int put_node(champ_op *op, uint64_t off, unsigned level, uint64_t *out) {
   uint32_t bit = hbit(op->kh, level);
   if (n->datamap & bit) {
     const eve_val *cur = entry_at(k, n, bit);
+    if (k->stride == 2) val_prefetch(t, cur[1]); /* read next if the key matches */
     int same = val_equal(t, cur[0], op->e[0]);
     if (t->err) return t->err;
     if (same) {
@@ -509,6 +511,7 @@ static int rm_node(champ_op *op, uint64_t off, unsigned level, rm_res *res) {
   uint32_t bit = hbit(op->kh, level);
   if (n->datamap & bit) {
     const eve_val *cur = entry_at(k, n, bit);
+    if (k->stride == 2) val_prefetch(t, cur[1]); /* read next if the key matches */
     int same = val_equal(t, cur[0], op->e[0]);
     if (!same || t->err) return t->err;
     op->eh = entry_hash(t, k, cur, op->kh);
