@@ -515,3 +515,192 @@ Test(atom, a_lost_cas_after_copying_a_retired_block_leaves_the_value_intact) {
   eve_atom_close(b);
   EVE_OK(eve_close(d));
 }
+
+/* ---- random swaps, with and without the commit's pair fast path --------------
+ * Two domains run the same random swaps: maps, nested maps, a vector and a
+ * list, values shared between atoms and under two keys, whole atoms stored
+ * in others, several changes in one swap.  The first commits with pairing
+ * (commit.c, "pairs"), the second with the general count only.  After every
+ * step both must hold the same values; the checker must find the ownership
+ * invariant intact in both; at the end nothing may leak. */
+
+#define RS_ATOMS 4 /* 0, 1: maps; 2: a vector; 3: a list */
+
+typedef struct rs_step {
+  eve_atom **atoms;
+  int self;
+  uint64_t seed;
+} rs_step;
+
+static eve_val rs_value(eve_txn *t, uint64_t *r) {
+  static const char *longs[] = {"a string of more than thirty-two bytes, hashed",
+                                "another long string, stored with its hash"};
+  eve_val v, x;
+  switch (t_below(r, 7)) {
+  case 0: EVE_OK(eve_int(t, (int64_t)t_below(r, 100), &v)); break;
+  case 1: EVE_OK(eve_int(t, INT64_C(1) << 62, &v)); break; /* boxed */
+  case 2: EVE_OK(eve_string(t, "short", 5, &v)); break;
+  case 3: EVE_OK(eve_string(t, longs[t_below(r, 2)], strlen(longs[0]), &v)); break;
+  case 4:
+    v = EVE_V_EMPTY_VECTOR;
+    for (uint64_t i = 0, n = 1 + t_below(r, 3); i < n; i++) {
+      EVE_OK(eve_string(t, "an element string", 17, &x));
+      EVE_OK(eve_vec_conj(t, v, x, &v));
+    }
+    break;
+  case 5:
+    EVE_OK(eve_string(t, "a nested value string", 21, &x));
+    EVE_OK(eve_map_assoc(t, EVE_V_EMPTY_MAP, EVE_V_TRUE, x, &v));
+    break;
+  default: v = EVE_V_NIL; break;
+  }
+  return v;
+}
+
+static eve_val rs_key(eve_txn *t, uint64_t *r) {
+  eve_val k;
+  EVE_OK(eve_int(t, (int64_t)t_below(r, 48), &k));
+  return k;
+}
+
+static eve_type rs_type(eve_txn *t, eve_val v) {
+  eve_type ty = EVE_NIL;
+  EVE_OK(eve_type_of(t, v, &ty));
+  return ty;
+}
+
+static int rs_is(eve_txn *t, eve_val v, eve_type ty) { return rs_type(t, v) == ty; }
+
+static int rs_map_fn(eve_txn *t, eve_val m, rs_step *s, uint64_t *r, eve_val *out) {
+  eve_val k = rs_key(t, r), k2 = rs_key(t, r), v, inner, other;
+  if (m == EVE_V_NIL || !rs_is(t, m, EVE_MAP)) m = EVE_V_EMPTY_MAP;
+  int o = (s->self + 1 + (int)t_below(r, RS_ATOMS - 1)) % RS_ATOMS;
+  switch (t_below(r, 9)) {
+  case 0: case 1: return eve_map_assoc(t, m, k, rs_value(t, r), out);
+  case 2: return eve_map_dissoc(t, m, k, out);
+  case 3: /* assoc-in */
+    if (eve_map_get(t, m, k, &inner) || !rs_is(t, inner, EVE_MAP)) inner = EVE_V_EMPTY_MAP;
+    EVE_OK(eve_map_assoc(t, inner, k2, rs_value(t, r), &inner));
+    return eve_map_assoc(t, m, k, inner, out);
+  case 4: /* another atom's whole value, stored here */
+    EVE_OK(eve_deref(t, s->atoms[o], &other));
+    return eve_map_assoc(t, m, k, other, out);
+  case 5: /* a value inside another atom, shared */
+    EVE_OK(eve_deref(t, s->atoms[o], &other));
+    if (!rs_is(t, other, EVE_MAP) || eve_map_get(t, other, k2, &v)) v = EVE_V_FALSE;
+    return eve_map_assoc(t, m, k, v, out);
+  case 6: /* one fresh value under two keys, and a key dropped, in one swap */
+    v = rs_value(t, r);
+    EVE_OK(eve_map_assoc(t, m, k, v, &m));
+    EVE_OK(eve_map_assoc(t, m, k2, v, &m));
+    return eve_map_dissoc(t, m, rs_key(t, r), out);
+  case 7: /* this atom's own old value under a key of its new one */
+    return eve_map_assoc(t, m, k, m, out);
+  default: /* become another atom's value */
+    EVE_OK(eve_deref(t, s->atoms[o], &other));
+    *out = t_below(r, 4) ? other : EVE_V_NIL;
+    return 0;
+  }
+}
+
+static int rs_vec_fn(eve_txn *t, eve_val v, rs_step *s, uint64_t *r, eve_val *out) {
+  uint64_t n = 0;
+  if (v == EVE_V_NIL || !rs_is(t, v, EVE_VECTOR)) v = EVE_V_EMPTY_VECTOR;
+  EVE_OK(eve_count(t, v, &n));
+  eve_val other;
+  switch (t_below(r, 5)) {
+  case 0: case 1: return eve_vec_conj(t, v, rs_value(t, r), out);
+  case 2: if (n) return eve_vec_pop(t, v, out); return eve_vec_conj(t, v, EVE_V_TRUE, out);
+  case 3: return eve_vec_assoc(t, v, t_below(r, n + 1), rs_value(t, r), out);
+  default:
+    EVE_OK(eve_deref(t, s->atoms[t_below(r, 2)], &other));
+    return eve_vec_conj(t, v, other, out);
+  }
+}
+
+static int rs_list_fn(eve_txn *t, eve_val l, rs_step *s, uint64_t *r, eve_val *out) {
+  if (!rs_is(t, l, EVE_LIST)) l = EVE_V_EMPTY_LIST;
+  eve_val other;
+  switch (t_below(r, 4)) {
+  case 0: return eve_list_cons(t, rs_value(t, r), l, out);
+  case 1: return eve_list_rest(t, l, out);
+  case 2:
+    EVE_OK(eve_deref(t, s->atoms[2], &other));
+    return eve_list_cons(t, other, l, out);
+  default: /* two cells at once, the first dropped again */
+    EVE_OK(eve_list_cons(t, rs_value(t, r), l, &l));
+    EVE_OK(eve_list_cons(t, rs_value(t, r), l, &l));
+    return eve_list_rest(t, l, out);
+  }
+}
+
+static int rs_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  rs_step *s = arg;
+  uint64_t r = s->seed; /* the same choices on every call and in both domains */
+  if (s->self < 2) return rs_map_fn(t, old, s, &r, out);
+  return s->self == 2 ? rs_vec_fn(t, old, s, &r, out) : rs_list_fn(t, old, s, &r, out);
+}
+
+/* What the two domains must agree on: type, count and hash of the value.
+ * (Values hold each other, so printing them could take exponential time;
+ * the hash covers the whole value and costs nothing: collections keep it.) */
+typedef struct rs_sum {
+  eve_type type;
+  uint64_t count, hash;
+} rs_sum;
+
+static rs_sum rs_summary(eve_domain *d, eve_atom *a) {
+  eve_txn *t;
+  eve_val v;
+  rs_sum s = {0};
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  EVE_OK(eve_deref(t, a, &v));
+  s.type = rs_type(t, v);
+  if (s.type >= EVE_LIST) EVE_OK(eve_count(t, v, &s.count));
+  EVE_OK(eve_hash(t, v, &s.hash));
+  EVE_OK(eve_txn_abort(t));
+  return s;
+}
+
+Test(atom, random_swaps_agree_with_and_without_pairs, .timeout = 600) {
+  eve_domain *d[2];
+  eve_atom *atoms[2][RS_ATOMS];
+  static const char *names[RS_ATOMS] = {"m0", "m1", "vec", "list"};
+  for (int w = 0; w < 2; w++) {
+    d[w] = t_open_mem();
+    for (int i = 0; i < RS_ATOMS; i++) EVE_OK(eve_atom_open(d[w], names[i], EVE_ATOM_CREATE, &atoms[w][i]));
+  }
+  uint64_t rng = t_seed(2026);
+  size_t steps = t_scale(6000);
+  commit_pair_counts pc;
+  eve__test_commit_pair_counts(NULL, 1);
+  for (size_t i = 0; i < steps; i++) {
+    rs_step s = {.self = (int)t_below(&rng, RS_ATOMS), .seed = t_rand(&rng)};
+    for (int w = 0; w < 2; w++) {
+      eve__test_set_commit_pairing(w == 0);
+      s.atoms = atoms[w];
+      eve_txn *t = t_wtxn(d[w]);
+      EVE_OK(eve_swap(t, atoms[w][s.self], rs_fn, &s, NULL));
+      EVE_OK(eve_txn_abort(t));
+    }
+    for (int a = 0; a < RS_ATOMS; a++) {
+      rs_sum x = rs_summary(d[0], atoms[0][a]), y = rs_summary(d[1], atoms[1][a]);
+      cr_assert(x.type == y.type && x.count == y.count && x.hash == y.hash,
+                "step %zu, atom %s differs: type %d/%d, count %llu/%llu", i, names[a], x.type,
+                y.type, (unsigned long long)x.count, (unsigned long long)y.count);
+    }
+    if (i % 25 == 0 || i + 1 == steps)
+      for (int w = 0; w < 2; w++) assert_sound(d[w], w ? "general count" : "pairs");
+  }
+  eve__test_set_commit_pairing(1);
+  eve__test_commit_pair_counts(&pc, 0);
+  cr_log_info("random swaps: %zu steps, %llu pairs formed, %llu undone", steps,
+              (unsigned long long)pc.formed, (unsigned long long)pc.unpaired);
+  cr_assert_gt(pc.formed, steps, "pairs carried most swaps");
+  cr_assert_gt(pc.unpaired, 0, "some pairs were undone (their old side lived on)");
+  for (int w = 0; w < 2; w++) {
+    assert_exact(d[w], w ? "general count, end" : "pairs, end");
+    for (int i = 0; i < RS_ATOMS; i++) eve_atom_close(atoms[w][i]);
+    EVE_OK(eve_close(d[w]));
+  }
+}
