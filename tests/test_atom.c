@@ -540,7 +540,11 @@ static eve_val rs_value(eve_txn *t, uint64_t *r) {
   case 0: EVE_OK(eve_int(t, (int64_t)t_below(r, 100), &v)); break;
   case 1: EVE_OK(eve_int(t, INT64_C(1) << 62, &v)); break; /* boxed */
   case 2: EVE_OK(eve_string(t, "short", 5, &v)); break;
-  case 3: EVE_OK(eve_string(t, longs[t_below(r, 2)], strlen(longs[0]), &v)); break;
+  case 3: {
+    const char *l = longs[t_below(r, 2)];
+    EVE_OK(eve_string(t, l, strlen(l), &v));
+    break;
+  }
   case 4:
     v = EVE_V_EMPTY_VECTOR;
     for (uint64_t i = 0, n = 1 + t_below(r, 3); i < n; i++) {
