@@ -752,7 +752,9 @@ static commit_ctx *ctx_init(commit_ctx *local, eve_txn *t, eve_val *new_root) {
 }
 
 static void ctx_free(commit_ctx *c) {
-  if (c->from_tls && c->cap <= (1u << 16)) { /* keep the buffers, clear what was used */
+  /* keep the buffers, clear what was used; a table grown past 1024 entries
+   * by one big commit would spread every later small one over its lines */
+  if (c->from_tls && c->cap <= (1u << 10)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
     c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n =
         c->unmatched.n = 0;

@@ -198,7 +198,9 @@ static int build_node(eve_txn *t, const champ_kind *k, unsigned level, const cha
   uint64_t *w = n->w;
   for (uint32_t m = datamap; m; m &= m - 1) {
     uint32_t b = m & -m;
-    memcpy(w, b == bit ? entry : entry_at(k, old, b), 8 * (size_t)s);
+    const eve_val *e = b == bit ? entry : entry_at(k, old, b);
+    w[0] = e[0]; /* one or two words: stores, not a memcpy call per entry */
+    if (s == 2) w[1] = e[1];
     w += s;
   }
   for (uint32_t m = nodemap; m; m &= m - 1) {
