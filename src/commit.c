@@ -281,13 +281,15 @@ static void count_slot(void *ctx, const uint64_t *slot) { new_edge(ctx, *slot); 
  * matched word's block gains exactly the word it loses, PROVIDED S really
  * dies: the doom walk dooms and enters S (F_PAIR_DONE).  If it does not (S
  * is SHARED, or the new version still reaches S, or S is not in the old
- * version at all), unpair() counts N's matched words after all, and every
- * decision is the one the plain count would have made.  The pairing never
- * changes which blocks are doomed: a matched word's block could only be met
- * by the doom walk through a second old word, which makes it SHARED.  This
- * is the provenance fast path (S2 of RECLAMATION.md), found by position
- * instead of recorded by the collection operations, so every writer gets it
- * and no operation has to report what it copied. */
+ * version at all), unpair_survivors() counts N's matched words after all,
+ * and every decision is the one the plain count would have made.  The
+ * pairing never changes which blocks are doomed: a matched word's block
+ * could only be met by the doom walk through a second old word, which makes
+ * it SHARED.  A copy made while adopting takes matched words along with the
+ * counted ones (copy_block).  This is the provenance fast path (S2 of
+ * RECLAMATION.md), found by position instead of recorded by the collection
+ * operations, so every writer gets it and no operation has to report what
+ * it copied. */
 
 #define MATCH_MAX 128  /* a longer differing middle is left unmatched */
 #define MATCH_SUBS 8   /* child pairs formed per pair, at most */
