@@ -797,6 +797,13 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
   load_fresh(c);
   if (!c->err) count_new_version(c, old);
   PAUSE(PAUSE_AFTER_COUNT, 0, 0);
+  if (!c->err && atomic_load(root) != old) {
+    /* already lost: skip the dooms and adoptions a lost race would waste
+     * (and the live RETIRED blocks its dooms would leave for others to copy) */
+    settle_fresh(c, mark, 0);
+    ctx_free(c);
+    return 0;
+  }
   if (!c->err) doom_old_version(c, old);
   if (!c->err) adopt_new_version(c);
   if (c->err) {
