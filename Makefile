@@ -78,7 +78,7 @@ fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Benchmarks: eve against LMDB, Redis and a bare CAS loop, in one run; writes
-# docs/BENCHMARKS.md and docs/bench/*.png (~5-15 min on 2 cores).
+# docs/BENCHMARKS.md and docs/bench/*.png (~3 min on 2 cores).
 bench:
 	./bench/run.sh
 

@@ -3,7 +3,7 @@
 # hiredis, redis-server) and gnuplot if missing, build, run every scenario
 # for eve and the peers, write the report and the plots.
 #
-#   bench/run.sh            full run (~15 min on 2 cores): docs/BENCHMARKS.md
+#   bench/run.sh            full run (~3 min on 2 cores): docs/BENCHMARKS.md
 #                           and docs/bench/*.png
 #   bench/run.sh --quick    smoke test (< 2 min): the report goes to
 #                           build-bench/quick/ and is printed; docs/ untouched
