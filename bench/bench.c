@@ -3,7 +3,7 @@
  *
  *   eve-bench [--quick] [--only 123456] [--max-exp E] [--work DIR]
  *             [--data DIR] [--out FILE] [--command TEXT] [--revision REV]
- *   eve-bench --profile N:M [--work DIR]     (a loop to run under perf)
+ *   eve-bench --profile N:M | counter:M [--work DIR]   (a loop to run under perf)
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -23,7 +23,7 @@ int bench_wants(const bench_cfg *cfg, char scenario) {
 static void usage(void) {
   fprintf(stderr, "usage: eve-bench [--quick] [--only 123456] [--max-exp E] [--work DIR]\n"
                   "                 [--data DIR] [--out FILE] [--command TEXT] [--revision REV]\n"
-                  "       eve-bench --profile N:M [--work DIR]\n");
+                  "       eve-bench --profile N:M | counter:M [--work DIR]\n");
   exit(2);
 }
 
@@ -49,6 +49,22 @@ static bench_cfg parse(int argc, char **argv) {
   return c;
 }
 
+/* --profile counter:M — M counter increments (scenario 3's loop: one txn
+ * each) on WORK/profile-counter.eve, nothing else. */
+static int profile_counter(const bench_cfg *cfg, unsigned long long m) {
+  char path[600];
+  ev_store s;
+  snprintf(path, sizeof path, "%s/profile-counter.eve", cfg->work_dir);
+  int rc = ev_open(&s, path, "counter");
+  uint64_t t0 = now_ns(), i;
+  for (i = 0; i < m && !rc; i++) rc = ev_inc(&s, NULL);
+  double secs = (double)(now_ns() - t0) / 1e9;
+  ev_close(&s);
+  if (rc) fprintf(stderr, "profile: %s\n", ev_err(rc));
+  printf("%llu increments: %.1f ns each\n", (unsigned long long)i, i ? secs * 1e9 / (double)i : 0);
+  return rc ? 1 : 0;
+}
+
 /* --profile N:M — for perf/callgrind: load an N-key map into
  * WORK/profile-N.eve unless it exists, then M one-key updates (one txn
  * each, with values no earlier run wrote), nothing else.  Run it twice
@@ -57,6 +73,7 @@ static int profile_mode(const bench_cfg *cfg, const char *spec) {
   unsigned long long n = 0, m = 0;
   char path[600];
   ev_store s;
+  if (sscanf(spec, "counter:%llu", &m) == 1) return profile_counter(cfg, m);
   if (sscanf(spec, "%llu:%llu", &n, &m) != 2 || !n) usage();
   snprintf(path, sizeof path, "%s/profile-%llu.eve", cfg->work_dir, n);
   int fresh = !file_bytes_of(path), rc = ev_open(&s, path, "map");
