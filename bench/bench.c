@@ -133,9 +133,7 @@ static void method_notes(const bench_cfg *cfg) {
               "blocks), so at this size nearly every such write finds a clean page; an LMDB "
               "put copies a few pages into pages it freed recently. The kernel writes back "
               "what has been dirty for 30 s, and the 10^7-key eve load takes about 35 s, so "
-              "in this run the swaps meet the load's writeback. Syncing both files after "
-              "their loads made it worse for both (eve 11.6 µs at 10^7, LMDB p99 13 µs): "
-              "every page is then clean.");
+              "in this run the swaps meet the load's writeback.");
   report_note("Profile of scenario 1 at 10^6: load once with `build-bench/eve-bench --profile "
               "1000000:0 --work DIR`, then `perf record --call-graph dwarf build-bench/eve-bench "
               "--profile 1000000:300000 --work DIR` (the same update loop, nothing else).");
