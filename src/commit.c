@@ -604,27 +604,69 @@ static void adopt_new_version(commit_ctx *c) {
 
 /* ---- 4. after the CAS ---------------------------------------------------------------- */
 
+static void leak_counted(commit_ctx *c, uint64_t n);
+
 static void retire(commit_ctx *c, uint64_t off, uint64_t gen, uint64_t tag) {
-  if (epoch_retire(c->d, off, gen, tag) != 0) /* out of memory: leak, counted */
-    atomic_fetch_add(&c->d->hdr->skipped_retires, 1);
+  if (epoch_retire(c->d, off, gen, tag) != 0) leak_counted(c, 1); /* out of memory */
+}
+
+/* After the root CAS nothing may fail: the swap has happened, and a caller
+ * told otherwise would apply it twice.  What cannot be recorded for want of
+ * memory is left unreclaimed and counted; the collector returns it. */
+static void leak_counted(commit_ctx *c, uint64_t n) {
+  atomic_fetch_add(&c->d->hdr->skipped_retires, n);
+  atomic_fetch_or(&c->d->hdr->flags, EVE_HF_SKIPPED);
+}
+
+typedef struct drop_work {
+  commit_ctx *c;
+  vec64 v;
+} drop_work;
+
+static void drop_slot(void *ctx, const uint64_t *slot) {
+  drop_work *w = ctx;
+  if (!VAL_IS_BLOCK(*slot)) return;
+  if (w->v.n == w->v.cap) {
+    size_t cap = w->v.cap ? w->v.cap * 2 : 64;
+    uint64_t *v = realloc(w->v.v, cap * sizeof *v);
+    if (!v) { /* this child and its subtree stay allocated: counted */
+      leak_counted(w->c, 1);
+      return;
+    }
+    w->v.v = v;
+    w->v.cap = cap;
+  }
+  w->v.v[w->v.n++] = *slot;
 }
 
 /* Take k owners from a SHARED block.  At zero it is garbage: retire it and
- * take one owner from each of its children, down through plain blocks. */
-static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
-  vec64 work = {0};
-  uint64_t item = off;
+ * take one owner from each of its children, down through plain blocks.
+ *
+ * The retire tag is read after the CAS that made the block garbage, not
+ * reused from the commit's root CAS (docs/RECLAMATION.md, "the tag of a
+ * count that reaches zero").  The count can reach zero only after other
+ * commits, later than ours, took their owners away: a reader that pinned
+ * after our root CAS may have loaded one of their old roots and still be
+ * walking this block.  Each of those commits took its owner after its own
+ * root CAS, and our decrement is after theirs in the count word's order, so
+ * the epoch read after our decrement is at least every such reader's pin.
+ * Plain children of the block were reachable only through it: the same
+ * tag covers them. */
+static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k) {
+  drop_work work = {c, {0}};
+  uint64_t item = off, tag = 0;
   for (;;) {
     /* validate before any CAS: a child word of a damaged block may point
      * anywhere, and a CAS there would scribble on it */
     txn_read_any(c->t, item);
-    if (c->t->err) break;
+    if (c->t->err) break; /* damage: the txn reports it from now on */
     _Atomic uint64_t *meta = &blk_of(c, item)->meta;
     uint64_t m = atomic_load(meta), nm;
-    int garbage;
-    do {
+    int garbage = 0, was_shared = 0;
+    for (;;) {
       if (META_STATE(m) == BLK_FREE) { garbage = -1; break; }
-      if (META_SHARED(m)) {
+      was_shared = META_SHARED(m);
+      if (was_shared) {
         uint64_t count = META_COUNT(m), left = count > k ? count - k : 0;
         garbage = left == 0;
         nm = META_MAKE(META_GEN(m), left, 1, garbage ? BLK_RETIRED : META_STATE(m));
@@ -632,20 +674,18 @@ static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k, uint64_t tag) {
         garbage = 1;
         nm = (m & ~(uint64_t)BLK_STATE_MASK) | BLK_RETIRED;
       }
-    } while (!atomic_compare_exchange_weak(meta, &m, nm));
-    if (garbage == 1) {
-      retire(c, item, META_GEN(m), tag);
-      {
-        size_t before = c->stack.n;
-        blk_for_each_child(c->t, item, die_slot, c);
-        while (c->stack.n > before) push(c, &work, c->stack.v[--c->stack.n]);
-      }
+      if (atomic_compare_exchange_weak(meta, &m, nm)) break;
     }
-    if (!work.n || c->t->err) break;
-    item = work.v[--work.n];
+    if (garbage == 1) {
+      if (was_shared || !tag) tag = epoch_tag(c->d); /* after the CAS above */
+      retire(c, item, META_GEN(m), tag);
+      blk_for_each_child(c->t, item, drop_slot, &work);
+    }
+    if (!work.v.n) break;
+    item = work.v.v[--work.v.n];
     k = 1;
   }
-  free(work.v);
+  free(work.v.v);
 }
 
 /* ---- bookkeeping of the txn's fresh blocks ---------------------------------------------- */
@@ -682,10 +722,9 @@ static void settle_fresh(commit_ctx *c, size_t mark, int won) {
 static void rollback(commit_ctx *c) {
   for (size_t i = c->copies.n; i >= 2; i -= 2)
     repoint_fresh(c, c->copies.v[i - 1], c->copies.v[i - 2]);
-  uint64_t tag = epoch_tag(c->d);
   for (size_t k = 0; k < c->slots.n; k++) {
     cent *e = &c->tab[c->slots.v[k]];
-    if (e->applied && !(e->flags & F_FRESH)) drop_owners(c, e->off, e->applied, tag);
+    if (e->applied && !(e->flags & F_FRESH)) drop_owners(c, e->off, e->applied);
   }
 }
 
@@ -700,7 +739,7 @@ static void after_win(commit_ctx *c) {
     /* an old block that lost more words than it gained: it is SHARED
      * (a plain block has one word, and losing it made it doomed) */
     if (!(e->flags & (F_FRESH | F_DOOMED)) && e->dying > e->newcnt)
-      drop_owners(c, e->off, e->dying - e->newcnt, tag);
+      drop_owners(c, e->off, e->dying - e->newcnt);
   }
 }
 
