@@ -722,6 +722,7 @@ static void settle_fresh(commit_ctx *c, size_t mark, int won) {
 static void rollback(commit_ctx *c) {
   for (size_t i = c->copies.n; i >= 2; i -= 2)
     repoint_fresh(c, c->copies.v[i - 1], c->copies.v[i - 2]);
+  PAUSE(PAUSE_BEFORE_DROP, 0, 0);
   for (size_t k = 0; k < c->slots.n; k++) {
     cent *e = &c->tab[c->slots.v[k]];
     if (e->applied && !(e->flags & F_FRESH)) drop_owners(c, e->off, e->applied);
@@ -734,6 +735,7 @@ static void after_win(commit_ctx *c) {
     cent *e = find(c, c->doomed.v[i]);
     retire(c, e->off, e->gen, tag);
   }
+  PAUSE(PAUSE_BEFORE_DROP, 0, 1);
   for (size_t k = 0; k < c->slots.n; k++) {
     cent *e = &c->tab[c->slots.v[k]];
     /* an old block that lost more words than it gained: it is SHARED

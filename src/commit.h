@@ -30,6 +30,8 @@ enum commit_pause {
   PAUSE_AFTER_ADOPT,      /* a block's owner count was raised by CAS       */
   PAUSE_BEFORE_CAS,       /* about to CAS the root                         */
   PAUSE_AFTER_CAS,        /* root CAS done (won or lost), nothing retired  */
+  PAUSE_BEFORE_DROP,      /* won: dooms retired, owners of SHARED blocks
+                             not yet taken (or, lost: counts not rolled back) */
 };
 typedef void (*commit_pause_fn)(enum commit_pause point, uint64_t off, int won, void *ctx);
 void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx);

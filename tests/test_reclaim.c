@@ -139,6 +139,7 @@ static const char *point_name(int p) {
   case PAUSE_AFTER_ADOPT: return "AFTER_ADOPT";
   case PAUSE_BEFORE_CAS: return "BEFORE_CAS";
   case PAUSE_AFTER_CAS: return "AFTER_CAS";
+  case PAUSE_BEFORE_DROP: return "BEFORE_DROP";
   case P_HOLD: return "HOLD";
   case P_IN_FN: return "IN_FN";
   default: return "?";
@@ -434,7 +435,8 @@ static void assert_workers_quiet(const char *when) {
   pthread_mutex_lock(&g_mu);
   const char *busy = NULL;
   for (int i = 0; i < MAX_WORKERS; i++)
-    if (g_w[i].running && !g_w[i].done && (!g_w[i].paused || g_w[i].at_point == PAUSE_AFTER_CAS))
+    if (g_w[i].running && !g_w[i].done && (!g_w[i].paused || g_w[i].at_point == PAUSE_AFTER_CAS ||
+                                            g_w[i].at_point == PAUSE_BEFORE_DROP))
       busy = g_w[i].name;
   pthread_mutex_unlock(&g_mu);
   cr_assert(!busy, "%s: test bug: %s is not stopped at a checkable point", when, busy);
@@ -1887,6 +1889,51 @@ Test(reclaim, f4_pin_before_the_first_epoch_advance_protects) {
   expect ex[] = {{a, X_NEW}};
   finish_exact(d, ex, 1, "pin at epoch 0");
   eve_atom_close(a);
+  EVE_OK(eve_close(d));
+}
+
+/* The tag of a count that reaches zero (docs/RECLAMATION.md).  V is shared
+ * by the root words of A and B (SHARED, count 2).  P1 replaces A's value,
+ * wins its root CAS and stops before taking V's owner.  The epoch moves on;
+ * R pins later than P1's root CAS and reads V through B; P2 replaces B's
+ * value and takes an owner (2 -> 1).  Only then does P1 take the last one
+ * (1 -> 0) and retire V.  Tagged with the epoch P1 read after its own root
+ * CAS, V would be freed while R, pinned later, still reads it (the sharing
+ * use-after-free of share_stress and stale_tag): the tag must be read after
+ * the decrement that made V garbage. */
+Test(reclaim, drop_to_zero_is_tagged_after_the_last_decrement) {
+  eve_domain *d = open_mem();
+  eve_atom *a = atom_with(d, "a", X_OLD);
+  eve_atom *b = atom_with(d, "b", NULL);
+  eve_txn *t = t_wtxn(d);
+  eve_val v;
+  EVE_OK(eve_deref(t, a, &v));
+  EVE_OK(eve_reset(t, b, v));
+  EVE_OK(eve_txn_abort(t));
+  cr_assert(is_shared(d, v) && count_of(d, v) == 2, "A and B own V");
+  check_now(d, "B = @A");
+  worker *p1 = swapper(0, "P1 (A: replaced)", d, OP_CONST, a);
+  p1->j.edn = X_NEW;
+  w_start_to(p1, PAUSE_BEFORE_DROP, 0);
+  cr_assert_eq(count_of(d, v), 2, "P1 has not taken its owner yet");
+  eve_stats st;
+  uint64_t before = global_epoch(d);
+  EVE_OK(eve_stats_get(d, &st)); /* moves the epoch past P1's root CAS */
+  cr_assert_gt(global_epoch(d), before);
+  worker *r = reader(1, "R (pins after P1's root CAS, reads B)", d, b, X_OLD);
+  w_start_to(r, P_HOLD, 0);
+  worker *p2 = swapper(2, "P2 (B: replaced)", d, OP_CONST, b);
+  p2->j.edn = "nil";
+  EVE_OK(w_run(p2));
+  cr_assert_eq(count_of(d, v), 1, "P2 took B's owner");
+  EVE_OK(w_finish(p1));
+  cr_assert(is_doomed(d, v), "P1 took the last owner and retired V");
+  check_now(d, "both owners gone while R holds V");
+  release_after_reuse(d, r);
+  expect ex[] = {{a, X_NEW}, {b, "nil"}};
+  finish_exact(d, ex, 2, "drop to zero");
+  eve_atom_close(a);
+  eve_atom_close(b);
   EVE_OK(eve_close(d));
 }
 
