@@ -397,14 +397,28 @@ typedef struct eve_check_report {
   uint64_t leaked_bytes;    /* allocated - reachable (0 when exact)            */
   uint64_t shared_blocks;   /* reachable blocks with a SHARED count            */
   uint64_t problems;        /* invariant violations found                      */
+  uint64_t excess_owners;   /* SHARED blocks counting more owners than words
+                               point at them: left by an adopter in flight or
+                               a process killed there; a leak, not damage     */
+  uint64_t settled;         /* 1: no commit won during the check, so the
+                               ownership counts were verified; 0: writers kept
+                               changing atoms, only the structure was checked */
 } eve_check_report;
 /* Verify the whole domain: every offset, magic, type and size; every key
  * re-hashed against its trie path; counts and hashes; the ownership
  * invariant (a reachable block that is not SHARED has exactly one incoming
- * word, root words included; SHARED counts equal in-degrees; nothing
- * reachable is free).  Runs read-only beside live writers.  Calls
- * on_problem (may be NULL) once per problem with a one-line description.
- * Returns 0 when sound, EVE_ECORRUPT when problems were found. */
+ * word, root words included; SHARED counts are at least the in-degree;
+ * nothing reachable is free or waiting to be freed).
+ *
+ * Safe beside live writers in any process.  The structure is always
+ * checked; the ownership counts only when no commit wins while they are
+ * compared (the check retries a few times to find such a moment; see
+ * `settled`).  On a quiet domain the report is exact.  Calls on_problem
+ * (may be NULL) once per finding with a one-line description; findings
+ * that are leaks rather than damage (excess owners) start with "leak: " and
+ * are not counted as problems.  May reclaim retired blocks first.  Returns
+ * 0 when sound, EVE_ECORRUPT when problems were found, EVE_ENOMEM, or the
+ * errors of eve_txn_begin (EVE_ESLOTS, EVE_EFORKED, ...). */
 int eve_check(eve_domain *d, eve_check_report *out,
               void (*on_problem)(void *ctx, const char *msg), void *ctx);
 

@@ -499,11 +499,18 @@ int alloc_free_retired(eve_domain *d, uint64_t off, uint64_t gen) {
   return 0;
 }
 
+/* Walks of the shared lists race with pops by other threads and processes:
+ * a block popped meanwhile no longer looks free, and its link word may be
+ * anything, so a walk stops there (what it saw is then a lower bound). */
+static int walkable(eve_domain *d, uint64_t off, unsigned c) {
+  return valid_free_entry(d, off, c) && looks_free(d, off, c);
+}
+
 void alloc_for_each_free(eve_domain *d, void (*fn)(void *ctx, uint64_t off), void *ctx) {
   uint64_t limit = atomic_load(&d->hdr->bump) / BLK_MIN + 1; /* cycle guard */
   for (unsigned c = 0; c < EVE_NCLASSES; c++) {
     uint64_t off = __atomic_load_n(&d->hdr->free_heads[c].off, __ATOMIC_ACQUIRE);
-    for (uint64_t steps = 0; off && steps <= limit && valid_free_entry(d, off, c); steps++) {
+    for (uint64_t steps = 0; off && steps <= limit && walkable(d, off, c); steps++) {
       fn(ctx, off);
       off = __atomic_load_n(link_word(d, off), __ATOMIC_RELAXED);
     }
@@ -539,8 +546,7 @@ int alloc_stats_get(eve_domain *d, alloc_stats *out) {
   uint64_t limit = atomic_load(&d->hdr->bump) / BLK_MIN + 1; /* cycle guard */
   for (unsigned c = 0; c < EVE_NCLASSES; c++) {
     uint64_t off = __atomic_load_n(&d->hdr->free_heads[c].off, __ATOMIC_ACQUIRE);
-    for (uint64_t steps = 0; off; steps++) {
-      if (steps > limit || !valid_free_entry(d, off, c)) return EVE_ECORRUPT;
+    for (uint64_t steps = 0; off && steps <= limit && walkable(d, off, c); steps++) {
       out->free_blocks++;
       out->free_bytes += alloc_class_size(c);
       off = __atomic_load_n(link_word(d, off), __ATOMIC_RELAXED);

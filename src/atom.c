@@ -171,7 +171,7 @@ static int registry_swap(eve_txn *t, registry_fn fn, void *arg) {
     eve_val reg = atomic_load(root), next;
     int rc = fn(t, reg, arg, &next);
     int won = 0;
-    if (!rc) rc = commit_publish(t, root, reg, &next, mark, &won);
+    if (!rc) rc = commit_publish(t, root, NULL, reg, &next, mark, &won);
     if (rc || won) return rc;
     sched_yield();
   }
@@ -218,7 +218,7 @@ static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
     reg_arg a = {key, 0};
     int won = 0;
     if ((rc = make_entry(t, *cell, *gen, &a.entry)) || (rc = reg_assoc(t, reg, &a, &next)) ||
-        (rc = commit_publish(t, root, reg, &next, mark, &won)))
+        (rc = commit_publish(t, root, NULL, reg, &next, mark, &won)))
       break;
     if (won) return 0;
   }
@@ -226,18 +226,24 @@ static int create_atom(eve_txn *t, eve_val key, uint64_t *cell, uint64_t *gen) {
   return rc;
 }
 
-/* A change: bump the version, wake sleepers if there are any. */
-/* The futex word: the low half of the version, so one atomic add both
- * publishes the change and moves the word a sleeper compares. */
+/* The futex word: the low half of the version, so the commit's one atomic
+ * add both publishes the change and moves the word a sleeper compares. */
 static uint32_t *futex_word(atom_cell *c) {
   _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "low half first");
   return (uint32_t *)(void *)&c->version;
 }
 
-static void notify(atom_cell *c) {
-  atomic_fetch_add(&c->version, 1); /* seq_cst: ordered before the load below */
+/* After a change: wake sleepers if there are any.  The version was bumped
+ * by the commit (seq_cst, so ordered before the load of waiters here). */
+static void wake_waiters(atom_cell *c) {
   if (atomic_load(&c->waiters))
     syscall(SYS_futex, futex_word(c), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A change that is no commit (removal's generation bump): bump and wake. */
+static void notify(atom_cell *c) {
+  atomic_fetch_add(&c->version, 1);
+  wake_waiters(c);
 }
 
 /* ---- removal, a protocol anyone can finish ---------------------------------
@@ -401,7 +407,7 @@ int eve_atom_remove(eve_domain *d, const char *name) {
     atom_cell *c = cell_at(d, cell);
     eve_val old = atomic_load(&c->root), tomb = ATOM_TOMBSTONE;
     int won = 0;
-    if ((rc = commit_publish(t, &c->root, old, &tomb, t->nfresh, &won)) != 0) goto out;
+    if ((rc = commit_publish(t, &c->root, &c->version, old, &tomb, t->nfresh, &won)) != 0) goto out;
     if (won) break;
   }
   rc = finish_removal(t, key, cell, gen);
@@ -516,15 +522,15 @@ static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const e
     int won = 0;
     rc = fn(t, old, arg, &next);
     if (!rc && t->err) rc = t->err;
-    if (!rc) rc = commit_publish(t, &c->root, old, &next, mark, &won);
+    if (!rc) rc = commit_publish(t, &c->root, &c->version, old, &next, mark, &won);
     else { /* the function failed: drop what this attempt built */
       eve_val same = old;
       int ignored;
-      commit_publish(t, &c->root, old, &same, mark, &ignored);
+      commit_publish(t, &c->root, NULL, old, &same, mark, &ignored);
     }
     if (rc) break;
     if (won) {
-      if (next != old) notify(c);
+      if (next != old) wake_waiters(c);
       if (out) *out = next;
       break;
     }

@@ -7,17 +7,35 @@
  * words included), and then checks the ownership invariant of commit.c:
  *
  *   - a reachable block that is not SHARED has in-degree exactly 1;
- *   - a SHARED block's count equals its in-degree;
+ *   - a SHARED block's count is at least its in-degree (above it is a
+ *     leak, not damage: see "excess owners" below);
  *   - no reachable block is free, on a free list, or waiting in one of this
- *     process's retire buffers;
+ *     process's retire buffers or the shared batches;
  *
  * plus the well-formedness of every block (offset, magic, type, capacity;
  * maps and sets re-hash every key against its trie path; vectors and lists
  * recompute counts and hashes).  Leaks are what is allocated (heap bytes
- * neither free nor retired) and not reachable.  The counts are exact when
- * no commit is in flight; with live writers the structural checks still
- * hold and the counts may be transiently off, so `eve check` is best run on
- * a quiet domain.
+ * neither free nor retired) and not reachable.
+ *
+ * Beside live writers
+ * -------------------
+ * Marking runs in a pinned read transaction, so every version it walks
+ * stays intact: the structural checks hold whatever writers do.  The
+ * ownership counts do not: a commit that wins while the marker walks the
+ * version it replaced takes owners the marker still counts.  So the checker
+ * notes each atom's version (bumped by every winning commit right after its
+ * root CAS, commit.h) before loading its root, and reads them all again
+ * after the counts are compared: if none moved and the registry root is the
+ * same word, no commit won during the check and the counts are judged
+ * (report.settled = 1).  Otherwise it tries again, a few times, and then
+ * reports only what holds regardless of writers.
+ *
+ * Excess owners: a SHARED count above the in-degree is what an adopter in
+ * flight (its count raised before its root CAS) or a process killed there
+ * leaves.  It keeps a block alive one owner too long, which is a leak, and
+ * never frees anything early; the checker reports it (excess_owners, and a
+ * finding that starts "leak: ") but not as a problem, and the collector
+ * recomputes counts from in-degrees.
  *
  * The collector needs the domain to itself (the exclusive attach lock; other
  * processes' caches, in-flight blocks and retire buffers are invisible, so
@@ -58,6 +76,10 @@ typedef struct chk {
   size_t nstack, capstack;
   uint64_t *cells;           /* live atom cells (from the registry)       */
   size_t ncells, capcells;
+  uint64_t *versions;        /* each cell's version before its root was read */
+  size_t nversions, capversions;
+  eve_val registry;          /* the registry root word the marker read    */
+  int judge_counts;          /* settled: ownership counts are compared    */
   eve_check_report rep;
   void (*on_problem)(void *, const char *);
   void *ctx;
@@ -110,16 +132,30 @@ static int grow_array(chk *c, uint64_t **a, size_t *n, size_t *cap, uint64_t x) 
   return 0;
 }
 
+static void say(chk *c, const char *fmt, va_list ap) {
+  if (!c->on_problem) return;
+  char msg[256];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  c->on_problem(c->ctx, msg);
+}
+
 static void problem(chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(chk *c, const char *fmt, ...) {
   c->rep.problems++;
-  if (!c->on_problem) return;
-  char msg[256];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  say(c, fmt, ap);
   va_end(ap);
-  c->on_problem(c->ctx, msg);
+}
+
+/* A finding that is a leak, not damage (see "Excess owners"). */
+static void excess(chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void excess(chk *c, const char *fmt, ...) {
+  c->rep.excess_owners++;
+  va_list ap;
+  va_start(ap, fmt);
+  say(c, fmt, ap);
+  va_end(ap);
 }
 
 /* ---- marking ----------------------------------------------------------------- */
@@ -193,7 +229,7 @@ static void mark(chk *c) {
 /* Roots: the registry's root word and every live atom's root word. */
 static void mark_roots(chk *c) {
   eve_txn *t = c->t;
-  eve_val reg = atomic_load(&c->d->hdr->root);
+  eve_val reg = c->registry = atomic_load(&c->d->hdr->root);
   edge(c, reg);
   mark(c);
   eve_iter it;
@@ -211,7 +247,8 @@ static void mark_roots(chk *c) {
     atom_cell *ac = region_ptr(c->d, (uint64_t)cell);
     if (atomic_load(&ac->generation) != (uint64_t)gen) continue; /* being removed */
     grow_array(c, &c->cells, &c->ncells, &c->capcells, (uint64_t)cell);
-    eve_val root = atomic_load(&ac->root);
+    grow_array(c, &c->versions, &c->nversions, &c->capversions, atomic_load(&ac->version));
+    eve_val root = atomic_load(&ac->root); /* after the version: see "Beside live writers" */
     if (root != ATOM_TOMBSTONE) edge(c, root);
     mark(c);
   }
@@ -255,17 +292,33 @@ static void check_invariant(chk *c) {
     c->rep.blocks++;
     c->rep.reachable_bytes += alloc_class_size(b->cls);
     unsigned long long off = e->off;
-    if (META_STATE(m) == BLK_FREE || (e->flags & C_FREE_LISTED))
-      problem(c, "reachable block %#llx is free", off);
+    /* the marker's pin keeps what it reached from being freed: never transient */
+    if (META_STATE(m) == BLK_FREE) problem(c, "reachable block %#llx is free", off);
+    if (META_SHARED(m)) c->rep.shared_blocks++;
+    if (!c->judge_counts) continue;
+    if (e->flags & C_FREE_LISTED) problem(c, "reachable block %#llx is on a free list", off);
     if (e->flags & C_RETIRING) problem(c, "reachable block %#llx is waiting to be freed", off);
     if (META_SHARED(m)) {
-      c->rep.shared_blocks++;
-      if (META_COUNT(m) != e->indeg)
+      if (META_COUNT(m) < e->indeg)
         problem(c, "block %#llx: SHARED count %u but %u incoming words", off, META_COUNT(m), e->indeg);
+      else if (META_COUNT(m) > e->indeg)
+        excess(c, "leak: block %#llx: SHARED count %u but %u incoming words", off, META_COUNT(m),
+               e->indeg);
     } else if (e->indeg != 1) {
       problem(c, "block %#llx is not SHARED but has %u incoming words", off, e->indeg);
     }
   }
+}
+
+/* No commit won since the marker noted the versions: the counts it
+ * compared were the counts of the versions it walked. */
+static int still_settled(chk *c) {
+  if (atomic_load(&c->d->hdr->root) != c->registry) return 0;
+  for (size_t i = 0; i < c->ncells && i < c->nversions; i++) {
+    const atom_cell *ac = region_ptr(c->d, c->cells[i]);
+    if (atomic_load(&ac->version) != c->versions[i]) return 0;
+  }
+  return c->ncells == c->nversions;
 }
 
 /* ---- accounting ----------------------------------------------------------------- */
@@ -318,6 +371,7 @@ static void chk_free(chk *c) {
   free(c->tab);
   free(c->stack);
   free(c->cells);
+  free(c->versions);
 }
 
 /* Mark everything reachable, in a read txn that pins the epoch. */
@@ -331,21 +385,64 @@ static int chk_run(chk *c, eve_domain *d) {
   return c->oom ? EVE_ENOMEM : 0;
 }
 
-int eve_check(eve_domain *d, eve_check_report *out,
-              void (*on_problem)(void *ctx, const char *msg), void *ctx) {
-  if (!d) return EVE_EINVAL;
-  chk c = {.on_problem = on_problem, .ctx = ctx};
+#define CHECK_ATTEMPTS 4 /* markings tried before giving up on a still moment */
+
+/* One marking and comparison.  Returns 0 or an error; *settled says whether
+ * the counts were judged. */
+static int check_once(eve_domain *d, eve_check_report *rep, int judge,
+                      void (*on_problem)(void *ctx, const char *msg), void *ctx, int *settled) {
+  chk c = {.on_problem = on_problem, .ctx = ctx, .judge_counts = judge};
   int rc = chk_run(&c, d);
   if (!rc) {
     uint64_t free_bytes, retired;
     check_invariant(&c);
     account(&c, &free_bytes, &retired);
+    *settled = judge && still_settled(&c);
   }
   if (c.t) eve_txn_abort(c.t);
-  if (out) *out = c.rep;
+  *rep = c.rep;
   chk_free(&c);
+  return rc;
+}
+
+/* Findings of an attempt whose counts turn out unsettled are dropped, so
+ * the attempts before the last collect them privately. */
+typedef struct held_findings {
+  char (*msg)[256];
+  size_t n, cap;
+} held_findings;
+
+static void hold_finding(void *ctx, const char *msg) {
+  held_findings *h = ctx;
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    char (*m)[256] = realloc(h->msg, cap * sizeof *m);
+    if (!m) return;
+    h->msg = m;
+    h->cap = cap;
+  }
+  snprintf(h->msg[h->n++], 256, "%s", msg);
+}
+
+int eve_check(eve_domain *d, eve_check_report *out,
+              void (*on_problem)(void *ctx, const char *msg), void *ctx) {
+  if (!d) return EVE_EINVAL;
+  eve_check_report rep = {0};
+  int rc = 0, settled = 0;
+  for (int attempt = 0; attempt < CHECK_ATTEMPTS && !settled; attempt++) {
+    held_findings h = {0};
+    rc = check_once(d, &rep, 1, hold_finding, &h, &settled);
+    if (!rc && settled && on_problem)
+      for (size_t i = 0; i < h.n; i++) on_problem(ctx, h.msg[i]);
+    free(h.msg);
+    if (rc) break;
+  }
+  if (!rc && !settled) /* writers never stood still: what holds regardless */
+    rc = check_once(d, &rep, 0, on_problem, ctx, &settled);
+  rep.settled = (uint64_t)settled;
+  if (out) *out = rep;
   if (rc) return rc;
-  return c.rep.problems ? EVE_ECORRUPT : 0;
+  return rep.problems ? EVE_ECORRUPT : 0;
 }
 
 int eve_stats_get(eve_domain *d, eve_stats *out) {

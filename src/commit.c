@@ -813,8 +813,17 @@ static void ctx_free(commit_ctx *c) {
   }
 }
 
-int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
-                   int *won) {
+/* The root CAS, and the version bump of a change that won. */
+static int publish_root(_Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
+                        eve_val new) {
+  eve_val expected = old;
+  if (!atomic_compare_exchange_strong(root, &expected, new)) return 0;
+  if (version && new != old) atomic_fetch_add(version, 1);
+  return 1;
+}
+
+int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
+                   eve_val *new, size_t mark, int *won) {
   *won = 0;
   if (t->err) return t->err;
   if (!VAL_IS_BLOCK(old) && !VAL_IS_BLOCK(*new) && t->nfresh == mark) {
@@ -822,8 +831,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
      * attempt: nothing to count, doom, adopt or free, only the root CAS */
     PAUSE(PAUSE_AFTER_COUNT, 0, 0);
     PAUSE(PAUSE_BEFORE_CAS, 0, 0);
-    eve_val expected = old;
-    *won = *new == old || atomic_compare_exchange_strong(root, &expected, *new);
+    *won = *new == old || publish_root(root, version, old, *new);
     PAUSE(PAUSE_AFTER_CAS, 0, *won);
     return 0;
   }
@@ -855,8 +863,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new
     return txn_fail(t, err);
   }
   PAUSE(PAUSE_BEFORE_CAS, 0, 0);
-  eve_val expected = old;
-  *won = atomic_compare_exchange_strong(root, &expected, *new);
+  *won = publish_root(root, version, old, *new);
   PAUSE(PAUSE_AFTER_CAS, 0, *won);
   if (*won) after_win(c);
   else rollback(c);

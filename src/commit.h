@@ -9,15 +9,19 @@
 #include "txn.h"
 
 /* Publish *new in place of old in the root word *root (an atom's root or the
- * registry).  `mark` is the index in t->fresh where this attempt's blocks
+ * registry).  `version` (NULL for none) is the atom's change counter: a
+ * winning commit that changes the root bumps it right after the root CAS,
+ * before anything is retired or any owner taken, so a reader that sees an
+ * unchanged version before and after a walk knows no commit won meanwhile
+ * (the checker relies on it, check.c).  `mark` is the index in t->fresh where this attempt's blocks
  * begin: they are freed if the attempt loses or does not reach them.
  *
  * Returns 0 with *won = 1 when *new is published (*new may have been
  * replaced by a copy, see commit.c), 0 with *won = 0 when the root CAS lost
  * a race (every effect undone except dooms; retry from a fresh load), or an
  * error (nothing published).  new == old publishes nothing and wins. */
-int commit_publish(eve_txn *t, _Atomic uint64_t *root, eve_val old, eve_val *new, size_t mark,
-                   int *won);
+int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
+                   eve_val *new, size_t mark, int *won);
 
 /* Test-only pause points: when a hook is set, every commit calls it at
  * these points, so a test can stop a committer there and interleave others

@@ -401,16 +401,23 @@ static void reclaim_batches(eve_domain *d) {
   atomic_store(&d->batches_blocked_at, freed ? 0 : oldest);
 }
 
+/* The batches are taken off the shared list for the walk and pushed back
+ * after it: a batch on the list may be freed by any reclaimer at any moment,
+ * so walking it in place would read freed (and reused) blocks.  Meanwhile
+ * reclaimers find fewer batches, which only delays them. */
 void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),
                             void *ctx) {
-  uint64_t list = __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE);
+  uint64_t first = take_all_batches(d), last = 0;
+  uint64_t list = first;
   for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
     retire_batch *b = batch_at(d, list);
-    if (!b) return;
+    if (!b) break; /* damaged: the rest is dropped (a leak the collector returns) */
     fn(ctx, list, 1);
     for (uint64_t i = 0; i < b->n; i++) fn(ctx, b->e[i].off, 0);
+    last = list;
     list = atomic_load(&b->next);
   }
+  if (last) push_batches(d, first, last);
 }
 
 static void count_waiting(retire_buf *rb, void *ctx) { *(uint64_t *)ctx += rb->n; }

@@ -27,9 +27,10 @@ static void report(int ok, const char *what, const char *detail) {
 static int exact(eve_domain *d, char *why, size_t n) {
   eve_check_report r;
   int rc = eve_check(d, &r, NULL, NULL);
-  snprintf(why, n, "check %s, %llu problems, %llu bytes leaked", eve_err_name(rc),
-           (unsigned long long)r.problems, (unsigned long long)r.leaked_bytes);
-  return rc == 0 && r.leaked_bytes == 0;
+  snprintf(why, n, "check %s, %llu problems, %llu bytes leaked, %llu excess owners%s",
+           eve_err_name(rc), (unsigned long long)r.problems, (unsigned long long)r.leaked_bytes,
+           (unsigned long long)r.excess_owners, r.settled ? "" : ", counts not verified");
+  return rc == 0 && r.leaked_bytes == 0 && r.excess_owners == 0 && r.settled;
 }
 
 /* An in-memory domain and one atom in it, or exit: nothing else can run. */

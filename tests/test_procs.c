@@ -205,6 +205,8 @@ static eve_check_report assert_sound(eve_domain *d, const char *when) {
 
 static void assert_exact(eve_domain *d, const char *when) {
   eve_check_report r = assert_sound(d, when);
+  cr_assert(r.settled && r.excess_owners == 0, "%s: counts %s, %llu excess owners", when,
+            r.settled ? "verified" : "not verified", (unsigned long long)r.excess_owners);
   cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked (allocated %llu, reachable %llu)", when,
                (unsigned long long)r.leaked_bytes, (unsigned long long)r.allocated_bytes,
                (unsigned long long)r.reachable_bytes);

@@ -474,8 +474,14 @@ static int cmd_stats(const cli_args *a) {
   return end_session(&s, 0);
 }
 
+/* Findings that are leaks (they start "leak: ") are printed as they are;
+ * problems are counted too. */
 static void print_problem(void *ctx, const char *msg) {
   uint64_t *n = ctx;
+  if (strncmp(msg, "leak: ", 6) == 0) {
+    printf("%s\n", msg);
+    return;
+  }
   (*n)++;
   printf("problem: %s\n", msg);
 }
@@ -492,9 +498,10 @@ static int cmd_check(const cli_args *a) {
   rc = eve_check(s.d, &r, print_problem, &printed);
   if (rc && rc != EVE_ECORRUPT) return end_session(&s, cli_fail_rc(rc, "check"));
   printf("{:ok %s, :blocks %" PRIu64 ", :reachable-bytes %" PRIu64 ", :allocated-bytes %" PRIu64
-         ", :leaked-bytes %" PRIu64 ", :shared-blocks %" PRIu64 ", :problems %" PRIu64 "}\n",
+         ", :leaked-bytes %" PRIu64 ", :shared-blocks %" PRIu64 ", :excess-owners %" PRIu64
+         ", :counts-verified %s, :problems %" PRIu64 "}\n",
          rc ? "false" : "true", r.blocks, r.reachable_bytes, r.allocated_bytes, r.leaked_bytes,
-         r.shared_blocks, r.problems);
+         r.shared_blocks, r.excess_owners, r.settled ? "true" : "false", r.problems);
   if (rc || r.problems)
     return end_session(&s, cli_fail(CLI_FAIL, "check: %s: %" PRIu64 " problem(s) found",
                                     a->pos[0], r.problems > printed ? r.problems : printed));
