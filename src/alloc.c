@@ -549,6 +549,7 @@ void alloc_reset(eve_domain *d) {
     memset(tc->n, 0, sizeof tc->n);
     tc->chunk_cur = tc->chunk_end = 0;
     tc->retire.n = 0;
+    tc->retire.bytes_since_pass = 0;
   }
   pthread_mutex_unlock(&d->lock);
   for (unsigned c = 0; c < EVE_NCLASSES; c++) {
