@@ -348,46 +348,73 @@ static uint64_t chunk_size(eve_domain *d) {
   return s / BLK_ALIGN * BLK_ALIGN;
 }
 
-static int tc_carve(struct tcache *tc, unsigned c, uint64_t *off) {
-  uint64_t size = alloc_class_size(c);
+/* Would carving `size` bytes out of `left` leave a tail that cannot be a
+ * block?  Every class is a multiple of 16 and at least BLK_MIN (32), so
+ * the only such tail is 16 bytes.  It would be lost to the free lists and
+ * to the accounting (exact leak checks count every byte) until eve_gc. */
+static int leaves_a_hole(uint64_t left, uint64_t size) {
+  return left > size && left - size < BLK_MIN;
+}
+
+/* Replace the chunk by [start, end), returning what was left of the old one. */
+static void chunk_replace(struct tcache *tc, uint64_t start, uint64_t end) {
+  release_range(tc->d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
+  tc->chunk_cur = start;
+  tc->chunk_end = end;
+}
+
+/* Chunk remainders and the collector's gaps come back as free blocks of the
+ * largest small class; carve from one of those before growing the heap, or
+ * short-lived processes would grow the file forever.  A request that would
+ * leave a 16-byte tail of it (1008 bytes) gets the whole 1024-byte block as
+ * what it is, class and all: 16 bytes of internal waste, counted as the
+ * block's capacity, instead of 16 bytes nobody can ever allocate.  Returns
+ * 1 with *off (and maybe *c) set, or 0 if there is no such block. */
+static int carve_from_free_max_block(struct tcache *tc, unsigned *c, uint64_t *off) {
+  uint64_t start;
+  if (stack_pop_batch(tc->d, NSMALL - 1, &start, 1) != 1) return 0;
+  uint64_t size = alloc_class_size(*c);
+  if (leaves_a_hole(BLK_SMALL_MAX, size)) { /* the chunk stays as it is */
+    *c = NSMALL - 1;
+    *off = start;
+    return 1;
+  }
+  chunk_replace(tc, start, start + BLK_SMALL_MAX);
+  *off = tc->chunk_cur;
+  tc->chunk_cur += size;
+  return 1;
+}
+
+/* Carve a block of class *c from this thread's chunk, refilling the chunk
+ * when it is too small or would be left with a hole.  The chunk therefore
+ * never holds a 16-byte remainder, and release_range never meets one. */
+static int tc_carve(struct tcache *tc, unsigned *c, uint64_t *off) {
+  uint64_t size = alloc_class_size(*c);
   uint64_t left = tc->chunk_end - tc->chunk_cur;
-  /* never leave a 16-byte tail: no block is that small, so it would be lost
-   * to the accounting (exact leak checks count every byte) */
-  if (left < size || left - size == BLK_ALIGN) {
+  if (left < size || leaves_a_hole(left, size)) {
+    if (size < BLK_SMALL_MAX && carve_from_free_max_block(tc, c, off)) return 0;
     uint64_t start;
     uint64_t len = chunk_size(tc->d);
-    /* Chunk remainders and the collector's gaps come back as free blocks
-     * of the largest small class; carve from one of those before growing
-     * the heap, or short-lived processes would grow the file forever. */
-    if (size < BLK_SMALL_MAX && stack_pop_batch(tc->d, NSMALL - 1, &start, 1) == 1) {
-      release_range(tc->d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
-      tc->chunk_cur = start;
-      tc->chunk_end = start + BLK_SMALL_MAX;
-      *off = tc->chunk_cur;
-      tc->chunk_cur += size;
-      return 0;
-    }
     int rc = bump_claim(tc->d, len, &start);
     if (rc) { /* the file cannot grow by a chunk: try just this block */
       if (bump_claim(tc->d, size, &start) != 0) return rc;
       *off = start;
       return 0;
     }
-    release_range(tc->d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
-    tc->chunk_cur = start;
-    tc->chunk_end = start + len;
+    chunk_replace(tc, start, start + len);
   }
   *off = tc->chunk_cur;
   tc->chunk_cur += size;
   return 0;
 }
 
-static int alloc_small(eve_domain *d, unsigned c, uint64_t *off) {
+/* A block of small class *c; *c may come back one larger (see above). */
+static int alloc_small(eve_domain *d, unsigned *c, uint64_t *off) {
   struct tcache *tc = tc_get(d);
   if (!tc) return EVE_ENOMEM;
-  if (tc->n[c] == 0) tc->n[c] = stack_pop_batch(d, c, tc->slot[c], TC_BATCH);
-  if (tc->n[c] > 0) {
-    *off = tc->slot[c][--tc->n[c]];
+  if (tc->n[*c] == 0) tc->n[*c] = stack_pop_batch(d, *c, tc->slot[*c], TC_BATCH);
+  if (tc->n[*c] > 0) {
+    *off = tc->slot[*c][--tc->n[*c]];
     return 0;
   }
   return tc_carve(tc, c, off);
@@ -401,7 +428,7 @@ static int alloc_large(eve_domain *d, unsigned c, uint64_t *off) {
 int alloc_block(eve_domain *d, uint64_t bytes, unsigned type, uint64_t *off) {
   unsigned c = alloc_size_class(bytes);
   if (c >= EVE_NCLASSES) return EVE_EFULL;
-  int rc = c < NSMALL ? alloc_small(d, c, off) : alloc_large(d, c, off);
+  int rc = c < NSMALL ? alloc_small(d, &c, off) : alloc_large(d, c, off);
   if (rc) return rc;
   mark_live(d, *off, c, type);
   return 0;
@@ -529,6 +556,7 @@ void alloc_reset(eve_domain *d) {
     memset(tc->n, 0, sizeof tc->n);
     tc->chunk_cur = tc->chunk_end = 0;
     tc->retire.n = 0;
+    tc->retire.bytes_since_pass = 0;
   }
   pthread_mutex_unlock(&d->lock);
   for (unsigned c = 0; c < EVE_NCLASSES; c++) {

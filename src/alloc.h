@@ -121,6 +121,7 @@ typedef struct retire_entry {
 typedef struct retire_buf {
   retire_entry *e;
   size_t n, cap;
+  uint64_t bytes_since_pass; /* capacity retired since the last reclamation pass */
 } retire_buf;
 /* This thread's retire buffer for d (NULL if out of memory). */
 retire_buf *alloc_retire_buf(eve_domain *d);

@@ -64,6 +64,13 @@
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
 #define RECLAIM_IN_TXN 1024 /* ... or, inside one long transaction, these   */
+/* ... or this many bytes retired, whatever their number.  Counting
+ * retirements alone let 64 large values pile up before a pass (a 10 MB
+ * string replaced 100 times: an 802 MB file for 12 MB live).  A pass costs
+ * a scan of the slots, nothing next to writing a megabyte, so after one
+ * per MiB the garbage a quiet domain holds stays under a MiB plus one
+ * value.  Small nodes still reach RECLAIM_EVERY first. */
+#define RECLAIM_BYTES (1u << 20)
 
 static eve_slot *slot_at(eve_domain *d, uint32_t i) {
   return (eve_slot *)region_ptr(d, d->hdr->slots_off + (uint64_t)i * EVE_SLOT_BYTES);
@@ -260,7 +267,8 @@ void epoch_unpin(eve_domain *d, uint32_t slot) {
   atomic_store_explicit(&s->epoch, 0, memory_order_release);
   atomic_store_explicit(&s->owner_proc, 0, memory_order_release);
   retire_buf *rb = alloc_retire_buf_peek(d);
-  if (rb && rb->n >= RECLAIM_EVERY) reclaim_pass(d, rb);
+  if (rb && (rb->n >= RECLAIM_EVERY || rb->bytes_since_pass >= RECLAIM_BYTES))
+    reclaim_pass(d, rb);
 }
 
 uint64_t epoch_tag(eve_domain *d) { return atomic_load(&d->hdr->epoch); }
@@ -306,8 +314,9 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
 
 /* ---- shared retire batches ------------------------------------------------
  * A thread keeps its retirements in a private buffer, which is cheap; when
- * a transaction ends with RECLAIM_EVERY retirements waiting (or inside a
- * long one, at RECLAIM_IN_TXN) it frees what the grace period allows and moves
+ * a transaction ends with RECLAIM_EVERY retirements or RECLAIM_BYTES bytes
+ * retired since the last pass (or inside a long one, at RECLAIM_IN_TXN
+ * retirements) it frees what the grace period allows and moves
  * the rest into batch blocks on a shared Treiber list (128-bit {offset, tag}
  * head, as for free lists).  A reclaimer takes the whole list with one CAS,
  * so no two processes ever free the same batch; it frees the batches whose
@@ -436,10 +445,21 @@ uint64_t epoch_reclaim(eve_domain *d) {
  * waits (a long reader somewhere) to the shared batches, and free the
  * batches whose grace period has passed. */
 static void reclaim_pass(eve_domain *d, retire_buf *rb) {
+  /* since-the-last-pass, not still-waiting: bytes a long reader holds back
+   * must not make every later transaction end with a pass */
+  rb->bytes_since_pass = 0;
   atomic_fetch_add(&d->hdr->epoch, 1);
   reclaim_buf(rb, d);
   if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
   reclaim_batches(d);
+}
+
+/* The bytes a retirement gives back when freed: the block's capacity (the
+ * block is valid until then), or an atom cell's. */
+static uint64_t retired_capacity(eve_domain *d, uint64_t off) {
+  if (off & 1) return sizeof(atom_cell);
+  if (!region_contains(d, off, sizeof(blk))) return 0; /* damage: freeing will refuse it */
+  return alloc_class_size(((const blk *)region_ptr(d, off))->cls);
 }
 
 int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
@@ -453,6 +473,7 @@ int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
     rb->cap = cap;
   }
   rb->e[rb->n++] = (retire_entry){off, gen, tag};
+  rb->bytes_since_pass += retired_capacity(d, off);
   if (rb->n >= RECLAIM_IN_TXN) reclaim_pass(d, rb);
   return 0;
 }
