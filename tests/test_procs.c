@@ -531,9 +531,10 @@ typedef struct churn_job {
 
 static int churn_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   uint64_t *rng = arg;
-  char k[32];
+  char k[32], s[48];
   snprintf(k, sizeof k, "key-number-%05d", (int)t_below(rng, 2000));
-  eve_val key = text(t, k), v = text(t, "a value long enough to be a block");
+  snprintf(s, sizeof s, "value %llu, long enough to be a block", (unsigned long long)t_rand(rng));
+  eve_val key = text(t, k), v = text(t, s);
   return eve_map_assoc(t, old == EVE_V_NIL ? EVE_V_EMPTY_MAP : old, key, v, out);
 }
 
