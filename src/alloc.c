@@ -273,8 +273,7 @@ void alloc_after_fork(eve_domain *d) {
   struct tcache *tc = d->caches;
   while (tc) {
     struct tcache *next = tc->next;
-    free(tc->retire.e);
-    free(tc);
+    free(tc); /* its retire log is the parent's, in the file: not ours to touch */
     tc = next;
   }
   d->caches = NULL;
@@ -472,8 +471,7 @@ void alloc_close(eve_domain *d) {
       while (tc->n[c]) tc_flush(tc, c, TC_BATCH);
     release_range(d, tc->chunk_cur, tc->chunk_end - tc->chunk_cur);
     struct tcache *next = tc->next;
-    free(tc->retire.e);
-    free(tc);
+    free(tc); /* epoch_detach emptied and freed its retire log */
     tc = next;
   }
 }
@@ -555,8 +553,10 @@ void alloc_reset(eve_domain *d) {
   for (struct tcache *tc = d->caches; tc; tc = tc->next) {
     memset(tc->n, 0, sizeof tc->n);
     tc->chunk_cur = tc->chunk_end = 0;
-    tc->retire.n = 0;
+    tc->retire.n = 0; /* the log stays ours, empty: nothing waits any more */
     tc->retire.bytes_since_pass = 0;
+    if (tc->retire.log)
+      atomic_store(&((retire_log *)region_ptr(d, tc->retire.log))->n, 0);
   }
   pthread_mutex_unlock(&d->lock);
   for (unsigned c = 0; c < EVE_NCLASSES; c++) {

@@ -41,7 +41,8 @@ enum blk_type {
   T_UUID = 6,
   T_INST = 7,
   T_BYTES = 8,
-  /* 9: a page of atom cells (atom.h); 10: a retire batch (epoch.h) */
+  /* 9: a page of atom cells (atom.h); 10: a retire batch, 11: a retire
+   * log (epoch.h); 12: a commit journal (commit.h).  Never values. */
   T_MAP = 16,     /* CHAMP root of a map                     */
   T_MAP_NODE = 17,
   T_MAP_COLL = 18,
@@ -65,6 +66,9 @@ enum blk_type {
 enum blk_state { BLK_FREE = 0, BLK_LIVE = 1, BLK_RETIRED = 2 };
 #define BLK_STATE_MASK 3u
 #define BLK_SHARED 4u
+#define BLK_UNCONFIRMED 8u /* a fresh new root whose commit is about to CAS
+                              (commit.c, "journals"); cleared by whoever
+                              next finds the block published */
 #define BLK_COUNT_SHIFT 8
 #define BLK_COUNT_MAX 0xFFFFFFu
 #define META_STATE(m) ((unsigned)((m) & BLK_STATE_MASK))
@@ -112,15 +116,27 @@ void alloc_close(eve_domain *d);
 void alloc_after_fork(eve_domain *d);
 
 /* Retired blocks waiting for their grace period, per thread (epoch.c owns
- * their meaning; they live beside the thread's allocator cache). */
+ * their meaning; they live beside the thread's allocator cache).  The
+ * entries themselves are in the domain, in a retire log block that the
+ * process lists in its liveness entry, so that if the process dies another
+ * can finish its work (epoch.c, "retire logs"). */
 typedef struct retire_entry {
   uint64_t off;   /* block offset, or cell offset | 1 for an atom cell */
-  uint64_t gen;   /* the block's generation when retired               */
-  uint64_t tag;   /* global epoch read after the publishing root CAS   */
+  uint64_t gen;   /* the block's (or cell's) generation when retired   */
+  uint64_t tag;   /* global epoch read after the publishing root CAS,
+                     or TAG_PENDING(...) while its commit is undecided  */
 } retire_entry;
+typedef struct retire_log {
+  blk h;                  /* type T_LOG                                      */
+  _Atomic uint64_t next;  /* the next log of the same process                */
+  _Atomic uint64_t n;     /* entries in use, e[0, n): written after them      */
+  uint64_t cap;
+  retire_entry e[];
+} retire_log;
 typedef struct retire_buf {
-  retire_entry *e;
-  size_t n, cap;
+  retire_entry *e;        /* the log's entries, in the mapped file           */
+  size_t n, cap;          /* n is copied to the log's n after every change   */
+  uint64_t log;           /* the log block's offset, 0 before the first one  */
   uint64_t bytes_since_pass; /* capacity retired since the last reclamation pass */
 } retire_buf;
 /* This thread's retire buffer for d (NULL if out of memory). */

@@ -109,8 +109,9 @@ static int cell_get(eve_domain *d, uint64_t *cell) {
   return *cell ? 0 : cell_page_new(d, cell);
 }
 
-void atom_cell_release(eve_domain *d, uint64_t cell) {
+void atom_cell_release(eve_domain *d, uint64_t cell, uint64_t gen) {
   if (cell % 64 || !region_contains(d, cell, sizeof(atom_cell))) return; /* damage */
+  if (!atomic_compare_exchange_strong(&cell_at(d, cell)->generation, &gen, gen + 1)) return;
   cell_push(d, cell);
 }
 
@@ -287,7 +288,7 @@ static int finish_removal(eve_txn *t, eve_val key, uint64_t cell, uint64_t gen) 
   else if (g != gen + 1) return txn_fail(t, EVE_ECORRUPT);
   drop_arg a = {key, cell, gen, 0};
   int rc = registry_swap(t, reg_drop_entry, &a);
-  if (!rc && a.dropped) rc = epoch_retire(t->d, cell | 1, 0, epoch_tag(t->d));
+  if (!rc && a.dropped) rc = epoch_retire(t->d, cell | 1, gen + 1, epoch_tag(t->d));
   return rc;
 }
 

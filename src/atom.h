@@ -30,8 +30,11 @@ _Static_assert(sizeof(atom_cell) == 64, "a cell is one cache line");
 #define T_CELLS 9
 #define ATOM_PAGE_BYTES 4096u
 
-/* Return a cell to the pool (called by epoch.c after its grace period). */
-void atom_cell_release(eve_domain *d, uint64_t cell);
+/* Return a cell to the pool (called by epoch.c after its grace period).
+ * `gen` is the generation the cell had when it was retired: the release
+ * moves it on by CAS, so a second release of the same retirement (a
+ * repaired process's log entry seen twice) does nothing. */
+void atom_cell_release(eve_domain *d, uint64_t cell, uint64_t gen);
 
 /* Visit every cell page (for the checker and the collector). */
 void atom_for_each_page(eve_domain *d, void (*fn)(void *ctx, uint64_t page), void *ctx);

@@ -59,7 +59,7 @@
 #include "value.h"
 #include "vec.h"
 
-enum { C_SEEN = 1, C_FREE_LISTED = 2, C_RETIRING = 4 };
+enum { C_SEEN = 1, C_FREE_LISTED = 2, C_RETIRING = 4, C_SYSTEM = 8 };
 
 typedef struct cent {
   uint64_t off;
@@ -262,29 +262,36 @@ static void flag_free(void *ctx, uint64_t off) {
   if (e) e->flags |= C_FREE_LISTED;
 }
 
-static void flag_retiring(retire_buf *rb, void *ctx) {
-  chk *c = ctx;
-  for (size_t i = 0; i < rb->n; i++) {
-    if (rb->e[i].off & 1) continue;
-    cent *e = lookup(c, rb->e[i].off, 0);
-    if (e) e->flags |= C_RETIRING;
-  }
+/* A reachable block waits to be freed if an entry names it with the
+ * generation it still has (an entry with another generation is a stale copy,
+ * harmless: freeing it would do nothing). */
+static void flag_waiting(chk *c, uint64_t off, uint64_t gen) {
+  if (off & 1) return; /* an atom cell */
+  cent *e = lookup(c, off, 0);
+  if (e && META_GEN(atomic_load(&((const blk *)region_ptr(c->d, off))->meta)) == gen)
+    e->flags |= C_RETIRING;
 }
 
-static void flag_batched(void *ctx, uint64_t off, int is_batch) {
-  chk *c = ctx;
-  if (is_batch || (off & 1)) return;
-  cent *e = lookup(c, off, 0);
-  if (e) e->flags |= C_RETIRING;
+/* A pending entry is no retirement yet: its commit has not decided (if it
+ * loses, the block lives on, doomed). */
+static int pending(const retire_entry *r) { return (r->tag & TAG_PENDING_BIT) != 0; }
+
+static void flag_logged(void *ctx, const retire_entry *r, uint64_t log_off) {
+  (void)log_off;
+  if (r && !pending(r)) flag_waiting(ctx, r->off, r->gen);
+}
+
+static void flag_batched(void *ctx, uint64_t off, uint64_t gen, int is_batch) {
+  if (!is_batch) flag_waiting(ctx, off, gen);
 }
 
 static void check_invariant(chk *c) {
   alloc_for_each_free(c->d, flag_free, c);
-  alloc_for_each_retire_buf(c->d, 0, flag_retiring, c);
+  epoch_for_each_logged(c->d, flag_logged, c);
   epoch_for_each_batched(c->d, flag_batched, c);
   for (size_t i = 0; i < c->cap; i++) {
     cent *e = &c->tab[i];
-    if (!e->off || (e->flags & C_SEEN)) continue; /* cell pages: not values */
+    if (!e->off || (e->flags & (C_SEEN | C_SYSTEM))) continue; /* not values */
     if (e->off % BLK_ALIGN || !region_contains(c->d, e->off, sizeof(blk))) continue; /* reported */
     const blk *b = region_ptr(c->d, e->off);
     if (b->magic != BLK_MAGIC) continue; /* reported */
@@ -330,6 +337,28 @@ static void add_page(void *ctx, uint64_t page) {
   if (e) e->flags |= C_SEEN;
 }
 
+/* The blocks of the reclamation machinery itself, in use though no value
+ * reaches them: retire logs and commit journals. */
+static void add_system_block(chk *c, uint64_t off) {
+  if (!off || off % BLK_ALIGN || !region_contains(c->d, off, sizeof(blk))) return;
+  const blk *b = region_ptr(c->d, off);
+  if (b->magic != BLK_MAGIC || b->cls >= EVE_NCLASSES) return;
+  cent *e = lookup(c, off, 1);
+  if (!e || (e->flags & C_SYSTEM)) return;
+  e->flags |= C_SYSTEM;
+  c->rep.reachable_bytes += alloc_class_size(b->cls);
+}
+
+static void add_log(void *ctx, const retire_entry *r, uint64_t log_off) {
+  if (!r) add_system_block(ctx, log_off);
+}
+
+static void add_machinery(chk *c) {
+  epoch_for_each_logged(c->d, add_log, c);
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++)
+    add_system_block(c, atomic_load(&epoch_slot(c->d, i)->journal));
+}
+
 typedef struct waiting { eve_domain *d; uint64_t bytes; } waiting;
 
 static void add_waiting(waiting *w, uint64_t off) {
@@ -337,20 +366,23 @@ static void add_waiting(waiting *w, uint64_t off) {
     w->bytes += alloc_class_size(((const blk *)region_ptr(w->d, off))->cls);
 }
 
-static void sum_retired(retire_buf *rb, void *ctx) {
-  for (size_t i = 0; i < rb->n; i++) add_waiting(ctx, rb->e[i].off);
+static void sum_logged(void *ctx, const retire_entry *r, uint64_t log_off) {
+  (void)log_off;
+  if (r && !pending(r)) add_waiting(ctx, r->off);
 }
 
-static void sum_batched(void *ctx, uint64_t off, int is_batch) {
+static void sum_batched(void *ctx, uint64_t off, uint64_t gen, int is_batch) {
+  (void)gen;
   (void)is_batch; /* batch blocks and their entries alike wait to be freed */
   add_waiting(ctx, off);
 }
 
-/* Bytes retired and not yet freed: this process's buffers and the shared
- * batches (other processes' private buffers are invisible). */
+/* Bytes retired and not yet freed: every process's retire logs and the
+ * shared batches (beside live processes a snapshot that may be off by what
+ * they retire and free meanwhile). */
 static uint64_t retired_bytes(eve_domain *d) {
   waiting w = {d, 0};
-  alloc_for_each_retire_buf(d, 0, sum_retired, &w);
+  epoch_for_each_logged(d, sum_logged, &w);
   epoch_for_each_batched(d, sum_batched, &w);
   return w.bytes;
 }
@@ -382,6 +414,7 @@ static int chk_run(chk *c, eve_domain *d) {
   if (!d->read_only) epoch_reclaim(d); /* free what may be, so it is not counted as waiting */
   mark_roots(c);
   atom_for_each_page(d, add_page, c);
+  add_machinery(c);
   return c->oom ? EVE_ENOMEM : 0;
 }
 
@@ -523,7 +556,7 @@ static void rebuild_cells(chk *c) {
     for (unsigned k = 0; k < n; k++) {
       uint64_t cell = first + k * sizeof(atom_cell);
       if (!c->ncells || !bsearch(&cell, c->cells, c->ncells, sizeof cell, cmp_u64))
-        atom_cell_release(c->d, cell);
+        atom_cell_release(c->d, cell, atomic_load(&((atom_cell *)region_ptr(c->d, cell))->generation));
     }
   }
 }
@@ -552,6 +585,9 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep) {
   epoch_stats es;
   epoch_stats_get(d, &es);
   if (es.readers) return EVE_EBUSY; /* a transaction of this process is live */
+  /* what dead processes left is swept with everything else unreachable:
+   * nobody else is attached, and this process has no transaction */
+  epoch_forget_dead(d);
   chk c = {0};
   int rc = chk_run(&c, d);
   /* Never sweep a damaged domain: a block that only looks unreachable

@@ -124,12 +124,14 @@ typedef struct commit_ctx {
   size_t cap, used;
   vec64 slots;       /* indices of the used table entries               */
   vec64 stack;       /* worklist of offsets                           */
-  vec64 doomed;      /* offsets doomed, in doom order                 */
   vec64 adopt;       /* offsets whose adoption must be (re)decided    */
   vec64 copies;      /* pairs {original, copy} made by this attempt   */
   vec64 pairs;       /* old sides of the pairs formed by the count    */
   vec64 unmatched;   /* block words of those old sides, not matched   */
   eve_val *new_root;
+  struct commit_journal *j; /* this slot's journal (see "journals")     */
+  uint64_t seq;            /* this attempt's journal sequence            */
+  size_t pending_start;    /* the log index of its first pending doom    */
   int adopting;      /* in phase 3: new edges to old blocks need deciding */
   int from_tls;      /* buffers borrowed from the thread's scratch       */
   int err;
@@ -244,6 +246,211 @@ static int valid_old(commit_ctx *c, uint64_t off) {
   txn_read_any(c->t, off);
   if (c->t->err) c->err = c->t->err;
   return !c->err;
+}
+
+/* ---- journals ------------------------------------------------------------------
+ * What a commit in flight has done to blocks that are not its own is
+ * recorded, in the domain, in its slot's journal, so that if the process is
+ * killed another process can finish or undo it (epoch.c, "repairing dead
+ * processes"):
+ *   - every owner count raised by an adoption, written right after its CAS
+ *     (a kill before the write leaves the count one too high: a leak);
+ *   - every owner to take after the root CAS, written before the CAS;
+ *   - the doomed blocks, as pending entries in the thread's retire log;
+ *   - the phase: BUILDING, ARMED (about to CAS), WON, LOST.
+ * An entry is marked DONE before its effect is applied, so a repairer never
+ * applies one twice (a kill in between leaves a count too high, a leak).
+ * The repairer must know whether the root CAS won.  WON and LOST say so;
+ * BUILDING means it never ran.  ARMED is decided by the new root: a fresh
+ * root block is marked UNCONFIRMED before the CAS, and every commit that
+ * replaces a root word clears that mark on the block it replaces before its
+ * own CAS (it found the block published).  So in ARMED: a fresh root still
+ * marked and still the root word was published by the dead commit; still
+ * marked and not the root word, it never was (whoever replaced it would
+ * have cleared the mark); unmarked, or freed since (its generation moved),
+ * it was.  A root that is not fresh (reset to an existing value, `rest`)
+ * cannot be decided that way: such a commit killed between ARMED and WON
+ * is left as it is, a leak. */
+
+#define J_FIRST_CAP 32
+#define NO_GEN UINT64_MAX
+enum { J_IDLE = 0, J_BUILDING, J_ARMED, J_WON, J_LOST };
+enum { JE_ADOPTED = 1, JE_DROP = 2, JE_DONE = 0x80 };
+
+typedef struct jentry {
+  uint64_t off;
+  _Atomic uint64_t what;   /* owners << 8 | kind (| JE_DONE)              */
+} jentry;
+
+typedef struct commit_journal {
+  blk h;                   /* type T_JOURNAL                               */
+  _Atomic uint64_t state;  /* sequence << 8 | phase                        */
+  uint64_t root;           /* offset of the root word in the file          */
+  uint64_t old_root, new_root;
+  uint64_t new_gen;        /* the fresh new root's generation, or NO_GEN   */
+  _Atomic uint64_t n;      /* entries in use                               */
+  uint64_t cap;
+  jentry e[];
+} commit_journal;
+
+static commit_journal *valid_journal(eve_domain *d, uint64_t off) {
+  if (!off || off % BLK_ALIGN || !region_contains(d, off, sizeof(commit_journal))) return NULL;
+  commit_journal *j = region_ptr(d, off);
+  if (j->h.magic != BLK_MAGIC || j->h.type != T_JOURNAL || j->h.cls >= EVE_NCLASSES ||
+      sizeof(commit_journal) + j->cap * sizeof(jentry) > alloc_class_size(j->h.cls) ||
+      !region_contains(d, off, alloc_class_size(j->h.cls)) || atomic_load(&j->n) > j->cap)
+    return NULL;
+  return j;
+}
+
+static void journal_phase(commit_ctx *c, unsigned phase) {
+  if (c->j) atomic_store(&c->j->state, c->seq << 8 | phase); /* seq_cst: before the root CAS */
+}
+
+/* A journal of at least `cap` entries for this slot, the first `keep`
+ * carried over; the slot points at it before the old one is freed. */
+static commit_journal *journal_alloc(commit_ctx *c, commit_journal *old, uint64_t cap) {
+  uint64_t off;
+  int rc = alloc_block(c->d, sizeof(commit_journal) + cap * sizeof(jentry), T_JOURNAL, &off);
+  if (rc) {
+    c->err = rc;
+    return NULL;
+  }
+  commit_journal *j = region_ptr(c->d, off);
+  uint64_t n = old ? atomic_load(&old->n) : 0;
+  j->root = old ? old->root : 0;
+  j->old_root = old ? old->old_root : 0;
+  j->new_root = old ? old->new_root : 0;
+  j->new_gen = old ? old->new_gen : NO_GEN;
+  j->cap = cap;
+  for (uint64_t i = 0; i < n; i++) {
+    j->e[i].off = old->e[i].off;
+    atomic_store(&j->e[i].what, atomic_load(&old->e[i].what));
+  }
+  atomic_store(&j->n, n);
+  atomic_store(&j->state, old ? atomic_load(&old->state) : 0);
+  eve_slot *s = epoch_slot(c->d, c->t->slot);
+  uint64_t old_off = atomic_load(&s->journal);
+  atomic_store(&s->journal, off);
+  if (old) alloc_free(c->d, old_off);
+  return j;
+}
+
+static int journal_open(commit_ctx *c, _Atomic uint64_t *root, eve_val old) {
+  commit_journal *j = valid_journal(c->d, atomic_load(&epoch_slot(c->d, c->t->slot)->journal));
+  if (!j && !(j = journal_alloc(c, NULL, J_FIRST_CAP))) return c->err;
+  c->j = j;
+  c->seq = (atomic_load(&j->state) >> 8) + 1;
+  c->pending_start = SIZE_MAX;
+  j->root = (uint64_t)((uint8_t *)root - c->d->base);
+  j->old_root = old;
+  j->new_root = 0;
+  j->new_gen = NO_GEN;
+  atomic_store(&j->n, 0);
+  atomic_store_explicit(&j->state, c->seq << 8 | J_BUILDING, memory_order_release);
+  return 0;
+}
+
+/* Room for one more entry, made before the effect it will record, so that
+ * recording it afterwards cannot fail. */
+static int journal_reserve(commit_ctx *c) {
+  commit_journal *j = c->j;
+  if (atomic_load(&j->n) < j->cap) return 0;
+  return (c->j = journal_alloc(c, j, j->cap * 2)) ? 0 : c->err;
+}
+
+static void journal_record(commit_ctx *c, uint64_t off, uint64_t owners, unsigned kind) {
+  commit_journal *j = c->j;
+  uint64_t n = atomic_load(&j->n);
+  j->e[n].off = off;
+  atomic_store(&j->e[n].what, owners << 8 | kind);
+  atomic_store_explicit(&j->n, n + 1, memory_order_release);
+}
+
+static void drop_owners(eve_txn *t, uint64_t off, uint32_t k);
+
+/* Apply the journal's entries of one kind not yet done: take the owners a
+ * won commit still owes (JE_DROP), or give back those a commit that did not
+ * publish raised (JE_ADOPTED).  Each is marked DONE first. */
+static void journal_settle(eve_txn *t, commit_journal *j, unsigned kind) {
+  uint64_t n = atomic_load(&j->n);
+  for (uint64_t i = 0; i < n && i < j->cap; i++) {
+    uint64_t what = atomic_load(&j->e[i].what);
+    if ((what & 0xFF) != kind) continue; /* another kind, or done */
+    atomic_store(&j->e[i].what, what | JE_DONE);
+    uint64_t owners = what >> 8;
+    if (owners && owners <= BLK_COUNT_MAX) drop_owners(t, j->e[i].off, (uint32_t)owners);
+  }
+}
+
+/* Whether a commit killed in ARMED published (see above). */
+static int armed_outcome(eve_domain *d, const commit_journal *j) {
+  uint64_t n = j->new_root;
+  if (j->new_gen == NO_GEN || !VAL_IS_BLOCK(n) || n % BLK_ALIGN || !region_contains(d, n, sizeof(blk)))
+    return COMMIT_UNKNOWN;
+  uint64_t m = atomic_load(&((blk *)region_ptr(d, n))->meta);
+  if (META_GEN(m) != j->new_gen || !(m & BLK_UNCONFIRMED)) return COMMIT_PUBLISHED;
+  if (j->root % 8 || !region_contains(d, j->root, 8)) {
+    if (j->root != (uint64_t)offsetof(eve_file_header, root)) return COMMIT_UNKNOWN;
+  }
+  uint64_t now = atomic_load((_Atomic uint64_t *)region_ptr(d, j->root));
+  return now == n ? COMMIT_PUBLISHED : COMMIT_NOT_PUBLISHED;
+}
+
+int commit_repair_journal(eve_domain *d, uint64_t off, uint64_t *seq) {
+  commit_journal *j = valid_journal(d, off);
+  *seq = 0;
+  if (!j) return COMMIT_NONE;
+  uint64_t st = atomic_load(&j->state);
+  *seq = st >> 8;
+  int outcome;
+  switch (st & 0xFF) {
+  case J_IDLE: return COMMIT_NONE;
+  case J_BUILDING: case J_LOST: outcome = COMMIT_NOT_PUBLISHED; break;
+  case J_WON: outcome = COMMIT_PUBLISHED; break;
+  case J_ARMED: outcome = armed_outcome(d, j); break;
+  default: outcome = COMMIT_UNKNOWN; break;
+  }
+  eve_txn t = {.d = d, .flags = EVE_TXN_WRITE, .fork_gen = region_fork_gen()};
+  if (outcome == COMMIT_PUBLISHED) journal_settle(&t, j, JE_DROP);
+  else if (outcome == COMMIT_NOT_PUBLISHED) journal_settle(&t, j, JE_ADOPTED);
+  atomic_store(&j->state, st >> 8 << 8 | J_IDLE);
+  return outcome;
+}
+
+/* Before the CAS: what the repairer needs to decide it, the fresh root
+ * marked, and the root being replaced confirmed published. */
+static void journal_arm(commit_ctx *c, eve_val old) {
+  commit_journal *j = c->j;
+  eve_val n = *c->new_root;
+  j->new_root = n;
+  j->new_gen = NO_GEN;
+  const cent *e = VAL_IS_BLOCK(n) ? find(c, n) : NULL;
+  if (e && (e->flags & F_FRESH)) { /* unpublished: a plain store is ours to make */
+    _Atomic uint64_t *meta = &blk_of(c, n)->meta;
+    uint64_t m = atomic_load_explicit(meta, memory_order_relaxed);
+    atomic_store_explicit(meta, m | BLK_UNCONFIRMED, memory_order_relaxed);
+    j->new_gen = META_GEN(m);
+  }
+  if (VAL_IS_BLOCK(old) && valid_old(c, old)) {
+    _Atomic uint64_t *meta = &blk_of(c, old)->meta;
+    uint64_t m = atomic_load(meta);
+    while ((m & BLK_UNCONFIRMED) && !atomic_compare_exchange_weak(meta, &m, m & ~(uint64_t)BLK_UNCONFIRMED)) {
+    }
+  }
+  journal_phase(c, J_ARMED);
+}
+
+/* The owners to take after the CAS, recorded before it. */
+static void journal_plan_drops(commit_ctx *c) {
+  for (size_t k = 0; k < c->slots.n && !c->err; k++) {
+    cent *e = &c->tab[c->slots.v[k]];
+    /* an old block that lost more words than it gained: it is SHARED
+     * (a plain block has one word, and losing it made it doomed) */
+    if ((e->flags & (F_FRESH | F_DOOMED)) || e->dying <= e->newcnt) continue;
+    if (journal_reserve(c)) return;
+    journal_record(c, e->off, e->dying - e->newcnt, JE_DROP);
+  }
 }
 
 /* ---- 1. count ----------------------------------------------------------------- */
@@ -464,7 +671,11 @@ static int edge_dies(commit_ctx *c, uint64_t off) {
   e = find(c, off);
   e->flags |= F_DOOMED;
   e->gen = META_GEN(m);
-  push(c, &c->doomed, off);
+  /* waits in the log from now on, pending this commit's outcome: if the
+   * process dies, the repairer knows the block and whose CAS decides it */
+  int rc = epoch_retire_pending(c->d, off, e->gen, tag_pending(c->t->slot, c->seq),
+                                &c->pending_start);
+  if (rc) c->err = rc;
   PAUSE(PAUSE_AFTER_DOOM, off, 0);
   return 1;
 }
@@ -576,9 +787,11 @@ static void adopt_old(commit_ctx *c, uint64_t off) {
       copy_block(c, off);
       return;
     }
+    if (journal_reserve(c)) return; /* the entry cannot fail after the CAS */
     uint64_t nm = META_MAKE(META_GEN(m), count + add, 1, META_STATE(m));
     if (atomic_compare_exchange_weak(meta, &m, nm)) break;
   }
+  journal_record(c, off, add, JE_ADOPTED);
   find(c, off)->applied += add;
   PAUSE(PAUSE_AFTER_ADOPT, off, 0);
 }
@@ -604,22 +817,22 @@ static void adopt_new_version(commit_ctx *c) {
 
 /* ---- 4. after the CAS ---------------------------------------------------------------- */
 
-static void leak_counted(commit_ctx *c, uint64_t n);
+static void leak_counted(eve_domain *d, uint64_t n);
 
-static void retire(commit_ctx *c, uint64_t off, uint64_t gen, uint64_t tag) {
-  if (epoch_retire(c->d, off, gen, tag) != 0) leak_counted(c, 1); /* out of memory */
+static void retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
+  if (epoch_retire(d, off, gen, tag) != 0) leak_counted(d, 1); /* out of memory */
 }
 
 /* After the root CAS nothing may fail: the swap has happened, and a caller
  * told otherwise would apply it twice.  What cannot be recorded for want of
  * memory is left unreclaimed and counted; the collector returns it. */
-static void leak_counted(commit_ctx *c, uint64_t n) {
-  atomic_fetch_add(&c->d->hdr->skipped_retires, n);
-  atomic_fetch_or(&c->d->hdr->flags, EVE_HF_SKIPPED);
+static void leak_counted(eve_domain *d, uint64_t n) {
+  atomic_fetch_add(&d->hdr->skipped_retires, n);
+  atomic_fetch_or(&d->hdr->flags, EVE_HF_SKIPPED);
 }
 
 typedef struct drop_work {
-  commit_ctx *c;
+  eve_domain *d;
   vec64 v;
 } drop_work;
 
@@ -630,7 +843,7 @@ static void drop_slot(void *ctx, const uint64_t *slot) {
     size_t cap = w->v.cap ? w->v.cap * 2 : 64;
     uint64_t *v = realloc(w->v.v, cap * sizeof *v);
     if (!v) { /* this child and its subtree stay allocated: counted */
-      leak_counted(w->c, 1);
+      leak_counted(w->d, 1);
       return;
     }
     w->v.v = v;
@@ -652,15 +865,16 @@ static void drop_slot(void *ctx, const uint64_t *slot) {
  * the epoch read after our decrement is at least every such reader's pin.
  * Plain children of the block were reachable only through it: the same
  * tag covers them. */
-static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k) {
-  drop_work work = {c, {0}};
+static void drop_owners(eve_txn *t, uint64_t off, uint32_t k) {
+  eve_domain *d = t->d;
+  drop_work work = {d, {0}};
   uint64_t item = off, tag = 0;
   for (;;) {
     /* validate before any CAS: a child word of a damaged block may point
      * anywhere, and a CAS there would scribble on it */
-    txn_read_any(c->t, item);
-    if (c->t->err) break; /* damage: the txn reports it from now on */
-    _Atomic uint64_t *meta = &blk_of(c, item)->meta;
+    txn_read_any(t, item);
+    if (t->err) break; /* damage: the txn reports it from now on */
+    _Atomic uint64_t *meta = &((blk *)region_ptr(d, item))->meta;
     uint64_t m = atomic_load(meta), nm;
     int garbage = 0, was_shared = 0;
     for (;;) {
@@ -677,9 +891,9 @@ static void drop_owners(commit_ctx *c, uint64_t off, uint32_t k) {
       if (atomic_compare_exchange_weak(meta, &m, nm)) break;
     }
     if (garbage == 1) {
-      if (was_shared || !tag) tag = epoch_tag(c->d); /* after the CAS above */
-      retire(c, item, META_GEN(m), tag);
-      blk_for_each_child(c->t, item, drop_slot, &work);
+      if (was_shared || !tag) tag = epoch_tag(d); /* after the CAS above */
+      retire(d, item, META_GEN(m), tag);
+      blk_for_each_child(t, item, drop_slot, &work);
     }
     if (!work.v.n) break;
     item = work.v.v[--work.v.n];
@@ -719,30 +933,27 @@ static void settle_fresh(commit_ctx *c, size_t mark, int won) {
   if (t->swap_depth == 0) txn_compact_fresh(t);
 }
 
+/* The attempt did not publish: fresh words that were repointed at copies
+ * point at the originals again, the owners it raised are given back, and
+ * its doomed blocks leave the log (they live on, doomed). */
 static void rollback(commit_ctx *c) {
   for (size_t i = c->copies.n; i >= 2; i -= 2)
     repoint_fresh(c, c->copies.v[i - 1], c->copies.v[i - 2]);
+  if (!c->j) return;
+  journal_phase(c, J_LOST);
   PAUSE(PAUSE_BEFORE_DROP, 0, 0);
-  for (size_t k = 0; k < c->slots.n; k++) {
-    cent *e = &c->tab[c->slots.v[k]];
-    if (e->applied && !(e->flags & F_FRESH)) drop_owners(c, e->off, e->applied);
-  }
+  journal_settle(c->t, c->j, JE_ADOPTED);
+  epoch_pending_drop(c->d, c->pending_start);
+  journal_phase(c, J_IDLE);
 }
 
 static void after_win(commit_ctx *c) {
+  journal_phase(c, J_WON);
   uint64_t tag = epoch_tag(c->d); /* read after the seq_cst root CAS */
-  for (size_t i = 0; i < c->doomed.n; i++) {
-    cent *e = find(c, c->doomed.v[i]);
-    retire(c, e->off, e->gen, tag);
-  }
+  epoch_pending_publish(c->d, c->pending_start, tag);
   PAUSE(PAUSE_BEFORE_DROP, 0, 1);
-  for (size_t k = 0; k < c->slots.n; k++) {
-    cent *e = &c->tab[c->slots.v[k]];
-    /* an old block that lost more words than it gained: it is SHARED
-     * (a plain block has one word, and losing it made it doomed) */
-    if (!(e->flags & (F_FRESH | F_DOOMED)) && e->dying > e->newcnt)
-      drop_owners(c, e->off, e->dying - e->newcnt);
-  }
+  journal_settle(c->t, c->j, JE_DROP);
+  journal_phase(c, J_IDLE);
 }
 
 /* Each thread keeps its commit buffers between commits: a commit then
@@ -757,7 +968,6 @@ static void ctx_release(commit_ctx *c) {
   free(c->tab);
   free(c->slots.v);
   free(c->stack.v);
-  free(c->doomed.v);
   free(c->adopt.v);
   free(c->copies.v);
   free(c->pairs.v);
@@ -799,8 +1009,9 @@ static void ctx_free(commit_ctx *c) {
    * by one big commit would spread every later small one over its lines */
   if (c->from_tls && c->cap <= (1u << 10)) {
     for (size_t k = 0; k < c->slots.n; k++) memset(&c->tab[c->slots.v[k]], 0, sizeof(cent));
-    c->used = c->slots.n = c->stack.n = c->doomed.n = c->adopt.n = c->copies.n = c->pairs.n =
+    c->used = c->slots.n = c->stack.n = c->adopt.n = c->copies.n = c->pairs.n =
         c->unmatched.n = 0;
+    c->j = NULL;
     c->adopting = 0;
     c->err = 0;
     tls_scratch_busy = 0;
@@ -853,8 +1064,10 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
     ctx_free(c);
     return 0;
   }
+  if (!c->err) journal_open(c, root, old);
   if (!c->err) doom_old_version(c, old);
   if (!c->err) adopt_new_version(c);
+  if (!c->err) journal_plan_drops(c);
   if (c->err) {
     int err = c->err; /* ctx_free clears it for the next commit */
     rollback(c);
@@ -862,6 +1075,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
     ctx_free(c);
     return txn_fail(t, err);
   }
+  journal_arm(c, old);
   PAUSE(PAUSE_BEFORE_CAS, 0, 0);
   *won = publish_root(root, version, old, *new);
   PAUSE(PAUSE_AFTER_CAS, 0, *won);

@@ -23,6 +23,23 @@
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
                    eve_val *new, size_t mark, int *won);
 
+/* Journals (commit.c): each reader slot keeps, in the domain, a record of
+ * the commit its transaction has in flight, so that if the process dies
+ * another can finish or undo it (epoch.c, "repairing dead processes").
+ * commit_repair_journal settles the commit recorded in journal block `off`
+ * of a dead process's slot: it returns what became of it, and its journal
+ * sequence in *seq (the pending retirements in the dead process's logs name
+ * it). */
+#define T_JOURNAL 12
+enum commit_outcome {
+  COMMIT_NONE = 0,        /* no commit in flight                           */
+  COMMIT_PUBLISHED,       /* its root CAS won: owners it still had to take
+                             are taken, its doomed blocks are garbage       */
+  COMMIT_NOT_PUBLISHED,   /* it never won: owners it raised are given back */
+  COMMIT_UNKNOWN,         /* cannot tell: both left as they are (a leak)   */
+};
+int commit_repair_journal(eve_domain *d, uint64_t off, uint64_t *seq);
+
 /* Test-only pause points: when a hook is set, every commit calls it at
  * these points, so a test can stop a committer there and interleave others
  * step by step (the scenarios of RECLAMATION.md).  `off` names the block

@@ -61,6 +61,7 @@
 
 #include "atom.h"
 #include "check.h"
+#include "commit.h"
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
 #define RECLAIM_IN_TXN 1024 /* ... or, inside one long transaction, these   */
@@ -75,6 +76,8 @@
 static eve_slot *slot_at(eve_domain *d, uint32_t i) {
   return (eve_slot *)region_ptr(d, d->hdr->slots_off + (uint64_t)i * EVE_SLOT_BYTES);
 }
+
+eve_slot *epoch_slot(eve_domain *d, uint32_t i) { return slot_at(d, i); }
 
 static uint64_t live_page(eve_domain *d) {
   return d->hdr->slots_off + EVE_SLOT_COUNT * EVE_SLOT_BYTES;
@@ -119,11 +122,23 @@ static int reopen(eve_domain *d) {
  * clears it): whatever it held in its caches and retire buffers is lost
  * until the collector runs, so say so. */
 static int claim_process_index(eve_domain *d) {
-  for (uint32_t i = 0; i < EVE_PROC_COUNT; i++)
-    if (ofd_lock(d->lock_fd, F_WRLCK, live_page(d) + i) == 0) {
-      d->proc_index = i;
-      if (atomic_load(&proc_at(d, i)->incarnation) != 0)
+  /* first an entry left clean; then one a dead process left unrepaired (its
+   * leftovers are abandoned to the collector: nobody else can repair it
+   * once we hold its byte, and with every entry in use we would not attach) */
+  for (int pass = 0; pass < 2; pass++)
+    for (uint32_t i = 0; i < EVE_PROC_COUNT; i++) {
+      if (ofd_lock(d->lock_fd, F_WRLCK, live_page(d) + i) != 0) continue;
+      eve_proc *p = proc_at(d, i);
+      if (atomic_load(&p->incarnation) != 0) {
+        if (pass == 0) { /* dead, not yet repaired: leave it to a repairer */
+          ofd_lock(d->lock_fd, F_UNLCK, live_page(d) + i);
+          continue;
+        }
         atomic_fetch_or(&d->hdr->flags, EVE_HF_CRASH_SEEN);
+        atomic_store(&p->logs, 0);
+        atomic_store(&p->held, 0);
+      }
+      d->proc_index = i;
       return 0;
     }
   return EVE_ESLOTS;
@@ -168,8 +183,11 @@ fail:
 int epoch_attach(eve_domain *d) {
   if (d->attached) return 0;
   pthread_mutex_lock(&d->attach_lock);
-  int rc = d->attached ? 0 : attach_locked(d);
+  int fresh = !d->attached;
+  int rc = fresh ? attach_locked(d) : 0;
   pthread_mutex_unlock(&d->attach_lock);
+  /* a process killed while alone leaves its work to the next to attach */
+  if (!rc && fresh) epoch_repair_dead(d, 1);
   return rc;
 }
 
@@ -216,14 +234,25 @@ static __thread uint32_t tls_slot_hint;
 
 static int claim_slot(eve_domain *d, uint32_t *out) {
   uint64_t me = d->proc_index + 1ull;
-  for (int pass = 0; pass < 2; pass++)
+  /* first pass: free slots; second: slots whose owner died (a probe) are
+   * repaired, which frees them (or, a dead earlier holder of our own process
+   * index, whose leftovers nobody can repair, taken as they are); third:
+   * free slots again */
+  for (int pass = 0; pass < 3; pass++)
     for (uint32_t k = 0; k < EVE_SLOT_COUNT; k++) {
       uint32_t i = (tls_slot_hint + k) % EVE_SLOT_COUNT;
       eve_slot *s = slot_at(d, i);
       uint64_t inc = atomic_load_explicit(&s->owner_inc, memory_order_acquire);
       uint64_t proc = atomic_load_explicit(&s->owner_proc, memory_order_acquire);
-      /* first pass: free slots; second: slots whose owner died (a probe) */
-      if (proc != 0 && (pass == 0 || epoch_proc_alive(d, (uint32_t)(proc - 1), inc))) continue;
+      if (proc != 0) {
+        if (pass != 1 || epoch_proc_alive(d, (uint32_t)(proc - 1), inc)) continue;
+        /* dead: while its process entry still names it, its journal may
+         * hold a commit in flight, and repairing the process frees it */
+        if (proc != me && atomic_load(&proc_at(d, (uint32_t)(proc - 1))->incarnation) == inc) {
+          epoch_repair_dead(d, 1);
+          continue;
+        }
+      }
       if (!cas_owner(s, proc, inc, me, d->incarnation)) continue;
       atomic_store_explicit(&s->pid, d->pid, memory_order_relaxed);
       tls_slot_hint = i;
@@ -292,8 +321,136 @@ static uint64_t oldest_live_pin(eve_domain *d, uint64_t below) {
 }
 
 static void free_entry(eve_domain *d, const retire_entry *r) {
-  if (r->off & 1) atom_cell_release(d, r->off & ~1ull);
+  if (r->off & 1) atom_cell_release(d, r->off & ~1ull, r->gen);
   else alloc_free_retired(d, r->off, r->gen);
+}
+
+/* ---- retire logs -----------------------------------------------------------
+ * A thread's retirements wait in a log block in the domain rather than in
+ * private memory, and the process lists its logs in its liveness entry
+ * (eve_proc.logs).  When a process dies, whoever repairs it moves what waits
+ * there to the shared batches (epoch_repair_dead), so a kill loses no
+ * retirement.  Only the owning process writes its logs, and its list only
+ * under d->lock.  An entry is written before the count that covers it
+ * (release), so a reader of a dead process's log sees whole entries.
+ * Compaction rewrites entries below n before lowering n: a process killed
+ * half-way leaves entries that still wait or stale copies of entries, and
+ * stale copies are harmless because every free is idempotent (a free CASes
+ * {generation, RETIRED}; a cell's release CASes its generation). */
+
+#define LOG_FIRST_CAP 128
+
+static retire_log *log_at(eve_domain *d, uint64_t off) { return region_ptr(d, off); }
+
+/* A log offset read from the file, checked before it is followed. */
+static retire_log *valid_log(eve_domain *d, uint64_t off) {
+  if (!off || off % BLK_ALIGN || !region_contains(d, off, sizeof(retire_log))) return NULL;
+  retire_log *l = log_at(d, off);
+  if (l->h.magic != BLK_MAGIC || l->h.type != T_LOG || l->h.cls >= EVE_NCLASSES) return NULL;
+  uint64_t cap = l->cap, n = atomic_load_explicit(&l->n, memory_order_acquire);
+  if (n > cap || sizeof(retire_log) + cap * sizeof(retire_entry) > alloc_class_size(l->h.cls) ||
+      !region_contains(d, off, alloc_class_size(l->h.cls)))
+    return NULL;
+  return l;
+}
+
+static void log_sync(eve_domain *d, retire_buf *rb) {
+  if (rb->log) atomic_store_explicit(&log_at(d, rb->log)->n, rb->n, memory_order_release);
+}
+
+static _Atomic uint64_t *logs_head(eve_domain *d, uint32_t p) { return &proc_at(d, p)->logs; }
+
+/* Take log `off` out of the list that starts at *head (d->lock held). */
+static void unlist_log(eve_domain *d, _Atomic uint64_t *head, uint64_t off) {
+  _Atomic uint64_t *link = head;
+  for (unsigned steps = 0; steps < (1u << 20); steps++) {
+    uint64_t cur = atomic_load(link);
+    if (!cur) return;
+    if (cur == off) {
+      atomic_store(link, atomic_load(&log_at(d, off)->next));
+      return;
+    }
+    link = &log_at(d, cur)->next;
+  }
+}
+
+/* Room for one more entry in rb: a log twice the size, the entries copied,
+ * listed before the old log is unlisted and freed (in between, the entries
+ * are in both: a process killed there leaves duplicates, not losses). */
+static int log_reserve(eve_domain *d, retire_buf *rb) {
+  if (rb->n < rb->cap) return 0;
+  uint64_t cap = rb->cap ? rb->cap * 2 : LOG_FIRST_CAP, off;
+  int rc = alloc_block(d, sizeof(retire_log) + cap * sizeof(retire_entry), T_LOG, &off);
+  if (rc) return rc;
+  retire_log *l = log_at(d, off);
+  l->cap = cap;
+  if (rb->n) memcpy(l->e, rb->e, rb->n * sizeof *rb->e);
+  atomic_store_explicit(&l->n, rb->n, memory_order_release);
+  uint64_t old = rb->log;
+  pthread_mutex_lock(&d->lock);
+  _Atomic uint64_t *head = logs_head(d, d->proc_index);
+  atomic_store(&l->next, atomic_load(head));
+  atomic_store(head, off);
+  if (old) unlist_log(d, head, old);
+  pthread_mutex_unlock(&d->lock);
+  rb->log = off;
+  rb->e = l->e;
+  rb->cap = cap;
+  if (old) alloc_free(d, old);
+  return 0;
+}
+
+static int log_append(eve_domain *d, retire_buf *rb, retire_entry e) {
+  int rc = log_reserve(d, rb);
+  if (rc) return rc;
+  rb->e[rb->n++] = e;
+  log_sync(d, rb);
+  return 0;
+}
+
+/* At a clean detach, once the logs are empty: unlist and free them. */
+static void free_log(retire_buf *rb, void *ctx) {
+  eve_domain *d = ctx;
+  if (rb->log) alloc_free(d, rb->log);
+  *rb = (retire_buf){0};
+}
+
+/* Exclusive (the collector): every other process entry belongs to a dead
+ * process, whose leftovers the sweep returns: its entry is cleared and its
+ * slots released.  Our own logs and every slot's journal stay (the checker
+ * counts them as in use), emptied by alloc_reset and the commits. */
+void epoch_forget_dead(eve_domain *d) {
+  for (uint32_t p = 0; p < EVE_PROC_COUNT; p++) {
+    if (d->attached && p == d->proc_index) continue;
+    eve_proc *pr = proc_at(d, p);
+    atomic_store(&pr->logs, 0);
+    atomic_store(&pr->held, 0);
+    atomic_store(&pr->incarnation, 0);
+  }
+  uint64_t me = d->attached ? d->proc_index + 1ull : 0;
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++) {
+    eve_slot *s = slot_at(d, i);
+    if (atomic_load(&s->owner_proc) == me && atomic_load(&s->owner_inc) == d->incarnation) continue;
+    atomic_store(&s->epoch, 0);
+    atomic_store(&s->owner_proc, 0);
+  }
+}
+
+void epoch_for_each_logged(eve_domain *d,
+                           void (*fn)(void *ctx, const retire_entry *e, uint64_t log_off),
+                           void *ctx) {
+  for (uint32_t p = 0; p < EVE_PROC_COUNT; p++) {
+    if (!atomic_load(&proc_at(d, p)->incarnation)) continue;
+    uint64_t off = atomic_load(logs_head(d, p));
+    for (unsigned steps = 0; off && steps < (1u << 16); steps++) {
+      retire_log *l = valid_log(d, off);
+      if (!l) break; /* relocated under us, or damage */
+      fn(ctx, NULL, off);
+      uint64_t n = atomic_load_explicit(&l->n, memory_order_acquire);
+      for (uint64_t i = 0; i < n && i < l->cap; i++) fn(ctx, &l->e[i], off);
+      off = atomic_load(&l->next);
+    }
+  }
 }
 
 /* Free the entries of rb whose tag is below every live pin. */
@@ -310,6 +467,7 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
     else rb->e[keep++] = rb->e[i];
   }
   rb->n = keep;
+  log_sync(d, rb);
 }
 
 /* ---- shared retire batches ------------------------------------------------
@@ -349,6 +507,14 @@ static void push_batches(eve_domain *d, uint64_t first, uint64_t last) {
   } while (!batches_cas(d, off, tag, first, tag + 1));
 }
 
+/* Batches taken off the shared list are in this process's custody until
+ * they are freed or pushed back: the list still to be walked is noted in
+ * the process's liveness entry (eve_proc.held), so that if the process dies
+ * the repairer pushes it back instead of losing it.  Custody is noted after
+ * the take and cleared before the push (a process killed in between loses
+ * the batches, a leak, but no batch is ever on two lists). */
+static _Atomic uint64_t *held_word(eve_domain *d) { return &proc_at(d, d->proc_index)->held; }
+
 static uint64_t take_all_batches(eve_domain *d) {
   uint64_t off, tag;
   do {
@@ -356,7 +522,12 @@ static uint64_t take_all_batches(eve_domain *d) {
     off = __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE);
     if (!off) return 0;
   } while (!batches_cas(d, off, tag, 0, tag + 1));
+  if (d->attached) atomic_store(held_word(d), off);
   return off;
+}
+
+static void custody_moves_to(eve_domain *d, uint64_t rest) {
+  if (d->attached) atomic_store(held_word(d), rest);
 }
 
 /* Move every entry of rb into batches on the shared list (what cannot be
@@ -375,8 +546,9 @@ static void flush_to_batches(eve_domain *d, retire_buf *rb) {
       if (r->tag > b->max_tag) b->max_tag = r->tag;
     }
     b->n = k;
-    rb->n -= k;
     push_batches(d, off, off);
+    rb->n -= k; /* after the push: a kill in between duplicates, never loses */
+    log_sync(d, rb);
   }
 }
 
@@ -387,26 +559,33 @@ static void reclaim_batches(eve_domain *d) {
    * moved since a pass that freed nothing, another pass would free nothing
    * either (walking a list that only grows) */
   if (oldest != UINT64_MAX && oldest == atomic_load(&d->batches_blocked_at)) return;
-  uint64_t list = take_all_batches(d);
-  if (!list) return;
-  uint64_t keep_first = 0, keep_last = 0, freed = 0;
-  for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
-    retire_batch *b = batch_at(d, list);
-    if (!b) break; /* damaged: drop the rest (a leak the collector returns) */
+  uint64_t first = take_all_batches(d);
+  if (!first) return;
+  /* Freed batches are spliced out of the taken chain in place, so the chain
+   * in custody is always the kept ones followed by the rest still to see. */
+  uint64_t prev = 0, last = 0, freed = 0, cur = first;
+  for (uint64_t steps = 0; cur && steps < (1u << 26); steps++) {
+    retire_batch *b = batch_at(d, cur);
+    if (!b) { /* damaged: drop the rest (a leak the collector returns) */
+      if (prev) atomic_store(&batch_at(d, prev)->next, 0);
+      else first = 0;
+      break;
+    }
     uint64_t next = atomic_load(&b->next);
     if (b->max_tag < oldest) {
       for (uint64_t i = 0; i < b->n; i++)
         free_entry(d, &(retire_entry){b->e[i].off, b->e[i].gen, 0});
-      alloc_free(d, list);
+      if (prev) atomic_store(&batch_at(d, prev)->next, next);
+      else custody_moves_to(d, first = next);
+      alloc_free(d, cur);
       freed++;
     } else {
-      atomic_store(&b->next, keep_first);
-      if (!keep_first) keep_last = list;
-      keep_first = list;
+      prev = last = cur;
     }
-    list = next;
+    cur = next;
   }
-  if (keep_first) push_batches(d, keep_first, keep_last);
+  custody_moves_to(d, 0);
+  if (first && last) push_batches(d, first, last);
   atomic_store(&d->batches_blocked_at, freed ? 0 : oldest);
 }
 
@@ -414,24 +593,31 @@ static void reclaim_batches(eve_domain *d) {
  * after it: a batch on the list may be freed by any reclaimer at any moment,
  * so walking it in place would read freed (and reused) blocks.  Meanwhile
  * reclaimers find fewer batches, which only delays them. */
-void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),
+void epoch_for_each_batched(eve_domain *d,
+                            void (*fn)(void *ctx, uint64_t off, uint64_t gen, int is_batch),
                             void *ctx) {
-  uint64_t first = take_all_batches(d), last = 0;
-  uint64_t list = first;
+  /* a read-only mapping cannot take the list: walk it in place (the walk is
+   * bounded and every batch checked, so a race costs accuracy, not safety) */
+  uint64_t first = d->read_only ? __atomic_load_n(&d->hdr->batches.off, __ATOMIC_ACQUIRE)
+                                : take_all_batches(d);
+  uint64_t list = first, last = 0;
   for (uint64_t steps = 0; list && steps < (1u << 26); steps++) {
     retire_batch *b = batch_at(d, list);
     if (!b) break; /* damaged: the rest is dropped (a leak the collector returns) */
-    fn(ctx, list, 1);
-    for (uint64_t i = 0; i < b->n; i++) fn(ctx, b->e[i].off, 0);
+    fn(ctx, list, 0, 1);
+    for (uint64_t i = 0; i < b->n && i < BATCH_ENTRIES; i++) fn(ctx, b->e[i].off, b->e[i].gen, 0);
     last = list;
     list = atomic_load(&b->next);
   }
+  if (d->read_only) return;
+  custody_moves_to(d, 0);
   if (last) push_batches(d, first, last);
 }
 
 static void count_waiting(retire_buf *rb, void *ctx) { *(uint64_t *)ctx += rb->n; }
 
 uint64_t epoch_reclaim(eve_domain *d) {
+  epoch_repair_dead(d, 1);
   /* move the epoch on first, so that later pins show more than our tags */
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 0, reclaim_buf, d);
@@ -448,6 +634,7 @@ static void reclaim_pass(eve_domain *d, retire_buf *rb) {
   /* since-the-last-pass, not still-waiting: bytes a long reader holds back
    * must not make every later transaction end with a pass */
   rb->bytes_since_pass = 0;
+  epoch_repair_dead(d, 0); /* rate-limited */
   atomic_fetch_add(&d->hdr->epoch, 1);
   reclaim_buf(rb, d);
   if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
@@ -465,17 +652,41 @@ static uint64_t retired_capacity(eve_domain *d, uint64_t off) {
 int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag) {
   retire_buf *rb = alloc_retire_buf(d);
   if (!rb) return EVE_ENOMEM;
-  if (rb->n == rb->cap) {
-    size_t cap = rb->cap ? rb->cap * 2 : 256;
-    retire_entry *e = realloc(rb->e, cap * sizeof *e);
-    if (!e) return EVE_ENOMEM; /* the block leaks; recovery returns it */
-    rb->e = e;
-    rb->cap = cap;
-  }
-  rb->e[rb->n++] = (retire_entry){off, gen, tag};
+  int rc = log_append(d, rb, (retire_entry){off, gen, tag});
+  if (rc) return rc; /* the block leaks; recovery returns it */
   rb->bytes_since_pass += retired_capacity(d, off);
   if (rb->n >= RECLAIM_IN_TXN) reclaim_pass(d, rb);
   return 0;
+}
+
+/* Pending entries never run a pass: a pass compacts the log, and the
+ * committer finds its pending entries by index. */
+int epoch_retire_pending(eve_domain *d, uint64_t off, uint64_t gen, uint64_t pending,
+                         size_t *start) {
+  retire_buf *rb = alloc_retire_buf(d);
+  if (!rb) return EVE_ENOMEM;
+  size_t at = rb->n;
+  int rc = log_append(d, rb, (retire_entry){off, gen, pending});
+  if (rc) return rc;
+  if (*start == SIZE_MAX) *start = at;
+  return 0;
+}
+
+void epoch_pending_publish(eve_domain *d, size_t start, uint64_t tag) {
+  retire_buf *rb = alloc_retire_buf_peek(d);
+  if (!rb || start == SIZE_MAX) return;
+  for (size_t i = start; i < rb->n; i++) {
+    if (!(rb->e[i].tag & TAG_PENDING_BIT)) continue;
+    rb->e[i].tag = tag;
+    rb->bytes_since_pass += retired_capacity(d, rb->e[i].off);
+  }
+}
+
+void epoch_pending_drop(eve_domain *d, size_t start) {
+  retire_buf *rb = alloc_retire_buf_peek(d);
+  if (!rb || start == SIZE_MAX || start > rb->n) return;
+  rb->n = start;
+  log_sync(d, rb);
 }
 
 static void flush_buf(retire_buf *rb, void *ctx) { flush_to_batches(ctx, rb); }
@@ -487,6 +698,7 @@ static void drop_waiting(retire_buf *rb, void *ctx) {
     atomic_fetch_or(&d->hdr->flags, EVE_HF_SKIPPED);
   }
   rb->n = 0;
+  log_sync(d, rb);
 }
 
 void epoch_detach(eve_domain *d) {
@@ -498,6 +710,8 @@ void epoch_detach(eve_domain *d) {
    * which they free; only what finds no space is dropped and counted */
   alloc_for_each_retire_buf(d, 1, flush_buf, d);
   alloc_for_each_retire_buf(d, 1, drop_waiting, d);
+  atomic_store(logs_head(d, d->proc_index), 0); /* empty now: unlist, then free */
+  alloc_for_each_retire_buf(d, 1, free_log, d);
   /* the last process to detach repairs what crashes and drops left */
   check_recover_if_needed(d);
   atomic_store(&proc_at(d, d->proc_index)->incarnation, 0); /* a clean detach */
@@ -505,6 +719,156 @@ void epoch_detach(eve_domain *d) {
   close(d->probe_fd);
   d->lock_fd = d->probe_fd = -1;
   d->attached = 0;
+}
+
+/* ---- repairing dead processes -----------------------------------------------
+ * A process killed while attached leaves work half-done: a commit in flight
+ * (owners raised on blocks before its root CAS, blocks doomed, owners still
+ * to take after it), retirements waiting in its logs, batches it had taken
+ * off the shared list.  Any attached process finishes that work, without
+ * stopping anyone: it takes the dead process's liveness byte (the same OFD
+ * lock an attaching process takes, so the repairer owns the entry while it
+ * works, and a new process cannot attach there meanwhile), then
+ *   1. settles each commit the dead process had in flight from the slot's
+ *      journal (commit.c, "journals"): published, it takes the owners the
+ *      commit still had to take; not published, it gives back the owners the
+ *      commit had raised; undecidable, it leaves both (a leak, never an
+ *      early free);
+ *   2. moves every entry of its logs to the shared batches, giving pending
+ *      entries of a published commit a tag read now (after that commit's
+ *      root CAS) and dropping those of commits that did not publish (their
+ *      blocks live on);
+ *   3. pushes back the batches it held;
+ *   4. frees its logs, releases its slots and marks the entry clean.
+ * Each step only ever duplicates work (harmless: frees are idempotent) or
+ * drops it (a leak) if the repairer dies in turn; the next repairer starts
+ * over from what is left.  What stays lost is what the dead process held in
+ * private memory: its allocator caches and chunk, and the fresh blocks of
+ * its transactions, a bounded leak the collector returns. */
+
+#define REPAIR_EVERY_NS (200ull * 1000000ull)
+
+typedef struct repair_ctx {
+  eve_domain *d;
+  uint64_t seq[EVE_SLOT_COUNT];    /* each slot's journal sequence ...     */
+  int outcome[EVE_SLOT_COUNT];     /* ... and what became of its commit    */
+  uint64_t tag;                    /* for pending entries of published ones */
+  uint64_t batch;                  /* the batch being filled, 0 if none     */
+} repair_ctx;
+
+static void repair_flush_batch(repair_ctx *r) {
+  if (!r->batch) return;
+  push_batches(r->d, r->batch, r->batch);
+  r->batch = 0;
+}
+
+/* One waiting entry into a batch of the shared list (what finds no memory
+ * for a batch is left: a leak, counted). */
+static void repair_keep_entry(repair_ctx *r, const retire_entry *e) {
+  if (!r->batch) {
+    if (alloc_block(r->d, sizeof(retire_batch), T_BATCH, &r->batch) != 0) {
+      r->batch = 0;
+      atomic_fetch_add(&r->d->hdr->skipped_retires, 1);
+      atomic_fetch_or(&r->d->hdr->flags, EVE_HF_SKIPPED);
+      return;
+    }
+    retire_batch *fresh = region_ptr(r->d, r->batch); /* bodies are not zeroed */
+    fresh->n = 0;
+    fresh->max_tag = 0;
+  }
+  retire_batch *b = region_ptr(r->d, r->batch);
+  b->e[b->n].off = e->off;
+  b->e[b->n].gen = e->gen;
+  if (e->tag > b->max_tag) b->max_tag = e->tag;
+  if (++b->n == BATCH_ENTRIES) repair_flush_batch(r);
+}
+
+static void repair_logs(repair_ctx *r, uint64_t first) {
+  eve_domain *d = r->d;
+  for (uint64_t off = first, steps = 0; off && steps < (1u << 16); steps++) {
+    retire_log *l = valid_log(d, off);
+    if (!l) break; /* damage: what it held leaks (the collector returns it) */
+    uint64_t n = atomic_load(&l->n);
+    for (uint64_t i = 0; i < n; i++) {
+      retire_entry *e = &l->e[i];
+      if (e->tag & TAG_PENDING_BIT) {
+        uint64_t slot = (e->tag >> 40) & 0x7FFFFF, seq = e->tag & ((1ull << 40) - 1);
+        if (slot >= EVE_SLOT_COUNT || r->outcome[slot] != COMMIT_PUBLISHED ||
+            (r->seq[slot] & ((1ull << 40) - 1)) != seq)
+          continue; /* its commit did not publish: the block lives on */
+        e->tag = r->tag; /* in place, for a repairer that starts over */
+      }
+      repair_keep_entry(r, e);
+    }
+    off = atomic_load(&l->next);
+  }
+  repair_flush_batch(r);
+}
+
+static void repair_held(eve_domain *d, _Atomic uint64_t *held) {
+  uint64_t first = atomic_load(held), last = 0;
+  for (uint64_t cur = first, steps = 0; cur && steps < (1u << 26); steps++) {
+    retire_batch *b = batch_at(d, cur);
+    if (!b) break;
+    last = cur;
+    cur = atomic_load(&b->next);
+  }
+  atomic_store(held, 0); /* cleared before the push: never on two lists */
+  if (last) push_batches(d, first, last); /* (a damaged tail is cut off) */
+}
+
+static void repair_free_logs(eve_domain *d, uint64_t first) {
+  for (uint64_t off = first, steps = 0; off && steps < (1u << 16); steps++) {
+    retire_log *l = valid_log(d, off);
+    if (!l) break;
+    uint64_t next = atomic_load(&l->next);
+    alloc_free(d, off);
+    off = next;
+  }
+}
+
+/* Finish the work of process p (incarnation inc), dead; we hold its byte. */
+static void repair_process(eve_domain *d, uint32_t p, uint64_t inc) {
+  eve_proc *pr = proc_at(d, p);
+  repair_ctx r = {.d = d};
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++) {
+    eve_slot *s = slot_at(d, i);
+    r.outcome[i] = COMMIT_NONE;
+    if (atomic_load(&s->owner_proc) == p + 1ull && atomic_load(&s->owner_inc) == inc)
+      r.outcome[i] = commit_repair_journal(d, atomic_load(&s->journal), &r.seq[i]);
+  }
+  r.tag = epoch_tag(d); /* after every published commit's root CAS */
+  uint64_t logs = atomic_load(&pr->logs);
+  repair_logs(&r, logs);
+  repair_held(d, &pr->held);
+  atomic_store(&pr->logs, 0);
+  repair_free_logs(d, logs);
+  for (uint32_t i = 0; i < EVE_SLOT_COUNT; i++) {
+    eve_slot *s = slot_at(d, i);
+    if (atomic_load(&s->owner_proc) != p + 1ull || atomic_load(&s->owner_inc) != inc) continue;
+    atomic_store(&s->epoch, 0);
+    cas_owner(s, p + 1ull, inc, 0, 0);
+  }
+  atomic_store(&pr->incarnation, 0); /* clean: nothing of it is left to do */
+}
+
+void epoch_repair_dead(eve_domain *d, int force) {
+  if (d->read_only || !d->attached || d->attach_fork_gen != region_fork_gen()) return;
+  uint64_t now = now_ns();
+  if (!force && now < atomic_load_explicit(&d->next_repair_ns, memory_order_relaxed)) return;
+  atomic_store_explicit(&d->next_repair_ns, now + REPAIR_EVERY_NS, memory_order_relaxed);
+  int idle = 0;
+  /* one thread of ours at a time: our OFD lets us take a byte twice */
+  if (!atomic_compare_exchange_strong(&d->repairing, &idle, 1)) return;
+  for (uint32_t p = 0; p < EVE_PROC_COUNT; p++) {
+    if (p == d->proc_index || !atomic_load(&proc_at(d, p)->incarnation)) continue;
+    uint64_t at = live_page(d) + p;
+    if (ofd_lock(d->lock_fd, F_WRLCK, at) != 0) continue; /* alive, or someone repairs it */
+    uint64_t inc = atomic_load(&proc_at(d, p)->incarnation);
+    if (inc) repair_process(d, p, inc);
+    ofd_lock(d->lock_fd, F_UNLCK, at);
+  }
+  atomic_store(&d->repairing, 0);
 }
 
 /* ---- statistics ------------------------------------------------------------------ */

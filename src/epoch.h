@@ -17,7 +17,9 @@ typedef struct eve_slot {
   _Atomic uint64_t epoch;       /* epoch pinned, 0 = not pinned              */
   _Atomic uint64_t pid;         /* for eve stats                             */
   _Atomic uint64_t pin_ns;      /* CLOCK_MONOTONIC at the pin, for stats     */
-  uint64_t reserved[3];
+  _Atomic uint64_t journal;     /* the slot's commit journal (commit.h), 0 if
+                                   none yet: kept across claimers             */
+  uint64_t reserved[2];
 } __attribute__((aligned(64))) eve_slot;
 _Static_assert(sizeof(eve_slot) == EVE_SLOT_BYTES, "slot is one cache line");
 
@@ -26,7 +28,8 @@ _Static_assert(sizeof(eve_slot) == EVE_SLOT_BYTES, "slot is one cache line");
 typedef struct eve_proc {
   _Atomic uint64_t incarnation;
   _Atomic uint64_t pid;
-  uint64_t reserved[2];
+  _Atomic uint64_t logs;   /* the process's retire logs, a list (epoch.c)     */
+  _Atomic uint64_t held;   /* retire batches it has taken off the shared list */
 } eve_proc;
 #define EVE_PROC_COUNT EVE_SLOT_COUNT
 #define EVE_ATTACH_BYTE (EVE_PAGE - 1) /* in the liveness page: shared by all attached */
@@ -36,6 +39,7 @@ typedef struct eve_proc {
  * (a process that exits with blocks still waiting for other processes'
  * readers leaves them here, not leaked). */
 #define T_BATCH 10
+#define T_LOG 11
 #define BATCH_ENTRIES 61
 typedef struct retire_batch {
   blk h;
@@ -48,8 +52,12 @@ _Static_assert(sizeof(retire_batch) <= 1024, "a batch is a small block");
 
 /* Visit every block (and every batch block) waiting in the shared retire
  * batches: for the checker and statistics, on a quiet domain. */
-void epoch_for_each_batched(eve_domain *d, void (*fn)(void *ctx, uint64_t off, int is_batch),
+void epoch_for_each_batched(eve_domain *d,
+                            void (*fn)(void *ctx, uint64_t off, uint64_t gen, int is_batch),
                             void *ctx);
+
+/* Reader slot i (for the commit's journal and the checker). */
+eve_slot *epoch_slot(eve_domain *d, uint32_t i);
 
 /* Attach this process to the domain (lazily called by pin). */
 int epoch_attach(eve_domain *d);
@@ -69,6 +77,38 @@ uint64_t epoch_tag(eve_domain *d);
 /* Retire a block (or an atom cell: off | 1) retired with tag; it is freed
  * once every live pinned slot shows a later epoch. */
 int epoch_retire(eve_domain *d, uint64_t off, uint64_t gen, uint64_t tag);
+
+/* A block doomed by a commit that has not published yet waits in the
+ * thread's log with a pending tag naming the commit (its slot and journal
+ * sequence), so that if the process dies, whoever repairs it knows whose
+ * outcome decides the block's fate.  *start is the log index of the
+ * commit's first pending entry (set by the first call: pass SIZE_MAX).
+ * After the root CAS the committer gives them the real tag (won) or takes
+ * them out again (lost: the blocks live on, doomed). */
+#define TAG_PENDING_BIT (1ull << 63)
+static inline uint64_t tag_pending(uint32_t slot, uint64_t seq) {
+  return TAG_PENDING_BIT | ((uint64_t)slot << 40) | (seq & ((1ull << 40) - 1));
+}
+int epoch_retire_pending(eve_domain *d, uint64_t off, uint64_t gen, uint64_t pending,
+                         size_t *start);
+void epoch_pending_publish(eve_domain *d, size_t start, uint64_t tag);
+void epoch_pending_drop(eve_domain *d, size_t start);
+
+/* Repair what dead processes left half-done (their commits in flight, their
+ * retire logs, the batches they held), while everyone else stays attached.
+ * `force` skips the rate limit.  A syscall per attached process: never on
+ * the hot path. */
+void epoch_repair_dead(eve_domain *d, int force);
+
+/* Visit the retire logs of every process (for the checker and statistics:
+ * racy beside live processes, exact on a quiet domain): fn on each log
+ * block, then on each entry. */
+void epoch_for_each_logged(eve_domain *d, void (*fn)(void *ctx, const retire_entry *e,
+                                                      uint64_t log_off),
+                           void *ctx);
+/* For the collector (exclusive): forget what dead processes left (their
+ * logs are swept with the rest of the unreachable blocks). */
+void epoch_forget_dead(eve_domain *d);
 /* Free what the grace period allows, in this thread's buffer and in those
  * of exited threads.  Returns how many entries still wait. */
 uint64_t epoch_reclaim(eve_domain *d);

@@ -116,6 +116,8 @@ struct eve_domain {
   uint64_t incarnation;
   uint64_t pid;            /* getpid() at attach: written into slots we claim */
   _Atomic uint64_t batches_blocked_at; /* oldest pin at a fruitless batch pass */
+  _Atomic uint64_t next_repair_ns; /* when to look for dead processes again   */
+  _Atomic int repairing;   /* a thread of ours is repairing a dead process   */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
 };
 
