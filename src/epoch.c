@@ -849,7 +849,10 @@ static void repair_process(eve_domain *d, uint32_t p, uint64_t inc) {
     atomic_store(&s->epoch, 0);
     cas_owner(s, p + 1ull, inc, 0, 0);
   }
-  atomic_store(&pr->incarnation, 0); /* clean: nothing of it is left to do */
+  /* what it held in private memory (caches, chunk, fresh blocks) is for
+   * the collector: say so, for the last process to detach */
+  atomic_fetch_or(&d->hdr->flags, EVE_HF_CRASH_SEEN);
+  atomic_store(&pr->incarnation, 0); /* clean: nothing else of it is left to do */
 }
 
 void epoch_repair_dead(eve_domain *d, int force) {
