@@ -84,6 +84,9 @@ typedef struct chk {
   void (*on_problem)(void *, const char *);
   void *ctx;
   int oom;
+  int yielding;              /* an automatic recovery: give way to openers */
+  int gave_way;              /* ... and it did: marking stopped            */
+  uint64_t steps;
 } chk;
 
 /* ---- the table of blocks -------------------------------------------------- */
@@ -212,9 +215,17 @@ static void check_block(chk *c, uint64_t off) {
   }
 }
 
+/* An automatic recovery must not make other processes wait for it: marking
+ * (which writes nothing) stops when one asks to attach. */
+static int should_give_way(chk *c) {
+  if (!c->yielding || (++c->steps & 4095)) return 0;
+  if (atomic_load(&c->d->hdr->flags) & EVE_HF_ATTACH_WANTED) c->gave_way = 1;
+  return c->gave_way;
+}
+
 static void mark(chk *c) {
   eve_txn *t = c->t;
-  while (c->nstack && !c->oom) {
+  while (c->nstack && !c->oom && !c->gave_way && !should_give_way(c)) {
     uint64_t off = c->stack[--c->nstack];
     int before = t->err;
     check_block(c, off);
@@ -580,22 +591,23 @@ static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
   }
 }
 
-static int gc_locked(eve_domain *d, eve_gc_report *rep) {
+static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   memset(rep, 0, sizeof *rep);
   epoch_stats es;
   epoch_stats_get(d, &es);
   if (es.readers) return EVE_EBUSY; /* a transaction of this process is live */
-  /* what dead processes left is swept with everything else unreachable:
-   * nobody else is attached, and this process has no transaction */
-  epoch_forget_dead(d);
-  chk c = {0};
-  int rc = chk_run(&c, d);
+  chk c = {.yielding = yielding};
+  int rc = chk_run(&c, d); /* repairs dead processes first (epoch_reclaim) */
+  if (!rc && c.gave_way) rc = EVE_EBUSY; /* nothing written yet */
   /* Never sweep a damaged domain: a block that only looks unreachable
    * because a pointer to it was damaged would be freed and handed out. */
   if (!rc && c.rep.problems) rc = EVE_ECORRUPT;
   if (!rc) {
     eve_txn_abort(c.t); /* nobody else is attached: marking is complete */
     c.t = NULL;
+    /* what dead processes left and repair could not reach is swept with
+     * everything else unreachable: nobody else is attached */
+    epoch_forget_dead(d);
     alloc_stats before;
     alloc_stats_get(d, &before);
     size_t n = 0;
@@ -624,7 +636,7 @@ int eve_gc(eve_domain *d, eve_gc_report *out) {
   eve_gc_report rep;
   int rc = epoch_exclusive_begin(d);
   if (rc) return rc;
-  rc = gc_locked(d, &rep);
+  rc = gc_locked(d, &rep, 0);
   epoch_exclusive_end(d);
   if (!rc && out) *out = rep;
   return rc;
@@ -636,7 +648,8 @@ void check_recover_if_needed(eve_domain *d) {
   if (!(flags & (EVE_HF_CRASH_SEEN | EVE_HF_SKIPPED)) && !atomic_load(&d->hdr->skipped_retires))
     return;
   if (epoch_exclusive_begin(d) != 0) return; /* others attached: the last one will */
+  atomic_fetch_and(&d->hdr->flags, ~(uint64_t)EVE_HF_ATTACH_WANTED);
   eve_gc_report rep;
-  gc_locked(d, &rep);
+  gc_locked(d, &rep, 1); /* gives way to an opener: the flags stay for the next */
   epoch_exclusive_end(d);
 }

@@ -150,6 +150,9 @@ static int take_attach_shared(eve_domain *d) {
   for (int i = 0; i < 2000; i++) {
     if (ofd_lock(d->lock_fd, F_RDLCK, live_page(d) + EVE_ATTACH_BYTE) == 0) return 0;
     if (errno != EAGAIN && errno != EACCES) return EVE_EIO;
+    /* an automatic recovery holds it: ask it to give way (it stops marking
+     * and lets go; an explicit eve_gc does not) */
+    if (i == 0) atomic_fetch_or(&d->hdr->flags, EVE_HF_ATTACH_WANTED);
     usleep(1000);
   }
   return EVE_EBUSY;

@@ -310,7 +310,9 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   d->next_open = g_open;
   g_open = d;
   pthread_mutex_unlock(&g_open_lock);
-  check_recover_if_needed(d); /* a dirty domain, and we are alone: repair it */
+  /* no collection here: what a dead process left is repaired online when
+   * we attach (epoch.c), and its private leftovers wait for the last
+   * process to detach, so an open never waits for a heap-sized pass */
   *out = d;
   return 0;
 }

@@ -77,6 +77,8 @@ typedef struct eve_file_header {
 /* Header flags: evidence that recovery is needed, kept until it has run. */
 #define EVE_HF_CRASH_SEEN 1u  /* a dead process still held a reader slot */
 #define EVE_HF_SKIPPED 2u     /* retirements were dropped at detach      */
+#define EVE_HF_ATTACH_WANTED 4u /* a process waits to attach: an automatic
+                                   collection gives way (check.c)        */
 
 #define EVE_CHECKSUMMED_BYTES offsetof(eve_file_header, checksum)
 _Static_assert(sizeof(eve_file_header) <= EVE_HEADER_BYTES, "header fits its page");
