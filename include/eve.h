@@ -19,8 +19,9 @@
  *  - Values are created and read inside a *transaction* (eve_txn).  A value
  *    obtained in a transaction is valid until that transaction ends (as
  *    LMDB's pointers are valid until its txn ends): to keep it longer, copy
- *    it out (e.g. print it to EDN) or publish it.  Pointers returned into the
- *    domain (eve_str, eve_bytes) have the same lifetime.
+ *    it out (e.g. print it to EDN) or publish it in an atom and deref it
+ *    later (see eve_txn_abort).  Pointers returned into the domain
+ *    (eve_str, eve_bytes) have the same lifetime.
  *  - A transaction belongs to the thread that uses it: one thread at a time.
  *    Different transactions may run in different threads concurrently.
  *  - Sticky failure: once a transaction has met a corrupt block or run out
@@ -161,23 +162,22 @@ enum eve_txn_flags {
  * (eve_stats_get shows the oldest pin). */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
-/* End a transaction, keeping the values in keep[0..nkeep) and everything
- * they reach allocated in the domain; blocks the transaction created that
- * none of them reaches (intermediate versions) are freed.  The kept words
- * can be passed to other processes (through a pipe, say) and read there.
- * Kept values are NOT roots: nothing in the domain points at them, so
- * eve_check counts them as leaked and eve_gc frees them.  To keep a value,
- * publish it in an atom (eve_reset); this call is for values handed over
- * out of band in a domain nobody collects.  Returns the transaction's
- * sticky error, if any (the transaction ends regardless; on error nothing
- * is freed). */
-int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep);
-
 /* End a transaction and free every block it created and did not publish
  * (values published by a swap stay in their atom).  Values read or created
- * in it must not be used afterwards.  EVE_EFORKED for a transaction begun
- * before a fork(), in the child: it is forgotten without touching the
- * parent's slot. */
+ * in it must not be used afterwards.  This is the only way a transaction
+ * ends.  EVE_EFORKED for a transaction begun before a fork(), in the child:
+ * it is forgotten without touching the parent's slot.
+ *
+ * To keep a value beyond its transaction, publish it in an atom (eve_reset
+ * or eve_swap; atoms are cheap and named, and eve_atom_remove drops one) and
+ * eve_deref it in a later transaction, in this process or another.  There is
+ * no way to keep a value "out of band", with no atom holding it: every block
+ * that is not shared has exactly one incoming word in the file, and that
+ * word is what the commits, the checker and the collector count as its
+ * owner.  A value held only by a caller's variable has no such word, so it
+ * would be freed under the caller (by eve_gc, or by a commit dropping the
+ * blocks it shares with a published value) and miscounted if published
+ * later. */
 int eve_txn_abort(eve_txn *t);
 
 /* The transaction's sticky error (0 if none). */

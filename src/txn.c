@@ -1,14 +1,20 @@
-/* txn.c — transactions: fresh-block tracking, checked block reads, commit.
+/* txn.c — transactions: fresh-block tracking, checked block reads, the end.
  *
- * Commit keeps what the caller's values reach and frees the rest
- * ----------------------------------------------------------------
+ * A transaction ends one way: it frees what it built and did not publish
+ * --------------------------------------------------------------------------
  * Collection operations never free anything: a value built earlier in a
  * transaction may still be used by the code that built it (RECLAMATION.md
- * finding 8).  So what is garbage is decided once, at commit: the fresh
- * blocks reachable from the kept values survive, every other fresh block
- * (the intermediate versions) is freed.  The walk only enters fresh blocks:
- * a block that existed before the transaction cannot point at a fresh one,
- * so its subtree holds nothing to decide.
+ * finding 8).  So the blocks a transaction allocates are recorded ("fresh")
+ * and decided once, when it ends: each commit that publishes a value
+ * (eve_swap, eve_reset, eve_compare_and_set) takes the ones the value
+ * reaches out of the list (they now have their owner in the graph), and
+ * eve_txn_abort frees every other one.  There is no way to end a
+ * transaction keeping a fresh block that no atom reaches: such a block would
+ * have an owner the ownership invariant cannot see (no word in the file
+ * points at it), so the checker would call it leaked, the collector would
+ * free it, and a later commit would miscount the blocks it shares with
+ * published values.  A value that must outlive its transaction is published
+ * in an atom.
  */
 #define _GNU_SOURCE
 #include "txn.h"
@@ -18,7 +24,6 @@
 #include <string.h>
 
 #include "epoch.h"
-#include "value.h"
 
 const union dummy_block txn_dummy;
 
@@ -109,68 +114,6 @@ int eve_txn_abort(eve_txn *t) {
     if (t->fresh[i]) alloc_free(t->d, t->fresh[i]);
   txn_free(t);
   return 0;
-}
-
-/* ---- the reachability walk over fresh blocks ----------------------------- */
-
-/* Open-addressed set of fresh offsets with a "reached" bit per entry. */
-typedef struct fresh_set {
-  uint64_t *keys;   /* offset | 1 when reached (offsets are 16-aligned) */
-  size_t mask;
-  uint64_t *stack;  /* fresh blocks reached but not yet expanded */
-  size_t nstack;
-} fresh_set;
-
-static size_t fresh_slot(const fresh_set *s, uint64_t off) {
-  size_t i = (size_t)(hash_mix(off) & s->mask);
-  while (s->keys[i] && (s->keys[i] & ~1ull) != off) i = (i + 1) & s->mask;
-  return i;
-}
-
-static void visit_word(void *ctx, const uint64_t *slot) {
-  fresh_set *s = ctx;
-  uint64_t word = *slot;
-  if (!VAL_IS_BLOCK(word)) return;
-  size_t i = fresh_slot(s, word);
-  if (!s->keys[i] || (s->keys[i] & 1)) return; /* not fresh, or done */
-  s->keys[i] |= 1;
-  s->stack[s->nstack++] = word;
-}
-
-static int commit_sweep(eve_txn *t, const eve_val *keep, size_t nkeep) {
-  fresh_set s = {0};
-  size_t cap = 16;
-  while (cap < t->nfresh * 2) cap *= 2;
-  s.keys = calloc(cap, sizeof *s.keys);
-  s.stack = malloc(t->nfresh * sizeof *s.stack);
-  if (!s.keys || !s.stack) {
-    free(s.keys);
-    free(s.stack);
-    return EVE_ENOMEM;
-  }
-  s.mask = cap - 1;
-  for (size_t i = 0; i < t->nfresh; i++)
-    if (t->fresh[i]) s.keys[fresh_slot(&s, t->fresh[i])] = t->fresh[i];
-  for (size_t i = 0; i < nkeep; i++) visit_word(&s, &keep[i]);
-  while (s.nstack && !t->err) blk_for_each_child(t, s.stack[--s.nstack], visit_word, &s);
-  if (!t->err)
-    for (size_t i = 0; i < t->nfresh; i++)
-      if (t->fresh[i] && !(s.keys[fresh_slot(&s, t->fresh[i])] & 1)) alloc_free(t->d, t->fresh[i]);
-  free(s.keys);
-  free(s.stack);
-  return t->err;
-}
-
-int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep) {
-  if (!t || (nkeep && !keep)) return EVE_EINVAL;
-  if (txn_forked(t)) {
-    txn_free(t);
-    return EVE_EFORKED;
-  }
-  int rc = t->err;
-  if (!rc && t->nfresh) rc = commit_sweep(t, keep, nkeep);
-  txn_free(t);
-  return rc;
 }
 
 /* ---- checked reads and fresh allocation ---------------------------------- */

@@ -1,10 +1,9 @@
 /* txn.h — transactions: the context every value operation runs in.
  *
  * A transaction records the blocks it allocates ("fresh" blocks) so that
- * abort can free them and commit can free the ones its kept values do not
- * reach.  Errors inside a transaction are sticky: the first corrupt block or
- * allocation failure is remembered in t->err, and every later public call
- * returns it.  Internal readers therefore never crash on a bad offset: they
+ * its end (eve_txn_abort) can free the ones no swap published.  Errors
+ * inside a transaction are sticky: the first corrupt block or allocation
+ * failure is remembered in t->err, and every later public call returns it.  Internal readers therefore never crash on a bad offset: they
  * get a zeroed dummy block (counts 0, no children) and set t->err. */
 #ifndef EVE_TXN_H
 #define EVE_TXN_H

@@ -22,6 +22,50 @@ eve_txn *t_wtxn(eve_domain *d) {
   return t;
 }
 
+void t_publish(eve_domain *d, eve_txn *t, const char *name, eve_val v) {
+  eve_atom *a = NULL;
+  EVE_OK(eve_atom_open(d, name, EVE_ATOM_CREATE, &a));
+  EVE_OK(eve_reset(t, a, v));
+  EVE_OK(eve_atom_close(a));
+}
+
+eve_val t_deref(eve_domain *d, eve_txn *t, const char *name) {
+  eve_atom *a = NULL;
+  eve_val v = EVE_V_NIL;
+  EVE_OK(eve_atom_open(d, name, 0, &a));
+  EVE_OK(eve_deref(t, a, &v));
+  EVE_OK(eve_atom_close(a));
+  return v;
+}
+
+eve_txn *t_carry(eve_domain *d, eve_txn *t, const char *name, eve_val *vals, size_t n) {
+  eve_val vec = EVE_V_EMPTY_VECTOR;
+  for (size_t i = 0; i < n; i++) EVE_OK(eve_vec_conj(t, vec, vals[i], &vec));
+  t_publish(d, t, name, vec);
+  EVE_OK(eve_txn_abort(t));
+  t = t_wtxn(d);
+  vec = t_deref(d, t, name);
+  uint64_t c = 0;
+  EVE_OK(eve_count(t, vec, &c));
+  cr_assert_eq(c, n, "atom %s: %llu values carried, %llu read back", name,
+               (unsigned long long)n, (unsigned long long)c);
+  for (size_t i = 0; i < n; i++) EVE_OK(eve_vec_nth(t, vec, i, &vals[i]));
+  return t;
+}
+
+void t_assert_exact(eve_domain *d, const char *when) {
+  eve_check_report r;
+  int rc = eve_check(d, &r, NULL, NULL);
+  cr_assert_eq(rc, 0, "%s: check: %s (%llu problems)", when, eve_strerror(rc),
+               (unsigned long long)r.problems);
+  cr_assert_eq(r.problems, 0, "%s: %llu problems", when, (unsigned long long)r.problems);
+  cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked (allocated %llu, reachable %llu)", when,
+               (unsigned long long)r.leaked_bytes, (unsigned long long)r.allocated_bytes,
+               (unsigned long long)r.reachable_bytes);
+  cr_assert_eq(r.excess_owners, 0, "%s: %llu blocks count owners they do not have", when,
+               (unsigned long long)r.excess_owners);
+}
+
 char *t_tmpdir(void) {
   static char ring[8][64];
   static unsigned next;

@@ -26,6 +26,23 @@
 eve_domain *t_open_mem(void);
 /* A write transaction on d. */
 eve_txn *t_wtxn(eve_domain *d);
+/* Keep v (built or read in t) beyond t: publish it in the atom `name`
+ * (created if absent).  A transaction ends only with eve_txn_abort, which
+ * frees whatever no atom holds, so this is how a test carries a value into
+ * a later transaction or another process. */
+void t_publish(eve_domain *d, eve_txn *t, const char *name, eve_val v);
+/* The value of the atom `name` (which must exist), valid until t ends. */
+eve_val t_deref(eve_domain *d, eve_txn *t, const char *name);
+
+/* Carry vals[0..n) from t into the next write transaction: publish them as
+ * one vector in the atom `name` (one commit, so none of them is retired by
+ * another's publication), end t, begin the next write txn, and read them
+ * back into vals from the atom.  Returns the new txn. */
+eve_txn *t_carry(eve_domain *d, eve_txn *t, const char *name, eve_val *vals, size_t n);
+
+/* eve_check on a quiet domain finds no problem and no leak. */
+void t_assert_exact(eve_domain *d, const char *when);
+
 /* A fresh temporary directory (removed with t_rmdir) and a path inside it.
  * Both return static buffers from small rings: nothing to free. */
 char *t_tmpdir(void);

@@ -223,7 +223,7 @@ static void publish_strings(eve_domain *d, eve_atom *a, int n, size_t len) {
     EVE_OK(eve_vec_conj(t, v, s, &v));
   }
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_commit(t, NULL, 0));
+  EVE_OK(eve_txn_abort(t));
 }
 
 static uint64_t leaked_bytes(eve_domain *d) {
@@ -244,7 +244,7 @@ Test(alloc, carving_1008_from_freed_1024_blocks_leaks_nothing) {
   publish_strings(d, a, N, 1000);
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_reset(t, a, EVE_V_NIL));
-  EVE_OK(eve_txn_commit(t, NULL, 0));
+  EVE_OK(eve_txn_abort(t));
   cr_assert_eq(leaked_bytes(d), 0, "after dropping the 1000-byte strings");
   eve_domain_info before, after;
   EVE_OK(eve_domain_info_get(d, &before));
@@ -276,7 +276,7 @@ static uint64_t replace_big(eve_domain *d, eve_atom *a, char *buf, char mark) {
   eve_val v;
   EVE_OK(eve_string(t, buf, BIG, &v));
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_commit(t, NULL, 0));
+  EVE_OK(eve_txn_abort(t));
   return file_bytes(d);
 }
 

@@ -680,12 +680,14 @@ Test(edn, bad_arguments_and_txns) {
   eve_free(out);
   eve_free(NULL);
 
-  /* a value built and kept by one txn prints in a read txn, which cannot read */
+  /* a value built by one txn and published prints in a read txn, which
+   * cannot read */
   eve_val kept = rd_ok(t, "[1 \"a string of some length\" {:k #{2.5}}]");
-  EVE_OK(eve_txn_commit(t, &kept, 1));
+  t_publish(d, t, "kept", kept);
+  EVE_OK(eve_txn_abort(t));
   eve_txn *rt;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &rt));
-  EVE_OK(eve_print_edn(rt, kept, &out, NULL));
+  EVE_OK(eve_print_edn(rt, t_deref(d, rt, "kept"), &out, NULL));
   cr_assert_str_eq(out, "[1 \"a string of some length\" {:k #{2.5}}]");
   eve_free(out);
   EVE_ERR(eve_read_edn(rt, "[1 2]", 5, &v, &e), EVE_ETXN);

@@ -55,7 +55,7 @@ static void set_edn(eve_domain *d, const char *name, const char *text) {
   eve_atom *a = atom(d, name);
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_reset(t, a, edn(t, text)));
-  EVE_OK(eve_txn_commit(t, NULL, 0));
+  EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_atom_close(a));
 }
 
@@ -177,7 +177,7 @@ static unsigned fill_until_enospc(eve_domain *d, unsigned *rounds, int *last_rc)
     fill_arg f = {i, rounds[i]};
     eve_txn *t = t_wtxn(d);
     int rc = eve_swap(t, a[i], append_fn, &f, NULL);
-    int crc = rc ? eve_txn_abort(t) : eve_txn_commit(t, NULL, 0);
+    int crc = eve_txn_abort(t);
     if (rc || crc) {
       *last_rc = rc ? rc : crc;
       break;
@@ -409,7 +409,7 @@ static void swaps(eve_domain *d, eve_atom *a, int64_t from, int64_t n) {
     key_arg k = {i};
     eve_txn *t = t_wtxn(d);
     EVE_OK(eve_swap(t, a, assoc_fn, &k, NULL));
-    EVE_OK(eve_txn_commit(t, NULL, 0));
+    EVE_OK(eve_txn_abort(t));
   }
 }
 

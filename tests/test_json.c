@@ -348,10 +348,11 @@ Test(json, needs_a_write_txn) {
   char *out;
   EVE_ERR(eve_print_json(t, EVE_V_NIL, NULL, NULL), EVE_EINVAL);
   eve_val kept = rd_ok(t, "{\"a\":[1,2.5,\"a longer string value\"]}");
-  EVE_OK(eve_txn_commit(t, &kept, 1));
+  t_publish(d, t, "kept", kept);
+  EVE_OK(eve_txn_abort(t));
   eve_txn *rt;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &rt));
-  EVE_OK(eve_print_json(rt, kept, &out, NULL));
+  EVE_OK(eve_print_json(rt, t_deref(d, rt, "kept"), &out, NULL));
   cr_assert_str_eq(out, "{\"a\":[1,2.5,\"a longer string value\"]}");
   eve_free(out);
   EVE_ERR(eve_read_json(rt, "null", 4, &v, &e), EVE_ETXN);

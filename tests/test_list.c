@@ -151,8 +151,10 @@ Test(list, wrong_types_and_read_txn) {
   eve_val l;
   EVE_OK(eve_list_cons(t, s, EVE_V_EMPTY_LIST, &l));
   EVE_OK(eve_list_cons(t, x, l, &l));
-  EVE_OK(eve_txn_commit(t, &l, 1));
+  t_publish(d, t, "l", l);
+  EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  l = t_deref(d, t, "l");
   EVE_ERR(eve_list_cons(t, x, l, &out), EVE_ETXN);
   EVE_ERR(eve_list_cons(t, x, EVE_V_NIL, &out), EVE_ETXN);
   cr_assert_eq(first(t, l), x, "reads work in a read txn");
@@ -220,7 +222,7 @@ Test(list, hash_and_equality_match_vectors) {
   EVE_OK(eve_close(d));
 }
 
-Test(list, long_list_and_commit) {
+Test(list, long_list_and_an_inner_rest_kept_in_atoms) {
   eve_domain *d = t_open_mem();
   eve_txn *t = t_wtxn(d);
   uint64_t rng = t_seed(0x10ad);
@@ -231,13 +233,24 @@ Test(list, long_list_and_commit) {
     EVE_OK(eve_list_cons(t, xs[i], l, &l));
     if (i == n / 2 - 1) mid = l;
   }
-  eve_val keep[2] = {l, mid};
-  EVE_OK(eve_txn_commit(t, keep, 2));
+  /* two atoms: the whole list, and its inner half (shared with the first) */
+  t_publish(d, t, "l", l);
+  t_publish(d, t, "mid", mid);
+  EVE_OK(eve_txn_abort(t));
   t = t_wtxn(d);
-  eve_val junk = EVE_V_EMPTY_LIST; /* reuses whatever commit freed */
+  eve_val junk = EVE_V_EMPTY_LIST; /* reuses whatever the end of the txn freed */
   for (uint64_t i = 0; i < n; i++) EVE_OK(eve_list_cons(t, rand_val(t, &rng), junk, &junk));
-  check_list(t, l, xs, n, rng);
-  check_list(t, mid, xs, n / 2, rng);
+  check_list(t, t_deref(d, t, "l"), xs, n, rng);
+  check_list(t, t_deref(d, t, "mid"), xs, n / 2, rng);
+  EVE_OK(eve_txn_abort(t));
+  /* dropping the whole list leaves the inner half intact */
+  t = t_wtxn(d);
+  t_publish(d, t, "l", EVE_V_NIL);
+  EVE_OK(eve_txn_abort(t));
+  t = t_wtxn(d);
+  junk = EVE_V_EMPTY_LIST; /* reuses the blocks of the dropped outer half */
+  for (uint64_t i = 0; i < n; i++) EVE_OK(eve_list_cons(t, rand_val(t, &rng), junk, &junk));
+  check_list(t, t_deref(d, t, "mid"), xs, n / 2, rng);
   free(xs);
   EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_close(d));
@@ -373,14 +386,17 @@ static void snaps_check(model *m) {
     if (m->snaps[k].xs) check_list(m->t, m->snaps[k].l, m->snaps[k].xs, m->snaps[k].n, m->seed);
 }
 
-static void model_commit(model *m, eve_domain *d) {
+/* End the txn and begin the next one, keeping the current list and the
+ * snapshots in an atom (a value outlives its txn only in an atom): their
+ * intermediate versions are freed and reused by what follows, and the next
+ * txn reads the versions back from the atom. */
+static void model_next_txn(model *m, eve_domain *d) {
   eve_val keep[SNAPS + 1];
-  size_t nk = 0;
-  keep[nk++] = m->l;
-  for (int k = 0; k < SNAPS; k++)
-    if (m->snaps[k].xs) keep[nk++] = m->snaps[k].l;
-  EVE_OK(eve_txn_commit(m->t, keep, nk));
-  m->t = t_wtxn(d);
+  keep[0] = m->l;
+  for (int k = 0; k < SNAPS; k++) keep[k + 1] = m->snaps[k].xs ? m->snaps[k].l : EVE_V_NIL;
+  m->t = t_carry(d, m->t, "model", keep, SNAPS + 1);
+  m->l = keep[0];
+  for (int k = 0; k < SNAPS; k++) m->snaps[k].l = keep[k + 1];
 }
 
 Test(list_model, random_ops_against_array, .timeout = 600) {
@@ -407,7 +423,7 @@ Test(list_model, random_ops_against_array, .timeout = 600) {
     if (m.ops % 1000 == 999) check_list(m.t, m.l, m.xs, m.n, m.seed);
     if (m.ops % 15000 == 7) snap_take(&m, (int)t_below(&m.rng, SNAPS));
     if (m.ops % 10000 == 9999) snaps_check(&m);
-    if (m.ops % 4096 == 4095) model_commit(&m, d);
+    if (m.ops % 4096 == 4095) model_next_txn(&m, d);
   }
   check_list(m.t, m.l, m.xs, m.n, m.seed);
   snaps_check(&m);

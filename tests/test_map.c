@@ -216,16 +216,18 @@ Test(map, read_only_txn) {
   eve_val m = EVE_V_EMPTY_MAP;
   /* even ids give immediate keys: a read txn cannot box new ones */
   for (int i = 0; i < 100; i++) m = assoc(t, m, key_of(t, 2 * (uint64_t)i), I(t, i));
-  EVE_OK(eve_txn_commit(t, &m, 1));
+  t_publish(d, t, "m", m);
+  EVE_OK(eve_txn_abort(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
+  m = t_deref(d, r, "m");
   eve_val out;
   EVE_ERR(eve_map_assoc(r, m, I(r, 1000), I(r, 1), &out), EVE_ETXN);
   EVE_ERR(eve_map_assoc(r, EVE_V_EMPTY_MAP, I(r, 1000), I(r, 1), &out), EVE_ETXN);
   EVE_ERR(eve_map_assoc(r, m, I(r, 0), I(r, 0), &out), EVE_ETXN); /* even a no-op */
   EVE_ERR(eve_map_dissoc(r, m, I(r, 0), &out), EVE_ETXN);
   EVE_ERR(eve_map_merge(r, m, m, &out), EVE_ETXN);
-  /* reading works, and the committed map is intact */
+  /* reading works, and the published map is intact */
   cr_assert_eq(count_of(r, m), 100);
   for (int i = 0; i < 100; i++) cr_assert_eq(geti(r, get(r, m, key_of(r, 2 * (uint64_t)i))), i);
   EVE_OK(map_check(r, m));
@@ -261,9 +263,11 @@ static void get_text_run(void) {
     EVE_OK(make_text(t, types[id % 3], buf, n, &k));
     m = assoc(t, m, k, I(t, (int64_t)id));
   }
-  EVE_OK(eve_txn_commit(t, &m, 1));
+  t_publish(d, t, "m", m);
+  EVE_OK(eve_txn_abort(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* no allocation needed */
+  m = t_deref(d, r, "m");
   for (uint64_t id = 0; id < 600; id++) {
     size_t n = text_key(id, 1 + id % 70, buf);
     for (int ty = 0; ty < 3; ty++) {
@@ -319,7 +323,7 @@ Test(map, corrupt_word_is_sticky) {
   eve_close(d);
 }
 
-/* Damage a committed map's nodes in place (a test may: it owns the domain)
+/* Damage a published map's nodes in place (a test may: it owns the domain)
  * and check that readers report EVE_ECORRUPT instead of crashing or
  * looping, and that map_check finds what readers cannot see. */
 static int iterate_all(eve_txn *t, eve_val m) {
@@ -344,8 +348,10 @@ Test(map, corrupt_nodes_detected) {
   enum { N = 200 };
   eve_val m = EVE_V_EMPTY_MAP, str = S(t, "a boxed string, not a node");
   for (int i = 0; i < N; i++) m = assoc(t, m, I(t, i), I(t, i));
-  eve_val keep[2] = {m, str};
-  EVE_OK(eve_txn_commit(t, keep, 2));
+  /* published in place: the atoms keep the words m and str valid after t */
+  t_publish(d, t, "m", m);
+  t_publish(d, t, "str", str);
+  EVE_OK(eve_txn_abort(t));
   champ_node *root = region_ptr(d, m);
   cr_assert_gt(__builtin_popcount(root->nodemap), 1);
   champ_node saved = *root;
@@ -355,6 +361,8 @@ Test(map, corrupt_nodes_detected) {
 
   /* intact */
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
+  cr_assert_eq(t_deref(d, r, "m"), m);
+  cr_assert_eq(t_deref(d, r, "str"), str);
   EVE_ERR(iterate_all(r, m), EVE_END);
   EVE_OK(get_all(r, m, N));
   EVE_OK(map_check(r, m));

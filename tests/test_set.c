@@ -153,9 +153,11 @@ Test(set, read_only_txn) {
   eve_val s = EVE_V_EMPTY_SET, out;
   /* even ids give immediate elements: a read txn cannot box new ones */
   for (uint64_t i = 0; i < 100; i++) s = sconj(t, s, elem_of(t, 2 * i));
-  EVE_OK(eve_txn_commit(t, &s, 1));
+  t_publish(d, t, "s", s);
+  EVE_OK(eve_txn_abort(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
+  s = t_deref(d, r, "s");
   EVE_ERR(eve_set_conj(r, s, I(r, 1000), &out), EVE_ETXN);
   EVE_ERR(eve_set_conj(r, EVE_V_EMPTY_SET, I(r, 1000), &out), EVE_ETXN);
   EVE_ERR(eve_set_conj(r, s, I(r, 0), &out), EVE_ETXN);

@@ -366,8 +366,9 @@ Test(value, vector_and_list_with_equal_elements_are_equal) {
   EVE_OK(eve_close(d));
 }
 
-/* commit keeps what the kept value reaches and frees intermediate versions */
-Test(value, commit_frees_only_unreachable_fresh_blocks) {
+/* the end of a txn keeps what its atom reaches and frees the intermediate
+ * versions */
+Test(value, abort_frees_only_unpublished_fresh_blocks) {
   eve_domain *d = t_open_mem();
   eve_domain_info i0, i1, i2;
   eve_txn *t = t_wtxn(d);
@@ -377,25 +378,29 @@ Test(value, commit_frees_only_unreachable_fresh_blocks) {
     EVE_OK(eve_string(t, "value string that is boxed", 26, &v));
     EVE_OK(eve_map_assoc(t, m, k, v, &m));
   }
-  EVE_OK(eve_txn_commit(t, &m, 1));
+  t_publish(d, t, "m", m);
+  EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_domain_info_get(d, &i0));
-  /* the same build again, repeatedly, committed and dropped: the file must
-   * stop growing because each commit frees its intermediates */
+  /* a build on top of the published map, repeatedly, then dropped: the file
+   * must stop growing because each end frees its intermediates (and only
+   * them: the versions share the published map's nodes) */
   for (int round = 0; round < 5; round++) {
     t = t_wtxn(d);
-    eve_val m2 = m;
+    eve_val m2 = t_deref(d, t, "m");
     for (int i = 0; i < 2000; i++) {
       EVE_OK(eve_int(t, i, &k));
       EVE_OK(eve_int(t, round, &v));
       EVE_OK(eve_map_assoc(t, m2, k, v, &m2));
     }
-    EVE_OK(eve_txn_commit(t, NULL, 0)); /* keep nothing: everything is freed */
+    EVE_OK(eve_txn_abort(t)); /* publishes nothing: all it built is freed */
     EVE_OK(eve_domain_info_get(d, round == 0 ? &i1 : &i2));
   }
   cr_assert_eq(i2.bump, i1.bump, "freed blocks are reused: bump %llu then %llu",
                (unsigned long long)i1.bump, (unsigned long long)i2.bump);
-  /* the kept map is intact */
+  /* the published map is intact, and nothing leaked */
+  t_assert_exact(d, "after the rounds");
   t = t_wtxn(d);
+  m = t_deref(d, t, "m");
   uint64_t n;
   EVE_OK(eve_count(t, m, &n));
   cr_assert_eq(n, 2000);

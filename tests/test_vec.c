@@ -195,8 +195,10 @@ Test(vec, read_txn_refuses_updates) {
   eve_val xs[40], v, out;
   for (int i = 0; i < 40; i++) xs[i] = ival(t, i);
   v = vec_of(t, xs, 40);
-  EVE_OK(eve_txn_commit(t, &v, 1));
+  t_publish(d, t, "v", v);
+  EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  v = t_deref(d, t, "v");
   check_vec(t, v, xs, 40, 0);
   EVE_ERR(eve_vec_conj(t, v, xs[0], &out), EVE_ETXN);
   EVE_ERR(eve_vec_assoc(t, v, 0, xs[1], &out), EVE_ETXN);
@@ -465,9 +467,9 @@ Test(vec, incremental_hash_equals_fresh_build) {
   EVE_OK(eve_close(d));
 }
 
-/* ---- commit keeps exactly what the vector reaches ------------------------ */
+/* ---- the end of a txn keeps exactly what its atoms reach ----------------- */
 
-Test(vec, commit_keeps_reachable_blocks) {
+Test(vec, abort_keeps_the_published_vector_and_frees_the_rest) {
   eve_domain *d = t_open_mem();
   eve_txn *t = t_wtxn(d);
   uint64_t rng = t_seed(0xc0);
@@ -477,15 +479,19 @@ Test(vec, commit_keeps_reachable_blocks) {
     xs[i] = rand_val(t, &rng);
     EVE_OK(eve_vec_conj(t, v, xs[i], &v));
   }
-  EVE_OK(eve_txn_commit(t, &v, 1)); /* frees every intermediate version */
+  t_publish(d, t, "v", v);
+  EVE_OK(eve_txn_abort(t)); /* frees every intermediate version */
+  t_assert_exact(d, "after the build");
   t = t_wtxn(d);
-  /* New allocations reuse the freed blocks; the kept vector must not be
-   * among them. */
+  /* New allocations reuse the freed blocks; the published vector must not
+   * be among them. */
   eve_val w = EVE_V_EMPTY_VECTOR;
   for (uint64_t i = 0; i < n; i++) EVE_OK(eve_vec_conj(t, w, ival(t, -(int64_t)i), &w));
+  v = t_deref(d, t, "v");
   check_vec(t, v, xs, n, rng);
   free(xs);
   EVE_OK(eve_txn_abort(t));
+  t_assert_exact(d, "after the churn");
   EVE_OK(eve_close(d));
 }
 
@@ -703,16 +709,17 @@ static void snaps_check(model *m) {
     if (m->snaps[k].xs) check_vec(m->t, m->snaps[k].v, m->snaps[k].xs, m->snaps[k].n, m->seed);
 }
 
-/* End the txn keeping the current vector and the snapshots (their
- * intermediate versions are freed and reused by what follows). */
-static void model_commit(model *m, eve_domain *d) {
+/* End the txn and begin the next one, keeping the current vector and the
+ * snapshots in an atom (a value outlives its txn only in an atom): their
+ * intermediate versions are freed and reused by what follows, and the next
+ * txn reads the versions back from the atom. */
+static void model_next_txn(model *m, eve_domain *d) {
   eve_val keep[SNAPS + 1];
-  size_t nk = 0;
-  keep[nk++] = m->v;
-  for (int k = 0; k < SNAPS; k++)
-    if (m->snaps[k].xs) keep[nk++] = m->snaps[k].v;
-  EVE_OK(eve_txn_commit(m->t, keep, nk));
-  m->t = t_wtxn(d);
+  keep[0] = m->v;
+  for (int k = 0; k < SNAPS; k++) keep[k + 1] = m->snaps[k].xs ? m->snaps[k].v : EVE_V_NIL;
+  m->t = t_carry(d, m->t, "model", keep, SNAPS + 1);
+  m->v = keep[0];
+  for (int k = 0; k < SNAPS; k++) m->snaps[k].v = keep[k + 1];
 }
 
 Test(vec_model, random_ops_against_array, .timeout = 600) {
@@ -743,7 +750,7 @@ Test(vec_model, random_ops_against_array, .timeout = 600) {
     if (m.ops % 1000 == 999) check_vec(m.t, m.v, m.xs, m.n, m.seed);
     if (m.ops % 15000 == 7) snap_take(&m, (int)t_below(&m.rng, SNAPS));
     if (m.ops % 10000 == 9999) snaps_check(&m);
-    if (m.ops % 4096 == 4095) model_commit(&m, d);
+    if (m.ops % 4096 == 4095) model_next_txn(&m, d);
   }
   check_vec(m.t, m.v, m.xs, m.n, m.seed);
   snaps_check(&m);
@@ -753,5 +760,6 @@ Test(vec_model, random_ops_against_array, .timeout = 600) {
   for (int k = 0; k < SNAPS; k++) free(m.snaps[k].xs);
   free(m.xs);
   EVE_OK(eve_txn_abort(m.t));
+  t_assert_exact(d, "after the model run"); /* the atoms own exactly what they reach */
   EVE_OK(eve_close(d));
 }

@@ -298,7 +298,7 @@ static EX_UNUSED int ex_swap(eve_domain *d, const char *name) {
   if (!rc) rc = EX_RC(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   if (!rc) rc = EX_RC(eve_swap(t, a, ex_grow, NULL, &v));
   if (t) {
-    int crc = EX_RC(eve_txn_commit(t, NULL, 0));
+    int crc = EX_RC(eve_txn_abort(t));
     if (!rc) rc = crc;
   }
   if (a) EX_RC(eve_atom_close(a));
@@ -317,7 +317,7 @@ static EX_UNUSED int ex_create(eve_domain *d) {
   if (!rc) rc = EX_RC(eve_map_assoc(t, EVE_V_EMPTY_MAP, k, EVE_V_TRUE, &m));
   if (!rc) rc = EX_RC(eve_reset(t, a, m));
   if (t) {
-    int crc = EX_RC(eve_txn_commit(t, NULL, 0));
+    int crc = EX_RC(eve_txn_abort(t));
     if (!rc) rc = crc;
   }
   if (a) EX_RC(eve_atom_close(a));
