@@ -377,12 +377,11 @@ static void unlist_log(eve_domain *d, _Atomic uint64_t *head, uint64_t off) {
   }
 }
 
-/* Room for one more entry in rb: a log twice the size, the entries copied,
- * listed before the old log is unlisted and freed (in between, the entries
- * are in both: a process killed there leaves duplicates, not losses). */
-static int log_reserve(eve_domain *d, retire_buf *rb) {
-  if (rb->n < rb->cap) return 0;
-  uint64_t cap = rb->cap ? rb->cap * 2 : LOG_FIRST_CAP, off;
+/* Move rb's entries to a new log of `cap` entries: listed before the old
+ * log is unlisted and freed (in between, the entries are in both: a process
+ * killed there leaves duplicates, not losses). */
+static int log_move(eve_domain *d, retire_buf *rb, uint64_t cap) {
+  uint64_t off;
   int rc = alloc_block(d, sizeof(retire_log) + cap * sizeof(retire_entry), T_LOG, &off);
   if (rc) return rc;
   retire_log *l = log_at(d, off);
@@ -401,6 +400,21 @@ static int log_reserve(eve_domain *d, retire_buf *rb) {
   rb->cap = cap;
   if (old) alloc_free(d, old);
   return 0;
+}
+
+/* Room for one more entry: a log twice the size. */
+static int log_reserve(eve_domain *d, retire_buf *rb) {
+  if (rb->n < rb->cap) return 0;
+  return log_move(d, rb, rb->cap ? rb->cap * 2 : LOG_FIRST_CAP);
+}
+
+/* After a pass: a log that one burst grew and that now holds little goes
+ * back to a small one, so a thread keeps in the file only what it uses. */
+static void log_shrink(eve_domain *d, retire_buf *rb) {
+  if (rb->cap <= LOG_FIRST_CAP * 8 || rb->n > rb->cap / 8) return;
+  uint64_t cap = LOG_FIRST_CAP;
+  while (cap < rb->n * 2) cap *= 2;
+  log_move(d, rb, cap); /* no memory: keep the big one */
 }
 
 static int log_append(eve_domain *d, retire_buf *rb, retire_entry e) {
@@ -624,6 +638,8 @@ uint64_t epoch_reclaim(eve_domain *d) {
   /* move the epoch on first, so that later pins show more than our tags */
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 0, reclaim_buf, d);
+  retire_buf *mine = alloc_retire_buf_peek(d);
+  if (mine) log_shrink(d, mine); /* outside d->lock: a move takes it */
   reclaim_batches(d);
   uint64_t waiting = 0;
   alloc_for_each_retire_buf(d, 0, count_waiting, &waiting);
@@ -641,6 +657,7 @@ static void reclaim_pass(eve_domain *d, retire_buf *rb) {
   atomic_fetch_add(&d->hdr->epoch, 1);
   reclaim_buf(rb, d);
   if (rb->n >= RECLAIM_EVERY / 2) flush_to_batches(d, rb);
+  log_shrink(d, rb);
   reclaim_batches(d);
 }
 
