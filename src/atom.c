@@ -6,7 +6,7 @@
  * `root`.  It changes through the same commit as any atom, so it has no
  * fixed size and costs O(log32 n) per change.  Its edges to cells are plain
  * integers, not block words: the commit never walks into a cell, and cells
- * are never counted as owned (RECLAMATION.md finding 11).
+ * are never counted as owned (docs/RECLAMATION.md, F11).
  *
  * Cells and removal
  * -----------------

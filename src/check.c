@@ -39,8 +39,8 @@
  *
  * The collector needs the domain to itself (the exclusive attach lock; other
  * processes' caches, in-flight blocks and retire buffers are invisible, so
- * sweeping beside them would hand blocks out twice: RECLAMATION.md finding
- * 10).  It marks, then rebuilds every free list from the gaps between
+ * sweeping beside them would hand blocks out twice: docs/RECLAMATION.md
+ * F10).  It marks, then rebuilds every free list from the gaps between
  * reachable blocks, recomputes SHARED counts from in-degrees, and ignores
  * retire buffers (nothing is pinned, so everything unreachable is free).  It
  * writes only free space and meta words of reachable blocks, so a crash

@@ -16,7 +16,7 @@
  *    blocks: an old block cannot point at a fresh one) and count, for every
  *    block, the incoming words from them, plus 1 for the new root word
  *    itself.  Words are counted, not parent blocks: a value stored twice in
- *    one node has two owners (RECLAMATION.md finding 2).  The root word
+ *    one node has two owners (docs/RECLAMATION.md, F2).  The root word
  *    counts, so `rest`, `pop` and reset-to-an-old-value, which publish no
  *    fresh block at all, are accounted like everything else (finding 3).
  *    Words a copied node shares with the node it replaces are not counted
@@ -41,8 +41,8 @@
  *    A doom is never undone, even if our root CAS then fails: a live
  *    RETIRED block only costs a future adopter a copy.
  *    This walk dooms all garbage, the dropped values included (the
- *    "doom all garbage" column of RECLAMATION.md, which passes every
- *    scenario); dropping a large value costs time proportional to it.  The
+ *    "doom all garbage" rule R8 of docs/RECLAMATION.md, which passes
+ *    every scenario); dropping a large value costs time proportional to it.  The
  *    lazier variant S1 (doom only the copied spine, expand dropped subtrees
  *    at free time) is a later optimisation.
  *
@@ -493,8 +493,8 @@ static void count_slot(void *ctx, const uint64_t *slot) { new_edge(ctx, *slot); 
  * pairing never changes which blocks are doomed: a matched word's block
  * could only be met by the doom walk through a second old word, which makes
  * it SHARED.  A copy made while adopting takes matched words along with the
- * counted ones (copy_block).  This is the provenance fast path (S2 of
- * RECLAMATION.md), found by position instead of recorded by the collection
+ * counted ones (copy_block).  This is the provenance fast path (R13 of
+ * docs/RECLAMATION.md), found by position instead of recorded by the collection
  * operations, so every writer gets it and no operation has to report what
  * it copied. */
 

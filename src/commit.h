@@ -42,7 +42,7 @@ int commit_repair_journal(eve_domain *d, uint64_t off, uint64_t *seq);
 
 /* Test-only pause points: when a hook is set, every commit calls it at
  * these points, so a test can stop a committer there and interleave others
- * step by step (the scenarios of RECLAMATION.md).  `off` names the block
+ * step by step (the scenarios of docs/RECLAMATION.md).  `off` names the block
  * just doomed or adopted (0 elsewhere).  The hook runs in the committing
  * thread; a NULL hook (the default) costs one predictable branch. */
 enum commit_pause {

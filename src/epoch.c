@@ -21,7 +21,7 @@
  * seq_cst total order on E and the slot words).  Tagging with the
  * committer's own pinned epoch instead would be wrong: E may move on between
  * its pin and its CAS, and a reader pinned in between would be ignored
- * (RECLAMATION.md finding 4).
+ * (docs/RECLAMATION.md, F4).
  *
  * A slot showing 0 is unpinned, so the global epoch starts at 1 and a pin
  * never announces 0 (a domain whose first pins announced 0 would free what
@@ -29,7 +29,7 @@
  *
  * Pins belong to transactions, not threads: each transaction claims its
  * own slot, so nesting and handing a transaction to another thread need no
- * counters (RECLAMATION.md findings 7 and 16).
+ * counters (docs/RECLAMATION.md, F7 and F16).
  *
  * Liveness from the kernel
  * ------------------------

@@ -3,8 +3,8 @@
  * A transaction ends one way: it frees what it built and did not publish
  * --------------------------------------------------------------------------
  * Collection operations never free anything: a value built earlier in a
- * transaction may still be used by the code that built it (RECLAMATION.md
- * finding 8).  So the blocks a transaction allocates are recorded ("fresh")
+ * transaction may still be used by the code that built it (docs/RECLAMATION.md
+ * F8).  So the blocks a transaction allocates are recorded ("fresh")
  * and decided once, when it ends: each commit that publishes a value
  * (eve_swap, eve_reset, eve_compare_and_set) takes the ones the value
  * reaches out of the list (they now have their owner in the graph), and
