@@ -941,9 +941,11 @@ static void rollback(commit_ctx *c) {
     repoint_fresh(c, c->copies.v[i - 1], c->copies.v[i - 2]);
   if (!c->j) return;
   journal_phase(c, J_LOST);
+  /* the pending entries go first: giving owners back can retire blocks and
+   * run a pass, which compacts the log they are found in by index */
+  epoch_pending_drop(c->d, c->pending_start);
   PAUSE(PAUSE_BEFORE_DROP, 0, 0);
   journal_settle(c->t, c->j, JE_ADOPTED);
-  epoch_pending_drop(c->d, c->pending_start);
   journal_phase(c, J_IDLE);
 }
 

@@ -188,8 +188,11 @@ static void make_pipe(int fds[2]) {
 
 /* ---- domain helpers ----------------------------------------------------------- */
 
+/* Problems are errors; leaks ("leak: ...", excess owners: an adopter in
+ * flight beside live writers, or a killed one) are the caller's business. */
 static void print_problem(void *ctx, const char *msg) {
   (void)ctx;
+  if (strncmp(msg, "leak: ", 6) == 0) return;
   cr_log_error("check: %s", msg);
 }
 
