@@ -251,7 +251,8 @@ static int claim_slot(eve_domain *d, uint32_t *out) {
         if (pass != 1 || epoch_proc_alive(d, (uint32_t)(proc - 1), inc)) continue;
         /* dead: while its process entry still names it, its journal may
          * hold a commit in flight, and repairing the process frees it */
-        if (proc != me && atomic_load(&proc_at(d, (uint32_t)(proc - 1))->incarnation) == inc) {
+        if (proc != me && proc <= EVE_PROC_COUNT &&
+            atomic_load(&proc_at(d, (uint32_t)(proc - 1))->incarnation) == inc) {
           epoch_repair_dead(d, 1);
           continue;
         }
