@@ -21,7 +21,11 @@
  *    LMDB's pointers are valid until its txn ends): to keep it longer, copy
  *    it out (e.g. print it to EDN) or publish it.  Pointers returned into the
  *    domain (eve_str, eve_bytes) have the same lifetime.
- *  - A transaction belongs to the thread that uses it: one thread at a time.
+ *  - A transaction belongs to the thread that began it.  It may be handed to
+ *    another thread (used by one thread at a time) while that thread lives:
+ *    when the thread that began it exits, the library ends every
+ *    transaction it left open (as eve_txn_abort), so that they stop holding
+ *    reclamation back; such a transaction must not be used any more.
  *    Different transactions may run in different threads concurrently.
  *  - Sticky failure: once a transaction has met a corrupt block or run out
  *    of space, every later call on it returns that same error.  End it.
@@ -129,8 +133,13 @@ typedef struct eve_options {
  * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
 int eve_open(const char *path, const eve_options *opts, eve_domain **out);
 
-/* Unmap and close.  No transaction of this domain may be live in any thread.
- * Values stay in the file. */
+/* Unmap and close.  Values stay in the file.  EVE_EBUSY, and nothing
+ * changes, while a transaction of the handle is open in any thread (the
+ * caller's included) or another thread is inside a call on it (eve_wait
+ * included) or eve_gc runs on it: end them, then close again.  The handle
+ * must not be used after eve_close returned 0; a call that races it gets
+ * EVE_EINVAL, never freed memory (closed handles are kept, and reused by a
+ * later eve_open only after eight more have been closed). */
 int eve_close(eve_domain *d);
 
 typedef struct eve_domain_info {
@@ -158,7 +167,11 @@ enum eve_txn_flags {
  * meanwhile.  EVE_ESLOTS when every slot holds a live transaction (they are
  * few: 128 per domain; a killed process's slots are reclaimed).  Keep
  * transactions short: a long one holds back reclamation for everyone
- * (eve_stats_get shows the oldest pin). */
+ * (eve_stats_get shows the oldest pin, its process and thread).  While
+ * eve_gc or eve_close runs on the handle in another thread, waits for it
+ * to finish, up to about 2 s, then EVE_EBUSY (eve_atom_open, eve_wait and
+ * the other calls on the handle do the same).  EVE_EINVAL on a closed
+ * handle. */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction, keeping the values in keep[0..nkeep) and everything
@@ -372,7 +385,8 @@ int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
  * or timeout_ms passes (EVE_ETIMEDOUT; a negative timeout waits forever).
  * Sleeps on a futex in the shared file: no polling, across processes (in a
  * domain opened EVE_RDONLY, which cannot announce a sleeper, it re-checks
- * every 20 ms instead).  EVE_EREMOVED when the atom is removed. */
+ * every 20 ms instead).  EVE_EREMOVED when the atom is removed.  While a
+ * thread waits, eve_close of the domain returns EVE_EBUSY. */
 int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
 
 /* ------------------------------------------------------------------------
@@ -387,6 +401,7 @@ typedef struct eve_stats {
   uint64_t readers;         /* transactions pinned now, in all processes        */
   uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
   int64_t oldest_pin_pid;   /* its process, 0 if none                          */
+  int64_t oldest_pin_tid;   /* the thread that began it (Linux tid), 0 if none */
 } eve_stats;
 int eve_stats_get(eve_domain *d, eve_stats *out);
 
@@ -414,7 +429,9 @@ typedef struct eve_gc_report {
 } eve_gc_report;
 /* Full collection: mark from the atoms, rebuild the free lists, recompute
  * SHARED counts.  Needs exclusive access: EVE_EBUSY while another process
- * has the domain open (or this process has a transaction open).  A domain
+ * has the domain open, or a thread of this process has a transaction of
+ * the handle open or is inside a call on it.  While it runs, no transaction
+ * of the handle can begin (eve_txn_begin waits for it).  A domain
  * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
  * would free blocks that only look unreachable because of the damage. */
 int eve_gc(eve_domain *d, eve_gc_report *out);

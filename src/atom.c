@@ -132,8 +132,9 @@ static int txn_usable(eve_txn *t, eve_domain *d) {
   return t->err;
 }
 
+/* The transaction of a call that has entered the guard already. */
 static int with_txn(eve_domain *d, unsigned flags, eve_txn **t) {
-  return eve_txn_begin(d, flags, t);
+  return txn_begin_internal(d, flags, t);
 }
 
 /* ---- the registry ------------------------------------------------------------- */
@@ -313,9 +314,7 @@ static int registry_scan(eve_txn *t, eve_val reg, const char *name, uint64_t *ce
   return rc == EVE_END ? EVE_ENOTFOUND : rc;
 }
 
-int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
-  if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
-  *out = NULL;
+static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
   int create = (flags & EVE_ATOM_CREATE) != 0;
   if (create && d->read_only) return EVE_ETXN;
   eve_txn *t;
@@ -371,6 +370,17 @@ out:
   return rc;
 }
 
+int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
+  if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
+  *out = NULL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = atom_open(d, name, flags, out);
+  guard_leave(&call);
+  return rc;
+}
+
 int eve_atom_close(eve_atom *a) {
   if (!a) return EVE_EINVAL;
   free(a);
@@ -378,8 +388,7 @@ int eve_atom_close(eve_atom *a) {
 }
 
 
-int eve_atom_remove(eve_domain *d, const char *name) {
-  if (!d || !name) return EVE_EINVAL;
+static int atom_remove(eve_domain *d, const char *name) {
   if (d->read_only) return EVE_ETXN;
   eve_txn *t;
   int rc = with_txn(d, EVE_TXN_WRITE, &t);
@@ -407,6 +416,16 @@ int eve_atom_remove(eve_domain *d, const char *name) {
   rc = finish_removal(t, key, cell, gen);
 out:
   eve_txn_abort(t);
+  return rc;
+}
+
+int eve_atom_remove(eve_domain *d, const char *name) {
+  if (!d || !name) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = atom_remove(d, name);
+  guard_leave(&call);
   return rc;
 }
 
@@ -465,7 +484,11 @@ int eve_deref(eve_txn *t, eve_atom *a, eve_val *out) {
 
 int eve_atom_version(eve_atom *a, uint64_t *out) {
   if (!a || !out) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(a->d, &call);
+  if (rc) return rc;
   *out = atomic_load(&cell_at(a->d, a->cell)->version);
+  guard_leave(&call);
   return 0;
 }
 
@@ -566,8 +589,7 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
-  if (!a) return EVE_EINVAL;
+static int wait_version(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
   atom_cell *c = cell_at(a->d, a->cell);
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
   for (;;) {
@@ -595,4 +617,16 @@ int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
     }
     atomic_fetch_sub(&c->waiters, 1);
   }
+}
+
+/* In the guard for its whole sleep: eve_close of the handle is EVE_EBUSY
+ * while a thread waits on one of its atoms. */
+int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
+  if (!a) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(a->d, &call);
+  if (rc) return rc;
+  rc = wait_version(a, seen, timeout_ms, now);
+  guard_leave(&call);
+  return rc;
 }

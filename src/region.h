@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "eve.h"
+#include "guard.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the domain format is little-endian; a big-endian port needs byte swaps");
@@ -117,7 +118,13 @@ struct eve_domain {
   uint64_t pid;            /* getpid() at attach: written into slots we claim */
   _Atomic uint64_t batches_blocked_at; /* oldest pin at a fruitless batch pass */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
+  /* --- kept across close and reuse of the handle (region.c): a call that
+   *     races eve_close may read these at any time */
+  _Atomic unsigned guard;  /* GUARD_* (guard.h): exclusive, closed          */
+  struct eve_domain *next_husk;   /* closed handles waiting for reuse        */
 };
+/* The fields a reused handle starts with zeroed: everything before `guard`. */
+#define EVE_DOMAIN_RESET_BYTES offsetof(struct eve_domain, guard)
 
 /* Bounds check: is [off, off+len) inside the file?  Cheap on the common path:
  * compares with a cached size and re-reads the header only on a miss. */
