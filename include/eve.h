@@ -29,6 +29,15 @@
  *    Different transactions may run in different threads concurrently.
  *  - Sticky failure: once a transaction has met a corrupt block or run out
  *    of space, every later call on it returns that same error.  End it.
+ *  - A file cut short under the mapping (another process truncates it) is
+ *    an error, not a signal: the call that touches a cut page, and every
+ *    later call on the handle and its transactions, returns EVE_ETRUNC
+ *    (EVE_EIO if a page could not be read); nothing more is written to the
+ *    file, no swap is reported done that did not reach it, and eve_close
+ *    releases the handle.  For this the first eve_open installs one
+ *    process-wide SIGBUS handler, which passes every other SIGBUS on to the
+ *    handler it replaced; a program that installs its own SIGBUS handler
+ *    later must do the same (call the previous one).
  *  - Collections are immutable.  "Updating" returns a new value that shares
  *    structure with the old one; the old value is unchanged.  An update that
  *    changes nothing returns the same word and allocates nothing.
@@ -128,7 +137,8 @@ typedef struct eve_options {
 
 /* Open (or create) the domain at path.  path == NULL makes an in-memory
  * domain (memfd): shared with threads and with children forked after the
- * open.  opts may be NULL for the defaults.
+ * open, sealed so that nobody can shrink it.  opts may be NULL for the
+ * defaults.
  * Errors: EVE_ENOENT, EVE_EACCESS, EVE_EEXIST, EVE_ENOTDOMAIN, EVE_EVERSION,
  * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
 int eve_open(const char *path, const eve_options *opts, eve_domain **out);
@@ -139,7 +149,8 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out);
  * included) or eve_gc runs on it: end them, then close again.  The handle
  * must not be used after eve_close returned 0; a call that races it gets
  * EVE_EINVAL, never freed memory (closed handles are kept, and reused by a
- * later eve_open only after eight more have been closed). */
+ * later eve_open only after eight more have been closed).  A handle whose
+ * file was truncated (EVE_ETRUNC) closes without writing anything. */
 int eve_close(eve_domain *d);
 
 typedef struct eve_domain_info {
@@ -369,6 +380,8 @@ typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
 
 /* Atomically replace the atom's value v with fn(v), retrying on conflict.
  * *out (may be NULL) receives the value published, valid until t ends.
+ * Success means the new value reached the domain: a swap whose file was
+ * truncated under it returns EVE_ETRUNC, even if its final CAS "won".
  * The version a swap replaces is freed once every transaction that could
  * see it has ended, t included: a transaction that swaps many times holds
  * every version it replaced until it ends.  Use one transaction per swap

@@ -376,7 +376,11 @@ int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **ou
   guard_node call = {0};
   int rc = guard_enter(d, &call);
   if (rc) return rc;
-  rc = atom_open(d, name, flags, out);
+  rc = region_error(d, atom_open(d, name, flags, out));
+  if (rc && *out) { /* found in a domain that was cut off meanwhile */
+    free(*out);
+    *out = NULL;
+  }
   guard_leave(&call);
   return rc;
 }
@@ -424,7 +428,7 @@ int eve_atom_remove(eve_domain *d, const char *name) {
   guard_node call = {0};
   int rc = guard_enter(d, &call);
   if (rc) return rc;
-  rc = atom_remove(d, name);
+  rc = region_error(d, atom_remove(d, name));
   guard_leave(&call);
   return rc;
 }
@@ -466,7 +470,8 @@ static int live_cell(eve_txn *t, eve_atom *a, atom_cell **out) {
   int rc = txn_usable(t, a->d);
   if (rc) return rc;
   atom_cell *c = cell_at(a->d, a->cell);
-  if (atomic_load(&c->generation) != a->generation) return EVE_EREMOVED;
+  /* a generation of zeros: the file was cut off, not the atom removed */
+  if (atomic_load(&c->generation) != a->generation) return region_error(a->d, EVE_EREMOVED);
   *out = c;
   return 0;
 }
@@ -489,7 +494,7 @@ int eve_atom_version(eve_atom *a, uint64_t *out) {
   if (rc) return rc;
   *out = atomic_load(&cell_at(a->d, a->cell)->version);
   guard_leave(&call);
-  return 0;
+  return region_damage(a->d);
 }
 
 /* Jittered exponential backoff between retries: spin, then yield, then sleep. */
@@ -626,7 +631,7 @@ int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
   guard_node call = {0};
   int rc = guard_enter(a->d, &call);
   if (rc) return rc;
-  rc = wait_version(a, seen, timeout_ms, now);
+  rc = region_error(a->d, wait_version(a, seen, timeout_ms, now));
   guard_leave(&call);
   return rc;
 }

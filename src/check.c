@@ -353,7 +353,7 @@ int eve_check(eve_domain *d, eve_check_report *out,
   guard_node call = {0};
   int rc = guard_enter(d, &call);
   if (rc) return rc;
-  rc = check_domain(d, out, on_problem, ctx);
+  rc = region_error(d, check_domain(d, out, on_problem, ctx));
   guard_leave(&call);
   return rc;
 }
@@ -398,7 +398,7 @@ int eve_stats_get(eve_domain *d, eve_stats *out) {
   guard_node call = {0};
   int rc = guard_enter(d, &call);
   if (rc) return rc;
-  rc = stats_get(d, out);
+  rc = region_error(d, stats_get(d, out));
   guard_leave(&call);
   return rc;
 }
@@ -527,6 +527,7 @@ int eve_gc(eve_domain *d, eve_gc_report *out) {
     rc = gc_locked(d, &rep);
     epoch_exclusive_end(d);
   }
+  rc = region_error(d, rc);
   guard_exclusive_end(d, 0);
   if (!rc && out) *out = rep;
   return rc;
@@ -535,7 +536,7 @@ int eve_gc(eve_domain *d, eve_gc_report *out) {
 /* Called where no other thread can be inside the handle: by eve_open
  * before it returns the handle, by eve_close once it holds it exclusively. */
 void check_recover_if_needed(eve_domain *d) {
-  if (d->read_only) return;
+  if (d->read_only || region_damage(d)) return;
   uint64_t flags = atomic_load(&d->hdr->flags);
   if (!(flags & (EVE_HF_CRASH_SEEN | EVE_HF_SKIPPED)) && !atomic_load(&d->hdr->skipped_retires))
     return;

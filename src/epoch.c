@@ -485,6 +485,10 @@ static void release_attachment(eve_domain *d) {
 
 void epoch_detach(eve_domain *d) {
   if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
+  if (region_damage(d)) { /* the mapping is zeros now (fault.c): nothing to hand over */
+    release_attachment(d);
+    return;
+  }
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 1, reclaim_buf, d);
   reclaim_batches(d);

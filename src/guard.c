@@ -140,6 +140,8 @@ static void wait_a_little(unsigned round) {
 
 int guard_refusal(unsigned st) {
   if (st & GUARD_CLOSED) return EVE_EINVAL;
+  if (st & GUARD_TRUNCATED) return EVE_ETRUNC;
+  if (st & GUARD_IO_ERROR) return EVE_EIO;
   return EVE_EBUSY;
 }
 

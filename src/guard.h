@@ -15,9 +15,10 @@
  * (the store-buffering case of the memory model) at least one of the two
  * sees the other: the taker sees the slot, or the entering thread sees the
  * bit, empties its slot and waits for the taker to finish (up to about
- * 2 s, then EVE_EBUSY).  The state word also says CLOSED, for good: the
+ * 2 s, then EVE_EBUSY).  The state word also says CLOSED, for good (the
  * handle's memory is kept, so a late call gets EVE_EINVAL, not freed
- * memory. */
+ * memory), and carries the damage bits set by the SIGBUS handler
+ * (fault.c), sticky too. */
 #ifndef EVE_GUARD_H
 #define EVE_GUARD_H
 
@@ -38,20 +39,24 @@ typedef struct guard_node {
 enum {
   GUARD_EXCLUSIVE = 1u,     /* a collection or a close is running          */
   GUARD_CLOSED = 2u,        /* eve_close returned: the handle is a husk     */
+  GUARD_TRUNCATED = 4u,     /* a page of the mapping was cut off: EVE_ETRUNC */
+  GUARD_IO_ERROR = 8u,      /* a page could not be read: EVE_EIO            */
 };
+#define GUARD_DAMAGE (GUARD_TRUNCATED | GUARD_IO_ERROR)
 
 /* The error a call gets from a handle in state st (st != 0). */
 int guard_refusal(unsigned st);
 
 /* Enter d with node n (is_txn set by the caller): 0, or EVE_EINVAL once
- * closed, EVE_ENOMEM.  While d is held exclusively it waits (about 2 s at
+ * closed, EVE_ETRUNC / EVE_EIO once damaged (fault.c), EVE_ENOMEM.  While d is held exclusively it waits (about 2 s at
  * most, then EVE_EBUSY).  Leave with guard_leave (a no-op on a node that
  * is not inside), from any thread. */
 int guard_enter(struct eve_domain *d, guard_node *n);
 void guard_leave(guard_node *n);
 
-/* Take d exclusively.  `allow` are state bits that do not refuse.  0, or
- * the refusal of the state, or EVE_EBUSY when a thread is inside d. */
+/* Take d exclusively.  `allow` are state bits that do not refuse (eve_close
+ * proceeds on a damaged handle; the collector does not).  0, or the
+ * refusal of the state, or EVE_EBUSY when a thread is inside d. */
 int guard_exclusive_begin(struct eve_domain *d, unsigned allow);
 /* Give it back; with `closed`, mark the handle closed for good. */
 void guard_exclusive_end(struct eve_domain *d, int closed);

@@ -41,6 +41,7 @@
 #include "alloc.h"
 #include "check.h"
 #include "epoch.h"
+#include "fault.h"
 #include "guard.h"
 
 /* Every open domain of this process, so the fork handler and thread-exit
@@ -106,6 +107,8 @@ static int reserve_blocks(int fd, uint64_t target) {
 }
 
 int region_grow(eve_domain *d, uint64_t end) {
+  int damage = region_damage(d); /* the mapping is zeros: never write the file */
+  if (damage) return damage;
   uint64_t size = atomic_load_explicit(&d->hdr->size, memory_order_acquire);
   if (end <= size) return 0;
   if (end > d->max_size) return EVE_EFULL;
@@ -249,14 +252,20 @@ static int open_file(const char *path, const eve_options *o, int *fd_out) {
   return EVE_EIO;
 }
 
+/* An in-memory domain is sealed against shrinking: nobody, not even a
+ * process that reopens it through /proc/PID/fd, can cut pages from under
+ * the mapping (growth stays allowed).  Without sealing support the SIGBUS
+ * handler (fault.c) still turns a truncation into EVE_ETRUNC. */
 static int open_memory(const eve_options *o, int *fd_out) {
-  int fd = memfd_create("eve-domain", MFD_CLOEXEC);
+  int fd = memfd_create("eve-domain", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create("eve-domain", MFD_CLOEXEC);
   if (fd < 0) return errno_to_eve(errno);
   int rc = init_new_file(fd, o->max_size, o->initial_size);
   if (rc) {
     close(fd);
     return rc;
   }
+  (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK); /* best effort, see above */
   *fd_out = fd;
   return 0;
 }
@@ -275,11 +284,15 @@ static int map_domain(eve_domain *d, int rdonly) {
   d->hdr = base;
   d->max_size = h.max_size;
   d->heap_start = h.heap_start;
+  fault_watch(d, !rdonly); /* before the first access through the mapping */
   atomic_store_explicit(&d->known_size, atomic_load(&d->hdr->size), memory_order_relaxed);
   return 0;
 }
 
-static void unmap_domain(eve_domain *d) { munmap(d->base, d->max_size); }
+static void unmap_domain(eve_domain *d) {
+  fault_unwatch(d);
+  munmap(d->base, d->max_size);
+}
 
 /* ---- handles are never freed ----------------------------------------------
  * A call that races eve_close (another thread's eve_txn_begin on the handle
@@ -308,6 +321,7 @@ static eve_domain *handle_get(void) {
     d->next_husk = NULL;
   } else {
     if (!(d = calloc(1, sizeof *d))) return NULL;
+    fault_add_handle(d);
   }
   atomic_store(&d->guard, GUARD_CLOSED);
   return d;
@@ -335,13 +349,15 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
   if (!path && (o.flags & EVE_RDONLY)) return EVE_EINVAL;
 
+  int rc = fault_install();
+  if (rc) return rc;
   eve_domain *d = handle_get();
   if (!d) return EVE_ENOMEM;
   d->fd = -1;
   d->in_memory = path == NULL;
-  int rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
+  rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
   if (!rc) rc = map_domain(d, (o.flags & EVE_RDONLY) != 0);
-  if (!rc && (rc = validate_mapped(d)) != 0) unmap_domain(d);
+  if (!rc && (rc = region_error(d, validate_mapped(d))) != 0) unmap_domain(d);
   if (rc) {
     if (d->fd >= 0) close(d->fd);
     handle_put(d);
@@ -359,7 +375,13 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   g_open = d;
   pthread_mutex_unlock(&g_open_lock);
   check_recover_if_needed(d); /* a dirty domain, and we are alone: repair it */
-  atomic_store(&d->guard, 0); /* open for calls */
+  /* open for calls, unless the file was cut off under us meanwhile */
+  unsigned closed = GUARD_CLOSED;
+  if (!atomic_compare_exchange_strong(&d->guard, &closed, 0)) {
+    rc = region_damage(d);
+    teardown(d);
+    return rc ? rc : EVE_EIO;
+  }
   *out = d;
   return 0;
 }
@@ -375,10 +397,11 @@ static void forget_open(eve_domain *d) {
 }
 
 /* Only once no thread is inside the handle (guard.c): a transaction still
- * open or a call in flight makes it EVE_EBUSY, and the handle stays open. */
+ * open or a call in flight makes it EVE_EBUSY, and the handle stays open.
+ * A damaged handle closes without touching the domain. */
 int eve_close(eve_domain *d) {
   if (!d) return EVE_EINVAL;
-  int rc = guard_exclusive_begin(d, 0);
+  int rc = guard_exclusive_begin(d, GUARD_DAMAGE);
   if (rc) return rc;
   teardown(d);
   return 0;
@@ -410,7 +433,7 @@ int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
   out->bump = atomic_load(&d->hdr->bump);
   out->format_version = d->hdr->format_version;
   guard_leave(&call);
-  return 0;
+  return region_damage(d);
 }
 
 /* ---- the open-domain list, for alloc.c's thread-exit and fork handlers ---- */

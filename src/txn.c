@@ -136,10 +136,11 @@ int eve_txn_abort(eve_txn *t) {
     txn_free(t);
     return EVE_EFORKED;
   }
+  eve_domain *d = t->d;
   for (size_t i = 0; i < t->nfresh; i++)
-    if (t->fresh[i]) alloc_free(t->d, t->fresh[i]);
+    if (t->fresh[i]) alloc_free(d, t->fresh[i]);
   txn_free(t);
-  return 0;
+  return region_damage(d); /* ended, but say that the domain is gone */
 }
 
 /* The thread that began t is exiting with t open (guard.c): end it as an
@@ -207,10 +208,11 @@ int eve_txn_commit(eve_txn *t, const eve_val *keep, size_t nkeep) {
     txn_free(t);
     return EVE_EFORKED;
   }
+  eve_domain *d = t->d;
   int rc = t->err;
   if (!rc && t->nfresh) rc = commit_sweep(t, keep, nkeep);
   txn_free(t);
-  return rc;
+  return region_error(d, rc);
 }
 
 /* ---- checked reads and fresh allocation ---------------------------------- */

@@ -37,9 +37,11 @@ struct eve_txn {
   int guarded;        /* begun by eve_txn_begin (not internally)            */
 };
 
-/* Record err as the txn's sticky error (the first one wins); returns t->err. */
+/* Record err as the txn's sticky error (the first one wins); returns
+ * t->err.  Once the domain is damaged (fault.c), whatever went wrong is
+ * reported as the damage. */
 static inline int txn_fail(eve_txn *t, int err) {
-  if (!t->err) t->err = err;
+  if (!t->err) t->err = region_error(t->d, err);
   return t->err;
 }
 
