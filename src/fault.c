@@ -32,7 +32,8 @@
  * faults into the kernel, which takes the mm lock the replacement released:
  * a thread whose CAS landed in the zero pages sees the bit.
  *
- * The handler takes no lock and calls only fstat and mmap.  It walks every
+ * The handler takes no lock and calls only fstat and mmap (see
+ * UNINSTRUMENTED for sanitizer builds).  It walks every
  * handle ever allocated: region.c never frees one (closed handles are kept
  * for reuse), and the list only grows at its head.  A program that installs
  * its own SIGBUS handler after eve_open must chain to the previous one.
@@ -47,9 +48,25 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "guard.h"
 #include "region.h"
+
+/* The handler runs between any two instructions of the process, also
+ * inside a sanitizer's runtime (a fault in an instrumented atomic, holding
+ * the runtime's lock): its own code must not call back into one, so it is
+ * not instrumented, and it makes its two system calls directly rather
+ * than through the sanitizers' interceptors. */
+#ifdef __has_attribute
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define UNINSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef UNINSTRUMENTED
+#define UNINSTRUMENTED
+#endif
 
 static _Atomic(eve_domain *) g_handles;
 static pthread_mutex_t g_handles_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -77,7 +94,7 @@ void fault_unwatch(eve_domain *d) {
 }
 
 /* The handle whose mapping holds addr, or NULL. */
-static eve_domain *handle_at(uintptr_t addr) {
+UNINSTRUMENTED static eve_domain *handle_at(uintptr_t addr) {
   for (eve_domain *d = atomic_load_explicit(&g_handles, memory_order_acquire); d;
        d = d->next_handle) {
     uintptr_t base = atomic_load_explicit(&d->watch_base, memory_order_acquire);
@@ -92,17 +109,19 @@ static eve_domain *handle_at(uintptr_t addr) {
  * a second replacement racing the first only puts zeros over zeros, and no
  * thread can be left faulting forever behind a replacement that failed.
  * Returns 0 if the faulting access can run again. */
-static int damage(eve_domain *d, uintptr_t addr) {
+UNINSTRUMENTED static int damage(eve_domain *d, uintptr_t addr) {
   uintptr_t base = atomic_load_explicit(&d->watch_base, memory_order_acquire);
   uint64_t len = atomic_load_explicit(&d->watch_len, memory_order_relaxed);
   struct stat st;
-  int cut = fstat(atomic_load_explicit(&d->watch_fd, memory_order_relaxed), &st) == 0 &&
-            (uint64_t)st.st_size <= addr - base;
+  int fd = atomic_load_explicit(&d->watch_fd, memory_order_relaxed);
+  /* syscall(2) reads every argument as a long */
+  int cut = syscall(SYS_fstat, (long)fd, &st) == 0 && (uint64_t)st.st_size <= addr - base;
   unsigned bit = cut ? GUARD_TRUNCATED : GUARD_IO_ERROR;
   if (!(atomic_load(&d->guard) & GUARD_DAMAGE)) atomic_fetch_or(&d->guard, bit);
-  void *p = mmap((void *)base, len, atomic_load_explicit(&d->watch_prot, memory_order_relaxed),
-                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? -1 : 0;
+  long prot = atomic_load_explicit(&d->watch_prot, memory_order_relaxed);
+  long p = syscall(SYS_mmap, (long)base, (long)len, prot,
+                   (long)(MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE), -1L, 0L);
+  return p == -1 ? -1 : 0;
 }
 
 /* Not ours: do what would have happened without us. */
@@ -125,7 +144,7 @@ static void chain(int sig, siginfo_t *si, void *uc) {
   if (si->si_code <= 0) raise(sig);
 }
 
-static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+UNINSTRUMENTED static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   eve_domain *d = si->si_code > 0 ? handle_at((uintptr_t)si->si_addr) : NULL;
   if (!d || damage(d, (uintptr_t)si->si_addr) != 0)
