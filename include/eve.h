@@ -25,7 +25,10 @@
  *    another thread (used by one thread at a time) while that thread lives:
  *    when the thread that began it exits, the library ends every
  *    transaction it left open (as eve_txn_abort), so that they stop holding
- *    reclamation back; such a transaction must not be used any more.
+ *    reclamation back; such a transaction must not be used any more.  (This
+ *    runs as a pthread key destructor, after C++/Rust thread_local
+ *    destructors, which may still end transactions; a pthread key
+ *    destructor of the program's own must not, their order is unspecified.)
  *    Different transactions may run in different threads concurrently.
  *  - Sticky failure: once a transaction has met a corrupt block or run out
  *    of space, every later call on it returns that same error.  End it.
