@@ -22,10 +22,26 @@
  *    it out (e.g. print it to EDN) or publish it in an atom and deref it
  *    later (see eve_txn_abort).  Pointers returned into the domain
  *    (eve_str, eve_bytes) have the same lifetime.
- *  - A transaction belongs to the thread that uses it: one thread at a time.
+ *  - A transaction belongs to the thread that began it.  It may be handed to
+ *    another thread (used by one thread at a time) while that thread lives:
+ *    when the thread that began it exits, the library ends every
+ *    transaction it left open (as eve_txn_abort), so that they stop holding
+ *    reclamation back; such a transaction must not be used any more.  (This
+ *    runs as a pthread key destructor, after C++/Rust thread_local
+ *    destructors, which may still end transactions; a pthread key
+ *    destructor of the program's own must not, their order is unspecified.)
  *    Different transactions may run in different threads concurrently.
  *  - Sticky failure: once a transaction has met a corrupt block or run out
  *    of space, every later call on it returns that same error.  End it.
+ *  - A file cut short under the mapping (another process truncates it) is
+ *    an error, not a signal: the call that touches a cut page, and every
+ *    later call on the handle and its transactions, returns EVE_ETRUNC
+ *    (EVE_EIO if a page could not be read); nothing more is written to the
+ *    file, no swap is reported done that did not reach it, and eve_close
+ *    releases the handle.  For this the first eve_open installs one
+ *    process-wide SIGBUS handler, which passes every other SIGBUS on to the
+ *    handler it replaced; a program that installs its own SIGBUS handler
+ *    later must do the same (call the previous one).
  *  - Collections are immutable.  "Updating" returns a new value that shares
  *    structure with the old one; the old value is unchanged.  An update that
  *    changes nothing returns the same word and allocates nothing.
@@ -125,13 +141,20 @@ typedef struct eve_options {
 
 /* Open (or create) the domain at path.  path == NULL makes an in-memory
  * domain (memfd): shared with threads and with children forked after the
- * open.  opts may be NULL for the defaults.
+ * open, sealed so that nobody can shrink it.  opts may be NULL for the
+ * defaults.
  * Errors: EVE_ENOENT, EVE_EACCESS, EVE_EEXIST, EVE_ENOTDOMAIN, EVE_EVERSION,
  * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
 int eve_open(const char *path, const eve_options *opts, eve_domain **out);
 
-/* Unmap and close.  No transaction of this domain may be live in any thread.
- * Values stay in the file. */
+/* Unmap and close.  Values stay in the file.  EVE_EBUSY, and nothing
+ * changes, while a transaction of the handle is open in any thread (the
+ * caller's included) or another thread is inside a call on it (eve_wait
+ * included) or eve_gc runs on it: end them, then close again.  The handle
+ * must not be used after eve_close returned 0; a call that races it gets
+ * EVE_EINVAL, never freed memory (closed handles are kept, and reused by a
+ * later eve_open only after eight more have been closed).  A handle whose
+ * file was truncated (EVE_ETRUNC) closes without writing anything. */
 int eve_close(eve_domain *d);
 
 typedef struct eve_domain_info {
@@ -159,7 +182,11 @@ enum eve_txn_flags {
  * meanwhile.  EVE_ESLOTS when every slot holds a live transaction (they are
  * few: 128 per domain; a killed process's slots are reclaimed).  Keep
  * transactions short: a long one holds back reclamation for everyone
- * (eve_stats_get shows the oldest pin). */
+ * (eve_stats_get shows the oldest pin, its process and thread).  While
+ * eve_gc or eve_close runs on the handle in another thread, waits for it
+ * to finish, up to about 2 s, then EVE_EBUSY (eve_atom_open, eve_wait and
+ * the other calls on the handle do the same).  EVE_EINVAL on a closed
+ * handle. */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction and free every block it created and did not publish
@@ -356,6 +383,8 @@ typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
 
 /* Atomically replace the atom's value v with fn(v), retrying on conflict.
  * *out (may be NULL) receives the value published, valid until t ends.
+ * Success means the new value reached the domain: a swap whose file was
+ * truncated under it returns EVE_ETRUNC, even if its final CAS "won".
  * The version a swap replaces is freed once every transaction that could
  * see it has ended, t included: a transaction that swaps many times holds
  * every version it replaced until it ends.  Use one transaction per swap
@@ -372,7 +401,8 @@ int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
  * or timeout_ms passes (EVE_ETIMEDOUT; a negative timeout waits forever).
  * Sleeps on a futex in the shared file: no polling, across processes (in a
  * domain opened EVE_RDONLY, which cannot announce a sleeper, it re-checks
- * every 20 ms instead).  EVE_EREMOVED when the atom is removed. */
+ * every 20 ms instead).  EVE_EREMOVED when the atom is removed.  While a
+ * thread waits, eve_close of the domain returns EVE_EBUSY. */
 int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
 
 /* ------------------------------------------------------------------------
@@ -387,6 +417,7 @@ typedef struct eve_stats {
   uint64_t readers;         /* transactions pinned now, in all processes        */
   uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
   int64_t oldest_pin_pid;   /* its process, 0 if none                          */
+  int64_t oldest_pin_tid;   /* the thread that began it (Linux tid), 0 if none */
 } eve_stats;
 int eve_stats_get(eve_domain *d, eve_stats *out);
 
@@ -428,7 +459,9 @@ typedef struct eve_gc_report {
 } eve_gc_report;
 /* Full collection: mark from the atoms, rebuild the free lists, recompute
  * SHARED counts.  Needs exclusive access: EVE_EBUSY while another process
- * has the domain open (or this process has a transaction open).  A domain
+ * has the domain open, or a thread of this process has a transaction of
+ * the handle open or is inside a call on it.  While it runs, no transaction
+ * of the handle can begin (eve_txn_begin waits for it).  A domain
  * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
  * would free blocks that only look unreachable because of the damage. */
 int eve_gc(eve_domain *d, eve_gc_report *out);

@@ -133,8 +133,9 @@ static int txn_usable(eve_txn *t, eve_domain *d) {
   return t->err;
 }
 
+/* The transaction of a call that has entered the guard already. */
 static int with_txn(eve_domain *d, unsigned flags, eve_txn **t) {
-  return eve_txn_begin(d, flags, t);
+  return txn_begin_internal(d, flags, t);
 }
 
 /* ---- the registry ------------------------------------------------------------- */
@@ -320,9 +321,7 @@ static int registry_scan(eve_txn *t, eve_val reg, const char *name, uint64_t *ce
   return rc == EVE_END ? EVE_ENOTFOUND : rc;
 }
 
-int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
-  if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
-  *out = NULL;
+static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
   int create = (flags & EVE_ATOM_CREATE) != 0;
   if (create && d->read_only) return EVE_ETXN;
   eve_txn *t;
@@ -378,6 +377,21 @@ out:
   return rc;
 }
 
+int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
+  if (!d || !name || !out || (flags & ~(unsigned)EVE_ATOM_CREATE)) return EVE_EINVAL;
+  *out = NULL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = region_error(d, atom_open(d, name, flags, out));
+  if (rc && *out) { /* found in a domain that was cut off meanwhile */
+    free(*out);
+    *out = NULL;
+  }
+  guard_leave(&call);
+  return rc;
+}
+
 int eve_atom_close(eve_atom *a) {
   if (!a) return EVE_EINVAL;
   free(a);
@@ -385,8 +399,7 @@ int eve_atom_close(eve_atom *a) {
 }
 
 
-int eve_atom_remove(eve_domain *d, const char *name) {
-  if (!d || !name) return EVE_EINVAL;
+static int atom_remove(eve_domain *d, const char *name) {
   if (d->read_only) return EVE_ETXN;
   eve_txn *t;
   int rc = with_txn(d, EVE_TXN_WRITE, &t);
@@ -414,6 +427,16 @@ int eve_atom_remove(eve_domain *d, const char *name) {
   rc = finish_removal(t, key, cell, gen);
 out:
   eve_txn_abort(t);
+  return rc;
+}
+
+int eve_atom_remove(eve_domain *d, const char *name) {
+  if (!d || !name) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = region_error(d, atom_remove(d, name));
+  guard_leave(&call);
   return rc;
 }
 
@@ -454,7 +477,8 @@ static int live_cell(eve_txn *t, eve_atom *a, atom_cell **out) {
   int rc = txn_usable(t, a->d);
   if (rc) return rc;
   atom_cell *c = cell_at(a->d, a->cell);
-  if (atomic_load(&c->generation) != a->generation) return EVE_EREMOVED;
+  /* a generation of zeros: the file was cut off, not the atom removed */
+  if (atomic_load(&c->generation) != a->generation) return region_error(a->d, EVE_EREMOVED);
   *out = c;
   return 0;
 }
@@ -472,8 +496,12 @@ int eve_deref(eve_txn *t, eve_atom *a, eve_val *out) {
 
 int eve_atom_version(eve_atom *a, uint64_t *out) {
   if (!a || !out) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(a->d, &call);
+  if (rc) return rc;
   *out = atomic_load(&cell_at(a->d, a->cell)->version);
-  return 0;
+  guard_leave(&call);
+  return region_damage(a->d);
 }
 
 /* Jittered exponential backoff between retries: spin, then yield, then sleep. */
@@ -573,8 +601,7 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
-  if (!a) return EVE_EINVAL;
+static int wait_version(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
   atom_cell *c = cell_at(a->d, a->cell);
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
   for (;;) {
@@ -602,4 +629,16 @@ int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
     }
     atomic_fetch_sub(&c->waiters, 1);
   }
+}
+
+/* In the guard for its whole sleep: eve_close of the handle is EVE_EBUSY
+ * while a thread waits on one of its atoms. */
+int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now) {
+  if (!a) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(a->d, &call);
+  if (rc) return rc;
+  rc = region_error(a->d, wait_version(a, seen, timeout_ms, now));
+  guard_leave(&call);
+  return rc;
 }

@@ -420,7 +420,7 @@ static void chk_free(chk *c) {
 /* Mark everything reachable, in a read txn that pins the epoch. */
 static int chk_run(chk *c, eve_domain *d) {
   c->d = d;
-  int rc = eve_txn_begin(d, EVE_TXN_READ, &c->t);
+  int rc = txn_begin_internal(d, EVE_TXN_READ, &c->t); /* the caller holds the guard */
   if (rc) return rc;
   if (!d->read_only) epoch_reclaim(d); /* free what may be, so it is not counted as waiting */
   mark_roots(c);
@@ -468,9 +468,8 @@ static void hold_finding(void *ctx, const char *msg) {
   snprintf(h->msg[h->n++], 256, "%s", msg);
 }
 
-int eve_check(eve_domain *d, eve_check_report *out,
-              void (*on_problem)(void *ctx, const char *msg), void *ctx) {
-  if (!d) return EVE_EINVAL;
+static int check_domain(eve_domain *d, eve_check_report *out,
+                        void (*on_problem)(void *ctx, const char *msg), void *ctx) {
   eve_check_report rep = {0};
   int rc = 0, settled = 0;
   for (int attempt = 0; attempt < CHECK_ATTEMPTS && !settled; attempt++) {
@@ -489,9 +488,18 @@ int eve_check(eve_domain *d, eve_check_report *out,
   return rep.problems ? EVE_ECORRUPT : 0;
 }
 
-int eve_stats_get(eve_domain *d, eve_stats *out) {
-  if (!d || !out) return EVE_EINVAL;
-  memset(out, 0, sizeof *out);
+int eve_check(eve_domain *d, eve_check_report *out,
+              void (*on_problem)(void *ctx, const char *msg), void *ctx) {
+  if (!d) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = region_error(d, check_domain(d, out, on_problem, ctx));
+  guard_leave(&call);
+  return rc;
+}
+
+static int stats_get(eve_domain *d, eve_stats *out) {
   epoch_stats es;
   if (!d->read_only) epoch_reclaim(d);
   epoch_stats_get(d, &es);
@@ -507,8 +515,9 @@ int eve_stats_get(eve_domain *d, eve_stats *out) {
   out->readers = es.readers;
   out->oldest_pin_ms = es.oldest_pin_ms;
   out->oldest_pin_pid = es.oldest_pin_pid;
+  out->oldest_pin_tid = es.oldest_pin_tid;
   eve_txn *t;
-  rc = eve_txn_begin(d, EVE_TXN_READ, &t);
+  rc = txn_begin_internal(d, EVE_TXN_READ, &t);
   if (rc == EVE_ESLOTS) {
     /* Every slot is taken, and showing who holds them is what stats are
      * for: read the registry's count unpinned.  The root node may be
@@ -521,6 +530,17 @@ int eve_stats_get(eve_domain *d, eve_stats *out) {
   if (rc) return rc;
   rc = eve_count(t, atomic_load(&d->hdr->root), &out->atoms);
   eve_txn_abort(t);
+  return rc;
+}
+
+int eve_stats_get(eve_domain *d, eve_stats *out) {
+  if (!d || !out) return EVE_EINVAL;
+  memset(out, 0, sizeof *out);
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  rc = region_error(d, stats_get(d, out));
+  guard_leave(&call);
   return rc;
 }
 
@@ -591,6 +611,14 @@ static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
   }
 }
 
+static void (*g_gc_pause)(void *);
+static void *g_gc_pause_ctx;
+
+void eve__test_set_gc_pause(void (*fn)(void *ctx), void *ctx) {
+  g_gc_pause_ctx = ctx;
+  g_gc_pause = fn;
+}
+
 static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   memset(rep, 0, sizeof *rep);
   epoch_stats es;
@@ -602,6 +630,7 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   /* Never sweep a damaged domain: a block that only looks unreachable
    * because a pointer to it was damaged would be freed and handed out. */
   if (!rc && c.rep.problems) rc = EVE_ECORRUPT;
+  if (!rc && g_gc_pause) g_gc_pause(g_gc_pause_ctx);
   if (!rc) {
     eve_txn_abort(c.t); /* nobody else is attached: marking is complete */
     c.t = NULL;
@@ -630,20 +659,29 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   return rc;
 }
 
+/* Exclusive twice over: within this process (the guard: no thread inside
+ * the handle, none may enter until it is done), then among processes (the
+ * attach lock: no other process attached). */
 int eve_gc(eve_domain *d, eve_gc_report *out) {
   if (!d) return EVE_EINVAL;
-  if (d->read_only) return EVE_ETXN;
-  eve_gc_report rep;
-  int rc = epoch_exclusive_begin(d);
+  int rc = guard_exclusive_begin(d, 0);
   if (rc) return rc;
-  rc = gc_locked(d, &rep, 0);
-  epoch_exclusive_end(d);
+  eve_gc_report rep;
+  if (d->read_only) rc = EVE_ETXN;
+  else if ((rc = epoch_exclusive_begin(d)) == 0) {
+    rc = gc_locked(d, &rep, 0);
+    epoch_exclusive_end(d);
+  }
+  rc = region_error(d, rc);
+  guard_exclusive_end(d, 0);
   if (!rc && out) *out = rep;
   return rc;
 }
 
+/* Called where no other thread can be inside the handle: by eve_open
+ * before it returns the handle, by eve_close once it holds it exclusively. */
 void check_recover_if_needed(eve_domain *d) {
-  if (d->read_only) return;
+  if (d->read_only || region_damage(d)) return;
   uint64_t flags = atomic_load(&d->hdr->flags);
   if (!(flags & (EVE_HF_CRASH_SEEN | EVE_HF_SKIPPED)) && !atomic_load(&d->hdr->skipped_retires))
     return;

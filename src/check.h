@@ -9,4 +9,9 @@
  * nothing otherwise (another process will, when it is last). */
 void check_recover_if_needed(eve_domain *d);
 
+/* Test-only: a collection calls fn(ctx) once it has marked and before it
+ * sweeps, holding the domain exclusively, so a test can act in the middle
+ * of it.  NULL (the default) turns it off. */
+void eve__test_set_gc_pause(void (*fn)(void *ctx), void *ctx);
+
 #endif

@@ -1035,6 +1035,15 @@ static int publish_root(_Atomic uint64_t *root, _Atomic uint64_t *version, eve_v
   return 1;
 }
 
+/* A root CAS that won may have landed in the zero pages that replaced a
+ * truncated file (fault.c): then it published nothing, and saying so is
+ * the only honest answer.  Such a store faulted first, after the damage
+ * bit was set, so the bit is visible here. */
+static int acknowledge(eve_txn *t) {
+  int damage = region_damage(t->d);
+  return damage ? txn_fail(t, damage) : 0;
+}
+
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
                    eve_val *new, size_t mark, int *won) {
   *won = 0;
@@ -1046,7 +1055,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
     PAUSE(PAUSE_BEFORE_CAS, 0, 0);
     *won = *new == old || publish_root(root, version, old, *new);
     PAUSE(PAUSE_AFTER_CAS, 0, *won);
-    return 0;
+    return *won ? acknowledge(t) : 0;
   }
   commit_ctx local, *c = ctx_init(&local, t, new);
   if (*new == old) { /* nothing changes: publish nothing, drop the attempt */
@@ -1054,7 +1063,7 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
     settle_fresh(c, mark, 0);
     ctx_free(c);
     *won = 1;
-    return 0;
+    return acknowledge(t);
   }
   load_fresh(c);
   if (!c->err) count_new_version(c, old);
@@ -1086,5 +1095,6 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
   settle_fresh(c, mark, *won);
   int err = c->err;
   ctx_free(c);
-  return err ? txn_fail(t, err) : 0;
+  if (err) return txn_fail(t, err);
+  return *won ? acknowledge(t) : 0;
 }

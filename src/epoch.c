@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +235,17 @@ static int cas_owner(eve_slot *s, uint64_t proc, uint64_t inc, uint64_t nproc, u
 }
 
 static __thread uint32_t tls_slot_hint;
+static __thread uint64_t tls_tid;
+static __thread unsigned tls_tid_fork_gen;
+
+/* This thread's id, for eve stats (cached: gettid is a system call). */
+static uint64_t my_tid(void) {
+  if (!tls_tid || tls_tid_fork_gen != region_fork_gen()) {
+    tls_tid = (uint64_t)syscall(SYS_gettid);
+    tls_tid_fork_gen = region_fork_gen();
+  }
+  return tls_tid;
+}
 
 static int claim_slot(eve_domain *d, uint32_t *out) {
   uint64_t me = d->proc_index + 1ull;
@@ -259,6 +271,7 @@ static int claim_slot(eve_domain *d, uint32_t *out) {
       }
       if (!cas_owner(s, proc, inc, me, d->incarnation)) continue;
       atomic_store_explicit(&s->pid, d->pid, memory_order_relaxed);
+      atomic_store_explicit(&s->tid, my_tid(), memory_order_relaxed);
       tls_slot_hint = i;
       *out = i;
       return 0;
@@ -722,8 +735,21 @@ static void drop_waiting(retire_buf *rb, void *ctx) {
   log_sync(d, rb);
 }
 
+/* Let go of the liveness and attach locks (the kernel drops them with our
+ * last reference to the descriptor). */
+static void release_attachment(eve_domain *d) {
+  close(d->lock_fd);
+  close(d->probe_fd);
+  d->lock_fd = d->probe_fd = -1;
+  d->attached = 0;
+}
+
 void epoch_detach(eve_domain *d) {
   if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
+  if (region_damage(d)) { /* the mapping is zeros now (fault.c): nothing to hand over */
+    release_attachment(d);
+    return;
+  }
   atomic_fetch_add(&d->hdr->epoch, 1);
   alloc_for_each_retire_buf(d, 1, reclaim_buf, d);
   reclaim_batches(d);
@@ -736,10 +762,7 @@ void epoch_detach(eve_domain *d) {
   /* the last process to detach repairs what crashes and drops left */
   check_recover_if_needed(d);
   atomic_store(&proc_at(d, d->proc_index)->incarnation, 0); /* a clean detach */
-  close(d->lock_fd); /* the last reference: the kernel drops our locks */
-  close(d->probe_fd);
-  d->lock_fd = d->probe_fd = -1;
-  d->attached = 0;
+  release_attachment(d);
 }
 
 /* ---- repairing dead processes -----------------------------------------------
@@ -912,6 +935,7 @@ void epoch_stats_get(eve_domain *d, epoch_stats *out) {
     if (at < oldest) {
       oldest = at;
       out->oldest_pin_pid = (int64_t)atomic_load(&s->pid);
+      out->oldest_pin_tid = (int64_t)atomic_load(&s->tid);
     }
   }
   if (oldest != UINT64_MAX && now > oldest) out->oldest_pin_ms = (now - oldest) / 1000000;

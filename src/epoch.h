@@ -19,7 +19,8 @@ typedef struct eve_slot {
   _Atomic uint64_t pin_ns;      /* CLOCK_MONOTONIC at the pin, for stats     */
   _Atomic uint64_t journal;     /* the slot's commit journal (commit.h), 0 if
                                    none yet: kept across claimers             */
-  uint64_t reserved[2];
+  _Atomic uint64_t tid;         /* thread that began the transaction (stats) */
+  uint64_t reserved[1];
 } __attribute__((aligned(64))) eve_slot;
 _Static_assert(sizeof(eve_slot) == EVE_SLOT_BYTES, "slot is one cache line");
 
@@ -115,7 +116,7 @@ uint64_t epoch_reclaim(eve_domain *d);
 
 typedef struct epoch_stats {
   uint64_t readers, oldest_pin_ms;
-  int64_t oldest_pin_pid;
+  int64_t oldest_pin_pid, oldest_pin_tid;
 } epoch_stats;
 void epoch_stats_get(eve_domain *d, epoch_stats *out);
 

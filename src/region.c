@@ -41,6 +41,8 @@
 #include "alloc.h"
 #include "check.h"
 #include "epoch.h"
+#include "fault.h"
+#include "guard.h"
 
 /* Every open domain of this process, so the fork handler and thread-exit
  * destructors can tell live domains from closed ones. */
@@ -105,6 +107,8 @@ static int reserve_blocks(int fd, uint64_t target) {
 }
 
 int region_grow(eve_domain *d, uint64_t end) {
+  int damage = region_damage(d); /* the mapping is zeros: never write the file */
+  if (damage) return damage;
   uint64_t size = atomic_load_explicit(&d->hdr->size, memory_order_acquire);
   if (end <= size) return 0;
   if (end > d->max_size) return EVE_EFULL;
@@ -248,19 +252,27 @@ static int open_file(const char *path, const eve_options *o, int *fd_out) {
   return EVE_EIO;
 }
 
+/* An in-memory domain is sealed against shrinking: nobody, not even a
+ * process that reopens it through /proc/PID/fd, can cut pages from under
+ * the mapping (growth stays allowed).  Without sealing support the SIGBUS
+ * handler (fault.c) still turns a truncation into EVE_ETRUNC. */
 static int open_memory(const eve_options *o, int *fd_out) {
-  int fd = memfd_create("eve-domain", MFD_CLOEXEC);
+  int fd = memfd_create("eve-domain", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create("eve-domain", MFD_CLOEXEC);
   if (fd < 0) return errno_to_eve(errno);
   int rc = init_new_file(fd, o->max_size, o->initial_size);
   if (rc) {
     close(fd);
     return rc;
   }
+  (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK); /* best effort, see above */
   *fd_out = fd;
   return 0;
 }
 
 /* ---- open / close ---------------------------------------------------------- */
+
+static void teardown(eve_domain *d);
 
 static int map_domain(eve_domain *d, int rdonly) {
   eve_file_header h;
@@ -272,8 +284,58 @@ static int map_domain(eve_domain *d, int rdonly) {
   d->hdr = base;
   d->max_size = h.max_size;
   d->heap_start = h.heap_start;
+  fault_watch(d, !rdonly); /* before the first access through the mapping */
   atomic_store_explicit(&d->known_size, atomic_load(&d->hdr->size), memory_order_relaxed);
   return 0;
+}
+
+static void unmap_domain(eve_domain *d) {
+  fault_unwatch(d);
+  munmap(d->base, d->max_size);
+}
+
+/* ---- handles are never freed ----------------------------------------------
+ * A call that races eve_close (another thread's eve_txn_begin on the handle
+ * being closed) must find the handle's memory still there, saying "closed".
+ * So closed handles are kept, and reused by eve_open only once more than
+ * HUSKS_KEPT of them wait (oldest first): memory stays bounded by the
+ * handles open at once, and a closed handle keeps answering EVE_EINVAL
+ * until HUSKS_KEPT more handles have been closed after it. */
+#define HUSKS_KEPT 8
+static eve_domain *g_husks, *g_husks_tail; /* under g_open_lock */
+static unsigned g_nhusks;
+
+/* A handle to open, marked closed until eve_open is done with it. */
+static eve_domain *handle_get(void) {
+  pthread_mutex_lock(&g_open_lock);
+  eve_domain *d = NULL;
+  if (g_nhusks > HUSKS_KEPT) {
+    d = g_husks;
+    g_husks = d->next_husk;
+    if (!g_husks) g_husks_tail = NULL;
+    g_nhusks--;
+  }
+  pthread_mutex_unlock(&g_open_lock);
+  if (d) {
+    memset(d, 0, EVE_DOMAIN_RESET_BYTES);
+    d->next_husk = NULL;
+  } else {
+    if (!(d = calloc(1, sizeof *d))) return NULL;
+    fault_add_handle(d);
+  }
+  atomic_store(&d->guard, GUARD_CLOSED);
+  return d;
+}
+
+/* A closed (or never opened) handle joins the queue for reuse. */
+static void handle_put(eve_domain *d) {
+  atomic_fetch_or(&d->guard, GUARD_CLOSED);
+  pthread_mutex_lock(&g_open_lock);
+  if (g_husks_tail) g_husks_tail->next_husk = d;
+  else g_husks = d;
+  g_husks_tail = d;
+  g_nhusks++;
+  pthread_mutex_unlock(&g_open_lock);
 }
 
 int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
@@ -287,16 +349,18 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
   if (!path && (o.flags & EVE_RDONLY)) return EVE_EINVAL;
 
-  eve_domain *d = calloc(1, sizeof *d);
+  int rc = fault_install();
+  if (rc) return rc;
+  eve_domain *d = handle_get();
   if (!d) return EVE_ENOMEM;
   d->fd = -1;
   d->in_memory = path == NULL;
-  int rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
+  rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
   if (!rc) rc = map_domain(d, (o.flags & EVE_RDONLY) != 0);
-  if (!rc && (rc = validate_mapped(d)) != 0) munmap(d->base, d->max_size);
+  if (!rc && (rc = region_error(d, validate_mapped(d))) != 0) unmap_domain(d);
   if (rc) {
     if (d->fd >= 0) close(d->fd);
-    free(d);
+    handle_put(d);
     return rc;
   }
   d->read_only = (o.flags & EVE_RDONLY) != 0;
@@ -313,12 +377,18 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   /* no collection here: what a dead process left is repaired online when
    * we attach (epoch.c), and its private leftovers wait for the last
    * process to detach, so an open never waits for a heap-sized pass */
+  /* open for calls, unless the file was cut off under us meanwhile */
+  unsigned closed = GUARD_CLOSED;
+  if (!atomic_compare_exchange_strong(&d->guard, &closed, 0)) {
+    rc = region_damage(d);
+    teardown(d);
+    return rc ? rc : EVE_EIO;
+  }
   *out = d;
   return 0;
 }
 
-int eve_close(eve_domain *d) {
-  if (!d) return EVE_EINVAL;
+static void forget_open(eve_domain *d) {
   pthread_mutex_lock(&g_open_lock);
   for (eve_domain **p = &g_open; *p; p = &(*p)->next_open)
     if (*p == d) {
@@ -326,25 +396,46 @@ int eve_close(eve_domain *d) {
       break;
     }
   pthread_mutex_unlock(&g_open_lock);
+}
+
+/* Only once no thread is inside the handle (guard.c): a transaction still
+ * open or a call in flight makes it EVE_EBUSY, and the handle stays open.
+ * A damaged handle closes without touching the domain. */
+int eve_close(eve_domain *d) {
+  if (!d) return EVE_EINVAL;
+  int rc = guard_exclusive_begin(d, GUARD_DAMAGE);
+  if (rc) return rc;
+  teardown(d);
+  return 0;
+}
+
+/* Detach, unmap, close; the handle becomes a husk (closed for good). */
+static void teardown(eve_domain *d) {
+  forget_open(d);
   epoch_detach(d); /* last use of the slots: frees what it can, counts the rest */
   if (!d->read_only) alloc_close(d);
-  munmap(d->base, d->max_size);
+  unmap_domain(d);
   close(d->fd);
   pthread_mutex_destroy(&d->lock);
   pthread_mutex_destroy(&d->attach_lock);
   free(d->path);
-  free(d);
-  return 0;
+  d->path = NULL;
+  guard_exclusive_end(d, 1);
+  handle_put(d);
 }
 
 int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
   if (!d || !out) return EVE_EINVAL;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
   out->file_bytes = atomic_load(&d->hdr->size);
   out->max_bytes = d->max_size;
   out->heap_start = d->heap_start;
   out->bump = atomic_load(&d->hdr->bump);
   out->format_version = d->hdr->format_version;
-  return 0;
+  guard_leave(&call);
+  return region_damage(d);
 }
 
 /* ---- the open-domain list, for alloc.c's thread-exit and fork handlers ---- */
@@ -356,12 +447,22 @@ unsigned region_fork_gen(void) { return g_fork_gen; }
 
 /* fork(): hold the list lock across it so the child's copy is consistent;
  * in the child, reset locks and let each module drop what it inherited. */
-static void fork_prepare(void) { pthread_mutex_lock(&g_open_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&g_open_lock); }
+static void fork_prepare(void) {
+  pthread_mutex_lock(&g_open_lock);
+  guard_fork_prepare();
+}
+static void fork_parent(void) {
+  guard_fork_parent();
+  pthread_mutex_unlock(&g_open_lock);
+}
 static void fork_child(void) {
+  guard_fork_child();
   pthread_mutex_init(&g_open_lock, NULL);
   g_fork_gen++;
   for (eve_domain *d = g_open; d; d = d->next_open) {
+    /* a collection or close running in another of the parent's threads is
+     * not running here */
+    atomic_fetch_and(&d->guard, ~GUARD_EXCLUSIVE);
     pthread_mutex_init(&d->lock, NULL);
     alloc_after_fork(d);
     epoch_after_fork(d);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "eve.h"
+#include "guard.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the domain format is little-endian; a big-endian port needs byte swaps");
@@ -121,7 +122,31 @@ struct eve_domain {
   _Atomic uint64_t next_repair_ns; /* when to look for dead processes again   */
   _Atomic int repairing;   /* a thread of ours is repairing a dead process   */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
+  /* --- kept across close and reuse of the handle (region.c): a call that
+   *     races eve_close, and the SIGBUS handler, may read these at any time */
+  _Atomic unsigned guard;  /* GUARD_* (guard.h): exclusive, closed, damaged  */
+  _Atomic uintptr_t watch_base; /* the mapping as fault.c sees it (0: none)  */
+  _Atomic uint64_t watch_len;
+  _Atomic int watch_prot, watch_fd;
+  struct eve_domain *next_handle; /* every handle ever allocated (fault.c)   */
+  struct eve_domain *next_husk;   /* closed handles waiting for reuse        */
 };
+/* The fields a reused handle starts with zeroed: everything before `guard`. */
+#define EVE_DOMAIN_RESET_BYTES offsetof(struct eve_domain, guard)
+
+/* 0, or the sticky error of a domain whose file was cut off under its
+ * mapping (EVE_ETRUNC) or could not be read (EVE_EIO): see fault.c. */
+static inline int region_damage(eve_domain *d) {
+  unsigned st = atomic_load_explicit(&d->guard, memory_order_acquire);
+  if (__builtin_expect(!(st & GUARD_DAMAGE), 1)) return 0;
+  return st & GUARD_TRUNCATED ? EVE_ETRUNC : EVE_EIO;
+}
+
+/* err, unless the domain is damaged: then the damage explains it. */
+static inline int region_error(eve_domain *d, int err) {
+  int damage = region_damage(d);
+  return damage ? damage : err;
+}
 
 /* Bounds check: is [off, off+len) inside the file?  Cheap on the common path:
  * compares with a cached size and re-reads the header only on a miss. */

@@ -32,6 +32,7 @@ const union dummy_block txn_dummy;
  * costs no malloc.  Freed at the thread's exit. */
 static __thread eve_txn *tls_spare;
 static __thread int tls_spare_registered;
+static __thread int tls_exiting; /* ending transactions at thread exit */
 static pthread_key_t g_spare_key;
 static pthread_once_t g_spare_once = PTHREAD_ONCE_INIT;
 
@@ -57,7 +58,7 @@ static eve_txn *txn_new(void) {
 }
 
 static void txn_release(eve_txn *t) {
-  if (!tls_spare && t->capfresh <= 4096) {
+  if (!tls_spare && t->capfresh <= 4096 && !tls_exiting) {
     if (!tls_spare_registered) {
       pthread_once(&g_spare_once, spare_key_init);
       pthread_setspecific(g_spare_key, (void *)1);
@@ -73,21 +74,48 @@ static void txn_release(eve_txn *t) {
 /* Every transaction pins the epoch (epoch.c) for its whole life, so what it
  * reads stays valid until it ends.  A read-only domain cannot write a slot:
  * its transactions do not pin (eve.h says what that means). */
-int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
-  if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
+static int txn_start(eve_txn *t, eve_domain *d, unsigned flags) {
   if ((flags & EVE_TXN_WRITE) && d->read_only) return EVE_ETXN;
-  eve_txn *t = txn_new();
-  if (!t) return EVE_ENOMEM;
   t->d = d;
   t->flags = flags;
   t->fork_gen = region_fork_gen();
   if (!d->read_only) {
     int rc = epoch_pin(d, &t->slot);
-    if (rc) {
-      txn_release(t);
-      return rc;
-    }
+    if (rc) return rc;
     t->pinned = 1;
+  }
+  return 0;
+}
+
+int txn_begin_internal(eve_domain *d, unsigned flags, eve_txn **out) {
+  eve_txn *t = txn_new();
+  if (!t) return EVE_ENOMEM;
+  int rc = txn_start(t, d, flags);
+  if (rc) {
+    txn_release(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+/* The transaction enters the guard first (guard.c): while it is open,
+ * eve_gc and eve_close of this handle return EVE_EBUSY, and while one of
+ * them runs this waits for it (then EVE_EBUSY, after about 2 s). */
+int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
+  if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
+  eve_txn *t = txn_new();
+  if (!t) return EVE_ENOMEM;
+  t->node.is_txn = 1;
+  int rc = guard_enter(d, &t->node);
+  if (!rc) {
+    t->guarded = 1;
+    rc = txn_start(t, d, flags);
+    if (rc) guard_leave(&t->node);
+  }
+  if (rc) {
+    txn_release(t);
+    return rc;
   }
   *out = t;
   return 0;
@@ -99,8 +127,11 @@ int eve_txn_error(const eve_txn *t) { return t ? t->err : EVE_EINVAL; }
  * fresh blocks are the parent's business, so the child only forgets it. */
 static int txn_forked(const eve_txn *t) { return t->fork_gen != region_fork_gen(); }
 
+/* Leaving the guard comes last: from then on eve_close may unmap. */
 static void txn_free(eve_txn *t) {
-  if (t->pinned && !txn_forked(t)) epoch_unpin(t->d, t->slot);
+  int forked = txn_forked(t);
+  if (t->pinned && !forked) epoch_unpin(t->d, t->slot);
+  if (t->guarded && !forked) guard_leave(&t->node);
   txn_release(t);
 }
 
@@ -110,10 +141,20 @@ int eve_txn_abort(eve_txn *t) {
     txn_free(t);
     return EVE_EFORKED;
   }
+  eve_domain *d = t->d;
   for (size_t i = 0; i < t->nfresh; i++)
-    if (t->fresh[i]) alloc_free(t->d, t->fresh[i]);
+    if (t->fresh[i]) alloc_free(d, t->fresh[i]);
   txn_free(t);
-  return 0;
+  return region_damage(d); /* ended, but say that the domain is gone */
+}
+
+/* The thread that began t is exiting with t open (guard.c): end it as an
+ * abort would, so its pin stops holding reclamation back. */
+void txn_end_at_thread_exit(guard_node *n) {
+  eve_txn *t = (eve_txn *)(void *)((char *)n - offsetof(eve_txn, node));
+  tls_exiting = 1; /* the thread's spare may be gone already: free t outright */
+  eve_txn_abort(t);
+  tls_exiting = 0;
 }
 
 /* ---- checked reads and fresh allocation ---------------------------------- */

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "eve.h"
+#include "guard.h"
 
 /* Deepest recursion of internal walkers (equality, compare, printing).  A
  * corrupt file can contain cycles; every recursive walk counts its depth. */
@@ -31,13 +32,23 @@ struct eve_txn {
   unsigned fork_gen;  /* a txn inherited across fork() is refused            */
   int swap_depth;     /* swaps in progress in this txn (nested by swap fns)  */
   uint64_t swapping[8]; /* their atom cells, to refuse re-entry             */
+  guard_node node;    /* on its thread's record while open (guard.c)        */
+  int guarded;        /* begun by eve_txn_begin (not internally)            */
 };
 
-/* Record err as the txn's sticky error (the first one wins); returns t->err. */
+/* Record err as the txn's sticky error (the first one wins); returns
+ * t->err.  Once the domain is damaged (fault.c), whatever went wrong is
+ * reported as the damage. */
 static inline int txn_fail(eve_txn *t, int err) {
-  if (!t->err) t->err = err;
+  if (!t->err) t->err = region_error(t->d, err);
   return t->err;
 }
+
+/* A transaction begun inside a call that already holds the domain (an
+ * eve_check, eve_atom_open...) or holds it exclusively (the collector):
+ * not entered in the guard again, so a collector trying to start cannot
+ * make it fail half-way. */
+int txn_begin_internal(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* Check that t may create values. */
 static inline int txn_writable(eve_txn *t) {

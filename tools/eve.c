@@ -461,12 +461,13 @@ static int cmd_stats(const cli_args *a) {
     {"free-bytes", st.free_bytes},       {"retired-bytes", st.retired_bytes},
     {"atoms", st.atoms},                 {"readers", st.readers},
     {"oldest-pin-ms", st.oldest_pin_ms}, {"oldest-pin-pid", (uint64_t)st.oldest_pin_pid},
+    {"oldest-pin-tid", (uint64_t)st.oldest_pin_tid},
   };
   fputc('{', stdout);
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     const char *sep = i ? (a->json ? "," : ", ") : "";
-    if (i == 7) /* a pid is signed */
-      printf(a->json ? "%s\"%s\":%" PRId64 : "%s:%s %" PRId64, sep, f[i].k, st.oldest_pin_pid);
+    if (i >= 7) /* a pid and a tid are signed */
+      printf(a->json ? "%s\"%s\":%" PRId64 : "%s:%s %" PRId64, sep, f[i].k, (int64_t)f[i].v);
     else
       printf(a->json ? "%s\"%s\":%" PRIu64 : "%s:%s %" PRIu64, sep, f[i].k, f[i].v);
   }

@@ -1,0 +1,75 @@
+/* guard.h — the in-process guard on a domain handle (guard.c).
+ *
+ * A thread is *inside* a domain handle while it runs a public call on it
+ * (eve_atom_open, eve_check, eve_wait...) or holds one of its transactions
+ * open.  Each of these occupies a slot on the thread's own record, which
+ * names the handle.  Three things need the handle to themselves, with no
+ * thread of this process inside it: the collector (eve_gc), the recovery
+ * that eve_open and eve_close may run, and eve_close's teardown.  They take
+ * it *exclusively*: set GUARD_EXCLUSIVE, then look at every thread's slots
+ * for the handle; finding it, they clear the bit again and return
+ * EVE_EBUSY.
+ *
+ * Entering stores the handle into a slot and then loads the handle's state;
+ * the taker sets its bit and then loads the slots; all four are seq_cst, so
+ * (the store-buffering case of the memory model) at least one of the two
+ * sees the other: the taker sees the slot, or the entering thread sees the
+ * bit, empties its slot and waits for the taker to finish (up to about
+ * 2 s, then EVE_EBUSY).  The state word also says CLOSED, for good (the
+ * handle's memory is kept, so a late call gets EVE_EINVAL, not freed
+ * memory), and carries the damage bits set by the SIGBUS handler
+ * (fault.c), sticky too. */
+#ifndef EVE_GUARD_H
+#define EVE_GUARD_H
+
+#include <stdatomic.h>
+
+#include "eve.h"
+
+struct eve_domain;
+struct guard_chunk;
+
+typedef struct guard_node {
+  struct guard_chunk *chunk;  /* where its slot is; NULL when not inside  */
+  unsigned index;
+  int is_txn;                 /* embedded in an eve_txn (txn.c)           */
+} guard_node;
+
+/* Bits of eve_domain.guard. */
+enum {
+  GUARD_EXCLUSIVE = 1u,     /* a collection or a close is running          */
+  GUARD_CLOSED = 2u,        /* eve_close returned: the handle is a husk     */
+  GUARD_TRUNCATED = 4u,     /* a page of the mapping was cut off: EVE_ETRUNC */
+  GUARD_IO_ERROR = 8u,      /* a page could not be read: EVE_EIO            */
+};
+#define GUARD_DAMAGE (GUARD_TRUNCATED | GUARD_IO_ERROR)
+
+/* The error a call gets from a handle in state st (st != 0). */
+int guard_refusal(unsigned st);
+
+/* Enter d with node n (is_txn set by the caller): 0, or EVE_EINVAL once
+ * closed, EVE_ETRUNC / EVE_EIO once damaged (fault.c), EVE_ENOMEM.  While d is held exclusively it waits (about 2 s at
+ * most, then EVE_EBUSY).  Leave with guard_leave (a no-op on a node that
+ * is not inside), from any thread. */
+int guard_enter(struct eve_domain *d, guard_node *n);
+void guard_leave(guard_node *n);
+
+/* Take d exclusively.  `allow` are state bits that do not refuse (eve_close
+ * proceeds on a damaged handle; the collector does not).  0, or the
+ * refusal of the state, or EVE_EBUSY when a thread is inside d. */
+int guard_exclusive_begin(struct eve_domain *d, unsigned allow);
+/* Give it back; with `closed`, mark the handle closed for good. */
+void guard_exclusive_end(struct eve_domain *d, int closed);
+
+/* fork(): hold the record list across it; in the child keep only the
+ * calling thread's record, emptied (the parent's transactions are not the
+ * child's: txn.c forgets them). */
+void guard_fork_prepare(void);
+void guard_fork_parent(void);
+void guard_fork_child(void);
+
+/* Implemented by txn.c: end the transaction whose node this is, because
+ * the thread that began it is exiting. */
+void txn_end_at_thread_exit(guard_node *n);
+
+#endif
