@@ -62,6 +62,7 @@ void t_assert_exact(eve_domain *d, const char *when) {
   cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked (allocated %llu, reachable %llu)", when,
                (unsigned long long)r.leaked_bytes, (unsigned long long)r.allocated_bytes,
                (unsigned long long)r.reachable_bytes);
+  cr_assert(r.settled, "%s: the counts were not verified", when);
   cr_assert_eq(r.excess_owners, 0, "%s: %llu blocks count owners they do not have", when,
                (unsigned long long)r.excess_owners);
 }

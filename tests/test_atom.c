@@ -13,19 +13,7 @@
 #include "support.h"
 
 /* The checker must find no problem and, with everything quiet, no leak. */
-static void assert_exact(eve_domain *d, const char *when) {
-  eve_check_report r;
-  int rc = eve_check(d, &r, NULL, NULL);
-  cr_assert_eq(rc, 0, "%s: check: %s (%llu problems)", when, eve_strerror(rc),
-               (unsigned long long)r.problems);
-  cr_assert_eq(r.problems, 0, "%s: %llu problems", when, (unsigned long long)r.problems);
-  cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked (allocated %llu, reachable %llu)", when,
-               (unsigned long long)r.leaked_bytes, (unsigned long long)r.allocated_bytes,
-               (unsigned long long)r.reachable_bytes);
-  cr_assert(r.settled, "%s: the counts were not verified", when);
-  cr_assert_eq(r.excess_owners, 0, "%s: %llu blocks count owners they do not have", when,
-               (unsigned long long)r.excess_owners);
-}
+static void assert_exact(eve_domain *d, const char *when) { t_assert_exact(d, when); }
 
 static void print_problem(void *ctx, const char *msg) {
   (void)ctx;

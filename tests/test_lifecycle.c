@@ -18,14 +18,7 @@
 #include "region.h"
 #include "support.h"
 
-static void assert_exact(eve_domain *d, const char *when) {
-  eve_check_report r;
-  int rc = eve_check(d, &r, NULL, NULL);
-  cr_assert_eq(rc, 0, "%s: check: %s (%llu problems)", when, eve_strerror(rc),
-               (unsigned long long)r.problems);
-  cr_assert_eq(r.leaked_bytes, 0, "%s: %llu bytes leaked", when,
-               (unsigned long long)r.leaked_bytes);
-}
+static void assert_exact(eve_domain *d, const char *when) { t_assert_exact(d, when); }
 
 static eve_atom *atom(eve_domain *d, const char *name) {
   eve_atom *a;
