@@ -662,46 +662,22 @@ const uint64_t *map_child_words(eve_txn *t, const blk *b, size_t *n) {
   return nd->w;
 }
 
-/* ---- equality ---------------------------------------------------------- *
- * Equal collections have identical tries (canonical shape), except for the
- * order inside collision nodes: compare bitmaps, counts and hash sums, then
- * entries slot by slot, and skip a child that is the same block in both. */
+/* ---- equality (the walk is walk.c's; see champ_pair in map.h) --------- */
 
-static int coll_equal(eve_txn *t, const champ_kind *k, const champ_node *a,
-                      const champ_node *b) {
-  unsigned s = k->stride;
-  if (a->ncoll != b->ncoll) return 0;
-  for (uint32_t i = 0; i < a->ncoll; i++) {
-    const eve_val *ea = a->w + (size_t)i * s;
-    uint32_t j = 0;
-    while (j < b->ncoll && !val_equal(t, ea[0], b->w[(size_t)j * s]) && !t->err) j++;
-    if (j == b->ncoll || t->err) return 0;
-    if (s == 2 && !val_equal(t, ea[1], b->w[(size_t)j * s + 1])) return 0;
-  }
-  return 1;
-}
-
-static int node_equal(eve_txn *t, const champ_kind *k, uint64_t a, uint64_t b, unsigned level) {
-  if (a == b) return 1;
+int champ_pair_open(eve_txn *t, const champ_kind *k, uint64_t a, uint64_t b, unsigned level,
+                    champ_pair *p) {
   const champ_node *na = node_read(t, k, a, level);
   const champ_node *nb = node_read(t, k, b, level);
-  if (t->err) return 0;
-  if (na->count != nb->count || na->hash != nb->hash) return 0;
-  if (level == CHAMP_COLL_LEVEL) return coll_equal(t, k, na, nb);
+  *p = (champ_pair){.k = k, .a = na->w, .b = nb->w, .level = level};
+  if (t->err || na->count != nb->count || na->hash != nb->hash) return 0;
+  if (level == CHAMP_COLL_LEVEL) {
+    p->nentries = na->ncoll;
+    return na->ncoll == nb->ncoll;
+  }
   if (na->datamap != nb->datamap || na->nodemap != nb->nodemap) return 0;
-  size_t ne = (size_t)popc(na->datamap) * k->stride;
-  for (size_t i = 0; i < ne; i++)
-    if (!val_equal(t, na->w[i], nb->w[i])) return 0;
-  for (size_t i = 0; i < popc(na->nodemap); i++)
-    if (!node_equal(t, k, na->w[ne + i], nb->w[ne + i], level + 1)) return 0;
+  p->nwords = popc(na->datamap) * k->stride;
+  p->nchildren = popc(na->nodemap);
   return 1;
-}
-
-int champ_equal(eve_txn *t, const champ_kind *k, eve_val a, eve_val b) {
-  if (a == b) return 1;
-  if (!VAL_IS_BLOCK(a) || !VAL_IS_BLOCK(b))  /* an empty one (a root is never empty) */
-    return !VAL_IS_BLOCK(a) && !VAL_IS_BLOCK(b);
-  return node_equal(t, k, a, b, 0);
 }
 
 /* ---- deep check -------------------------------------------------------- */
@@ -874,5 +850,4 @@ int map_iter_next(eve_iter *it, eve_val *k, eve_val *v) {
   return 0;
 }
 
-int map_equal(eve_txn *t, eve_val a, eve_val b) { return champ_equal(t, &champ_map_kind, a, b); }
 int map_check(eve_txn *t, eve_val m) { return champ_check(t, &champ_map_kind, m); }

@@ -88,7 +88,9 @@ uint64_t hash_finish(uint64_t raw, uint64_t count, enum hash_kind kind);
 uint64_t hash_pow(uint64_t n);      /* P^n mod 2^64  */
 uint64_t hash_pow_inv(uint64_t n);  /* P^-n mod 2^64 */
 
-/* Hash, equality and order of values (errors are sticky in t). */
+/* Hash, equality and order of values (errors are sticky in t).  Equality
+ * and order walk nested values iteratively (walk.c): their C stack use does
+ * not grow with the nesting. */
 uint64_t val_hash(eve_txn *t, eve_val v);
 int val_equal(eve_txn *t, eve_val a, eve_val b);
 int val_compare(eve_txn *t, eve_val a, eve_val b);

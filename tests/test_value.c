@@ -410,3 +410,227 @@ Test(value, commit_frees_only_unreachable_fresh_blocks) {
   EVE_OK(eve_txn_abort(t));
   EVE_OK(eve_close(d));
 }
+
+/* ---- deep values on a small stack --------------------------------------------- *
+ * Language bindings run eve on worker threads with small stacks (musl's
+ * default is 128 KiB).  Every walk over a value must work at the deepest
+ * nesting a value can have, on such a stack. */
+
+#include <pthread.h>
+
+enum { SMALL_STACK = 128 * 1024 };
+
+/* A value nested `depth` collections deep around the boxed string `leaf`:
+ * from the inside, layers are a vector [x], a map {:in x, :n 1}, a list (x)
+ * and a set #{x} in turn. */
+static int deep_value(eve_txn *t, int depth, const char *leaf, eve_val *out) {
+  eve_val v, in, n, m;
+  int rc = eve_string(t, leaf, strlen(leaf), &v);
+  if (!rc) rc = eve_keyword(t, "in", 2, &in);
+  if (!rc) rc = eve_keyword(t, "n", 1, &n);
+  for (int i = 0; i < depth && !rc; i++) {
+    switch (i % 4) {
+    case 0: rc = eve_vec_conj(t, EVE_V_EMPTY_VECTOR, v, &v); break;
+    case 1:
+      rc = eve_map_assoc(t, EVE_V_EMPTY_MAP, n, (eve_val)(1 << 3 | 1), &m);
+      if (!rc) rc = eve_map_assoc(t, m, in, v, &v);
+      break;
+    case 2: rc = eve_list_cons(t, v, EVE_V_EMPTY_LIST, &v); break;
+    default: rc = eve_set_conj(t, EVE_V_EMPTY_SET, v, &v); break;
+    }
+  }
+  *out = v;
+  return rc;
+}
+
+/* What a walk on the small-stack thread saw; asserted on the test's thread
+ * (Criterion's assertions cannot leave another thread). */
+typedef struct deep_job {
+  eve_domain *d;
+  int depth;
+  int rc;                       /* first failing call, 0 if none            */
+  const char *failed;           /* its name                                  */
+  int eq_same, eq_diff;         /* equal(a, b), equal(a, c)                  */
+  int cmp_same, cmp_ac, cmp_ca; /* compare(a, b), (a, c), (c, a)             */
+  uint64_t ha, hb;
+  size_t edn_len;
+  int edn_reads_back_equal;
+  int json_ok;
+  uint64_t keys_after_two_assocs; /* assoc a' then the equal b' as a key: 1 */
+  int set_finds_equal;
+} deep_job;
+
+#define DEEP_CALL(j, call)                  \
+  do {                                      \
+    if (!(j)->rc && ((j)->rc = (call)) != 0) \
+      (j)->failed = #call;                  \
+  } while (0)
+
+static void *deep_walks(void *arg) {
+  deep_job *j = arg;
+  eve_txn *t;
+  if ((j->rc = eve_txn_begin(j->d, EVE_TXN_WRITE, &t)) != 0) {
+    j->failed = "eve_txn_begin";
+    return NULL;
+  }
+  eve_val a = 0, b = 0, c = 0, back = 0, m = EVE_V_EMPTY_MAP, s = EVE_V_EMPTY_SET;
+  eve_val a1 = 0, b1 = 0; /* one level less: a map holding them is as deep as a */
+  char *edn = NULL, *json = NULL;
+  DEEP_CALL(j, deep_value(t, j->depth, "the innermost leaf A", &a));
+  DEEP_CALL(j, deep_value(t, j->depth, "the innermost leaf A", &b));
+  DEEP_CALL(j, deep_value(t, j->depth, "the innermost leaf B", &c));
+  DEEP_CALL(j, eve_equal(t, a, b, &j->eq_same));
+  DEEP_CALL(j, eve_equal(t, a, c, &j->eq_diff));
+  DEEP_CALL(j, eve_compare(t, a, b, &j->cmp_same));
+  DEEP_CALL(j, eve_compare(t, a, c, &j->cmp_ac));
+  DEEP_CALL(j, eve_compare(t, c, a, &j->cmp_ca));
+  DEEP_CALL(j, eve_hash(t, a, &j->ha));
+  DEEP_CALL(j, eve_hash(t, b, &j->hb));
+  DEEP_CALL(j, eve_print_edn(t, a, &edn, &j->edn_len));
+  DEEP_CALL(j, eve_read_edn(t, edn, j->edn_len, &back, NULL));
+  DEEP_CALL(j, eve_equal(t, a, back, &j->edn_reads_back_equal));
+  DEEP_CALL(j, eve_print_json(t, a, &json, NULL));
+  j->json_ok = json != NULL;
+  DEEP_CALL(j, deep_value(t, j->depth - 1, "the innermost leaf A", &a1));
+  DEEP_CALL(j, deep_value(t, j->depth - 1, "the innermost leaf A", &b1));
+  DEEP_CALL(j, eve_map_assoc(t, m, a1, EVE_V_TRUE, &m));
+  DEEP_CALL(j, eve_map_assoc(t, m, b1, EVE_V_FALSE, &m));
+  DEEP_CALL(j, eve_count(t, m, &j->keys_after_two_assocs));
+  DEEP_CALL(j, eve_set_conj(t, s, a1, &s));
+  DEEP_CALL(j, eve_set_contains(t, s, b1, &j->set_finds_equal));
+  DEEP_CALL(j, eve_txn_error(t));
+  eve_free(edn);
+  eve_free(json);
+  eve_txn_abort(t);
+  return NULL;
+}
+
+static void deep_walks_on_a_small_stack(int depth) {
+  deep_job j = {.d = t_open_mem(), .depth = depth};
+  pthread_attr_t attr;
+  pthread_t th;
+  cr_assert_eq(pthread_attr_init(&attr), 0);
+  cr_assert_eq(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+  cr_assert_eq(pthread_create(&th, &attr, deep_walks, &j), 0);
+  cr_assert_eq(pthread_join(th, NULL), 0);
+  pthread_attr_destroy(&attr);
+  cr_assert_eq(j.rc, 0, "depth %d: %s -> %s", depth, j.failed, eve_err_name(j.rc));
+  cr_assert(j.eq_same, "equal deep values are equal");
+  cr_assert(!j.eq_diff, "deep values differing at the leaf are not equal");
+  cr_assert_eq(j.cmp_same, 0);
+  cr_assert_lt(j.cmp_ac, 0, "the order is decided by the leaf, \"...A\" before \"...B\"");
+  cr_assert_gt(j.cmp_ca, 0);
+  cr_assert_eq(j.ha, j.hb, "equal deep values hash equal");
+  cr_assert(j.edn_len > (size_t)depth, "the EDN text holds every level");
+  cr_assert(j.edn_reads_back_equal, "the EDN text reads back equal");
+  cr_assert(j.json_ok);
+  cr_assert_eq(j.keys_after_two_assocs, 1, "an equal deep key replaces the first");
+  cr_assert(j.set_finds_equal);
+  EVE_OK(eve_close(j.d));
+}
+
+Test(value, deep_values_walk_on_a_small_stack_512) { deep_walks_on_a_small_stack(512); }
+
+/* ---- the order, against its definition ------------------------------------------- *
+ * The definition the walk implements without sorting: sequences element by
+ * element; sets and maps by count, then their entries sorted (key, then
+ * value) and compared in turn.  Here literally, by recursion and qsort. */
+
+static int ref_compare(eve_txn *t, eve_val a, eve_val b);
+
+typedef struct ref_entry { eve_val k, v; } ref_entry;
+
+static int ref_cmp_entry(const void *x, const void *y, void *t) {
+  const ref_entry *p = x, *q = y;
+  int c = ref_compare(t, p->k, q->k);
+  return c ? c : ref_compare(t, p->v, q->v);
+}
+
+static ref_entry *ref_sorted(eve_txn *t, eve_val coll, uint64_t n) {
+  ref_entry *e = malloc((n + 1) * sizeof *e);
+  eve_iter it;
+  uint64_t i = 0;
+  EVE_OK(eve_iter_init(t, coll, &it));
+  while (eve_iter_next(&it, &e[i].k, &e[i].v) == 0) i++;
+  cr_assert_eq(i, n);
+  qsort_r(e, n, sizeof *e, ref_cmp_entry, t);
+  return e;
+}
+
+static int ref_compare(eve_txn *t, eve_val a, eve_val b) {
+  eve_type ta, tb;
+  EVE_OK(eve_type_of(t, a, &ta));
+  EVE_OK(eve_type_of(t, b, &tb));
+  int sa = ta == EVE_LIST || ta == EVE_VECTOR, sb = tb == EVE_LIST || tb == EVE_VECTOR;
+  int ua = ta == EVE_SET || ta == EVE_MAP;
+  int c;
+  if (!(sa && sb) && !(ua && ta == tb)) { /* scalars, or different ranks: one step */
+    EVE_OK(eve_compare(t, a, b, &c));
+    return c;
+  }
+  eve_iter ia, ib;
+  eve_val x, y, k;
+  if (sa) {
+    EVE_OK(eve_iter_init(t, a, &ia));
+    EVE_OK(eve_iter_init(t, b, &ib));
+    for (;;) {
+      int ra = eve_iter_next(&ia, &x, &k), rb = eve_iter_next(&ib, &y, &k);
+      if (ra || rb) return (rb != 0) - (ra != 0);
+      if ((c = ref_compare(t, x, y))) return c;
+    }
+  }
+  uint64_t n, m;
+  EVE_OK(eve_count(t, a, &n));
+  EVE_OK(eve_count(t, b, &m));
+  if (n != m) return (n > m) - (n < m);
+  ref_entry *p = ref_sorted(t, a, n), *q = ref_sorted(t, b, m);
+  c = 0;
+  for (uint64_t i = 0; i < n && !c; i++) c = ref_cmp_entry(&p[i], &q[i], t);
+  free(p);
+  free(q);
+  return c;
+}
+
+static int sign(int c) { return (c > 0) - (c < 0); }
+
+/* Random pairs against the definition; every value also equals, and
+ * compares 0 with, a copy rebuilt in another order. */
+static void order_against_definition(uint64_t hash_mask, uint64_t seed) {
+  eve__test_set_hash_mask(hash_mask); /* before the domain holds any value */
+  eve_domain *d = t_open_mem();
+  eve_txn *t = t_wtxn(d);
+  uint64_t rng = seed;
+  enum { N = 200 };
+  eve_val vals[N];
+  for (size_t round = 0; round < t_scale(10); round++) {
+    /* small key spaces, so maps and sets of one count differ in a few
+     * entries, keys collide with different values, and nesting repeats */
+    for (int i = 0; i < N; i++) vals[i] = rand_value(t, &rng, 3, 1);
+    for (int i = 0; i < N; i++) {
+      int eq, c;
+      eve_val copy = rebuild(t, vals[i]);
+      EVE_OK(eve_equal(t, vals[i], copy, &eq));
+      EVE_OK(eve_compare(t, vals[i], copy, &c));
+      cr_assert(eq && c == 0, "seed %llu mask %#llx: a rebuilt copy: %s",
+                (unsigned long long)seed, (unsigned long long)hash_mask, t_edn(t, vals[i]));
+      for (int j = 0; j < 20; j++) {
+        eve_val a = vals[i], b = vals[t_below(&rng, N)];
+        EVE_OK(eve_compare(t, a, b, &c));
+        cr_assert_eq(sign(c), sign(ref_compare(t, a, b)), "seed %llu mask %#llx: %s vs %s",
+                     (unsigned long long)seed, (unsigned long long)hash_mask, t_edn(t, a),
+                     t_edn(t, b));
+      }
+    }
+  }
+  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_close(d));
+  eve__test_set_hash_mask(~0ull);
+}
+
+Test(value, order_matches_its_sorting_definition) { order_against_definition(~0ull, t_seed(99)); }
+
+/* 3-bit hashes: nested keys meet in collision nodes, whose entries equality
+ * matches by search and in any order. */
+Test(value, equality_and_order_with_colliding_hashes) {
+  order_against_definition(0x7, t_seed(101));
+}
