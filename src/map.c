@@ -29,7 +29,8 @@
  *        0    16  blk header: type T_MAP/T_SET for the root,
  *                 T_MAP_NODE/T_SET_NODE for inner nodes (levels 1..12),
  *                 T_MAP_COLL/T_SET_COLL for collision nodes (level 13);
- *                 aux = 0 (reserved)
+ *                 aux: the root's depth bound << 8 (value.h), 0 in other
+ *                 nodes
  *       16     4  datamap (bitmap node) | ncoll, the entry count (collision)
  *       20     4  nodemap (bitmap node) | 0 (collision)
  *       24     8  count: elements in this subtree
@@ -165,16 +166,24 @@ static const champ_node *node_read(eve_txn *t, const champ_kind *k, uint64_t off
 }
 
 /* Classify a collection word: *root = 0 for nil or the empty word, else the
- * root block's offset.  EVE_ETYPE for anything that is not this kind. */
-static int coll_root(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root) {
+ * root block's offset.  EVE_ETYPE for anything that is not this kind.
+ * *depth (may be NULL) gets the collection's depth bound, 0 when empty. */
+static inline __attribute__((always_inline)) int
+coll_root_depth(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root, uint32_t *depth) {
   *root = 0;
+  if (depth) *depth = 0;
   if (v == EVE_V_NIL || v == k->empty) return 0;
   if (!VAL_IS_BLOCK(v)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, v);
   if (t->err) return t->err;
   if (b->type != k->root_type) return EVE_ETYPE;
   *root = v;
+  if (depth) *depth = root_depth(b);
   return 0;
+}
+
+static int coll_root(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root) {
+  return coll_root_depth(t, k, v, root, NULL);
 }
 
 /* ---- building nodes ---------------------------------------------------- */
@@ -435,11 +444,15 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
   int rc = txn_writable(t);
   if (rc) return rc;
   uint64_t root;
-  if ((rc = coll_root(t, k, coll, &root))) return rc;
+  uint32_t depth;
+  if ((rc = coll_root_depth(t, k, coll, &root, &depth))) return rc;
   champ_op op = {.t = t, .k = k, .e = entry, .keep = keep};
-  op.kh = val_hash(t, entry[0]);
-  op.eh = entry_hash(t, k, entry, op.kh);
+  uint32_t dk, dv = 0;
+  op.kh = val_hash_depth(t, entry[0], &dk);
+  op.eh = k->stride == 2 ? hash_entry(op.kh, val_hash_depth(t, entry[1], &dv)) : op.kh;
   if (t->err) return t->err;
+  if ((rc = depth_add(t, entry[0], dk, &depth))) return rc; /* refused before building */
+  if (k->stride == 2 && (rc = depth_add(t, entry[1], dv, &depth))) return rc;
   uint64_t res;
   if (!root) {
     uint32_t bit = hbit(op.kh, 0);
@@ -449,6 +462,7 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
   }
   if (rc) return rc;
   if (t->err) return t->err;
+  if (res != root) root_set_depth(region_ptr(t->d, res), depth); /* a fresh root */
   *out = res == root ? coll : res;
   return 0;
 }
@@ -560,7 +574,8 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key, eve
   int rc = txn_writable(t);
   if (rc) return rc;
   uint64_t root;
-  if ((rc = coll_root(t, k, coll, &root))) return rc;
+  uint32_t depth;
+  if ((rc = coll_root_depth(t, k, coll, &root, &depth))) return rc;
   if (!root) {
     *out = coll;
     return 0;
@@ -574,7 +589,10 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key, eve
   switch (r.kind) {
   case RM_ABSENT: *out = coll; break;
   case RM_EMPTY: *out = k->empty; break;
-  case RM_NODE: *out = r.off; break;
+  case RM_NODE: /* a fresh root; the bound stays (it may now be loose) */
+    root_set_depth(region_ptr(t->d, r.off), depth);
+    *out = r.off;
+    break;
   case RM_SINGLE: return txn_fail(t, EVE_ECORRUPT);  /* the root never reports it */
   }
   return 0;

@@ -50,7 +50,7 @@ _Static_assert(CHAMP_MAX_DEPTH <= EVE_ITER_DEPTH, "iterator stack holds a path")
  * (T_MAP_COLL/T_SET_COLL) keeps its entry count in `ncoll` (nodemap is 0)
  * and holds ncoll entries. */
 typedef struct champ_node {
-  blk h;                 /* aux = 0 (reserved)                              */
+  blk h;                 /* aux: root: depth bound << 8 (value.h); else 0   */
   union {
     uint32_t datamap;    /* bitmap node: slots holding an inline entry      */
     uint32_t ncoll;      /* collision node: number of entries               */

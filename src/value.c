@@ -428,8 +428,13 @@ static unsigned text_seed(unsigned tag) {
   return tag == TAG_STR ? SEED_STRING : tag == TAG_KW ? SEED_KEYWORD : SEED_SYMBOL;
 }
 
-static uint64_t hash_block(eve_txn *t, eve_val v) {
+/* depth (may be NULL): also the value's depth bound, from the same read.
+ * Inlined into val_hash and val_hash_depth, so a lookup's hash pays
+ * nothing for it. */
+static inline __attribute__((always_inline)) uint64_t hash_block(eve_txn *t, eve_val v,
+                                                                 uint32_t *depth) {
   const blk *b = txn_read_any(t, v);
+  if (depth) *depth = blk_is_coll_root(b->type) ? root_depth(b) : 0;
   switch (b->type) {
   case T_INT: return hash_scalar((uint64_t)((const blk_int *)b)->i, SEED_INT);
   case T_FLOAT: {
@@ -451,10 +456,12 @@ static uint64_t hash_block(eve_txn *t, eve_val v) {
   }
 }
 
-uint64_t val_hash(eve_txn *t, eve_val v) {
+static inline __attribute__((always_inline)) uint64_t hash_value(eve_txn *t, eve_val v,
+                                                                 uint32_t *depth) {
+  if (depth && !VAL_IS_BLOCK(v)) *depth = val_depth(t, v); /* no read */
   uint64_t h;
   switch (VAL_TAG(v)) {
-  case TAG_PTR: h = v ? hash_block(t, v) : hash_scalar(0, SEED_NIL); break;
+  case TAG_PTR: h = v ? hash_block(t, v, depth) : hash_scalar(0, SEED_NIL); break;
   case TAG_INT: h = hash_scalar((uint64_t)((int64_t)v >> 3), SEED_INT); break;
   case TAG_STR: case TAG_KW: case TAG_SYM:
     h = hash_bytes((const char *)&v + 1, (v >> 3) & 7, text_seed(VAL_TAG(v)));
@@ -469,6 +476,12 @@ uint64_t val_hash(eve_txn *t, eve_val v) {
     }
   }
   return hash_mask(h);
+}
+
+uint64_t val_hash(eve_txn *t, eve_val v) { return hash_value(t, v, NULL); }
+
+uint64_t val_hash_depth(eve_txn *t, eve_val v, uint32_t *depth) {
+  return hash_value(t, v, depth);
 }
 
 int eve_hash(eve_txn *t, eve_val v, uint64_t *out) {
@@ -593,7 +606,9 @@ static int blocks_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type
   return EQ_OPEN;
 }
 
-int val_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
+/* Inlined into val_equal: a lookup compares keys with no call in between. */
+static inline __attribute__((always_inline)) int equal_shallow(eve_txn *t, eve_val a, eve_val b,
+                                                               unsigned *type) {
   if (a == b) return 1;
   /* canonical immediates: an immediate equals only itself, except that the
    * empty vector and the empty list are equal sequences */
@@ -603,10 +618,13 @@ int val_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
   return blocks_equal_shallow(t, a, b, type);
 }
 
+int val_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
+  return equal_shallow(t, a, b, type);
+}
+
 int val_equal(eve_txn *t, eve_val a, eve_val b) {
-  if (a == b) return 1; /* the common case of a lookup, before any call */
   unsigned type;
-  int eq = val_equal_shallow(t, a, b, &type);
+  int eq = equal_shallow(t, a, b, &type);
   if (eq == EQ_OPEN) eq = walk_equal(t, a, b, type);
   return eq && !t->err;
 }

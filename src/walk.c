@@ -1,8 +1,8 @@
-/* walk.c — the walks over nested values: equality and the total order.
- * Neither recurses.
+/* walk.c — the walks over nested values: equality, the total order, and
+ * nesting depth.  None of them recurses.
  *
- * Why: values nest thousands deep, and eve runs on threads with small
- * stacks (128 KiB: musl's default, and what language
+ * Why: values nest up to EVE_MAX_NESTING (4096) deep, and eve runs on
+ * threads with small stacks (128 KiB: musl's default, and what language
  * bindings give their workers).  A recursive comparison spends a few
  * hundred bytes of C stack per level and crashed at 512.  Here each walk
  * keeps an explicit stack of frames: one per open pair of collections, and
@@ -19,8 +19,9 @@
  * frame's verdict to the frame below it (*_take), which updates its state
  * and says whether it is done in turn.
  *
- * A damaged file can hold a cycle: a walk with more than EVE_MAX_WALK_DEPTH
- * collections open stops with EVE_EDEPTH. */
+ * The constructors never build a value deeper than EVE_MAX_NESTING, so a
+ * walk with more collections open than that is inside a damaged file (a
+ * cycle): EVE_ECORRUPT. */
 #define _GNU_SOURCE
 #include "walk.h"
 
@@ -66,9 +67,10 @@ static void fs_free(fstack *s) {
   if (s->v != s->local) free(s->v);
 }
 
-/* One more collection open in a walk; EVE_EDEPTH past the walk limit. */
+/* One more collection open in a walk; EVE_ECORRUPT past the deepest value
+ * the constructors build. */
 static int nest_in(eve_txn *t, unsigned *nest) {
-  if (*nest >= EVE_MAX_WALK_DEPTH) return txn_fail(t, EVE_EDEPTH);
+  if (*nest >= EVE_MAX_NESTING) return txn_fail(t, EVE_ECORRUPT);
   (*nest)++;
   return 0;
 }
@@ -451,4 +453,97 @@ int walk_compare(eve_txn *t, eve_val a, eve_val b, eve_type type) {
   }
   fs_free(&s);
   return t->err ? 0 : c;
+}
+
+/* ---- depth --------------------------------------------------------------------- *
+ * Deciding whether depth(x) <= limit: x's recorded bound decides when it is
+ * within the limit; otherwise each element must be within limit - 1, which
+ * its own bound decides, and only an element whose bound is over that is
+ * walked in turn.  The result is a bound of x's depth no looser than its
+ * recorded one: 1 + the deepest bound among the elements. */
+
+typedef struct depth_frame {
+  eve_iter it;
+  uint32_t budget;     /* the collection must be at most this deep      */
+  uint32_t deepest;    /* the deepest element bound so far             */
+  eve_val pending;     /* a map entry's value, after its key            */
+  int has_pending;
+} depth_frame;
+
+static depth_frame *depth_push(eve_txn *t, fstack *s, eve_val coll, uint32_t budget) {
+  depth_frame *f = fs_push(t, s);
+  if (!f) return NULL;
+  f->budget = budget;
+  f->deepest = 0;
+  f->has_pending = 0;
+  if (eve_iter_init(t, coll, &f->it)) return NULL;
+  return f;
+}
+
+/* The next element of f's collection (a map yields its key, then its
+ * value); 0, EVE_END or an error. */
+static int depth_next(depth_frame *f, eve_val *e) {
+  if (f->has_pending) {
+    f->has_pending = 0;
+    *e = f->pending;
+    return 0;
+  }
+  int rc = eve_iter_next(&f->it, e, &f->pending);
+  f->has_pending = rc == 0 && f->it.kind == T_MAP;
+  return rc;
+}
+
+/* 1 when depth(x) <= limit, with *bound as above; 0 when deeper (or on an
+ * error, in t).  trust_root: x's own recorded bound may decide (the
+ * checker, verifying that bound, passes 0). */
+static int depth_within(eve_txn *t, eve_val x, uint32_t limit, int trust_root, uint32_t *bound) {
+  uint32_t d = val_depth(t, x);
+  *bound = d;
+  if (t->err) return 0;
+  if (d == 0 || !VAL_IS_BLOCK(x) || (trust_root && d <= limit)) return d <= limit;
+  if (limit == 0) return 0;
+  depth_frame local[LOCAL_FRAMES];
+  fstack s;
+  int fits = 1;
+  fs_init(&s, local, LOCAL_FRAMES, sizeof *local);
+  if (!depth_push(t, &s, x, limit)) fits = 0;
+  while (fits && s.n) {
+    depth_frame *f = fs_top(&s);
+    eve_val e;
+    int rc = depth_next(f, &e);
+    if (rc == EVE_END) { /* f's collection is within its budget */
+      uint32_t df = f->deepest + 1;
+      if (--s.n == 0) *bound = df;
+      else if (df > (f - 1)->deepest) (f - 1)->deepest = df;
+      continue;
+    }
+    uint32_t de = rc ? 0 : val_depth(t, e);
+    if (rc || t->err) fits = 0;
+    else if (de < f->budget) { /* within: its bound decides */
+      if (de > f->deepest) f->deepest = de;
+    } else if (f->budget == 1 || !VAL_IS_BLOCK(e)) {
+      fits = 0; /* a collection where only scalars fit */
+    } else if (!depth_push(t, &s, e, f->budget - 1)) {
+      fits = 0;
+    }
+  }
+  fs_free(&s);
+  return fits && !t->err;
+}
+
+uint32_t val_element_depth_slow(eve_txn *t, eve_val x, int *rc) {
+  uint32_t bound;
+  int fits = depth_within(t, x, EVE_MAX_NESTING - 1, 1, &bound);
+  *rc = t->err ? t->err : fits ? 0 : EVE_EDEPTH;
+  return bound;
+}
+
+int val_depth_check(eve_txn *t, eve_val coll) {
+  const blk *b = txn_read_any(t, coll);
+  if (t->err) return t->err;
+  uint32_t recorded = b->aux >> DEPTH_SHIFT, bound;
+  if (!recorded) return 0; /* written before bounds were kept */
+  if (recorded > EVE_MAX_NESTING) return EVE_ECORRUPT;
+  int fits = depth_within(t, coll, recorded, 0, &bound);
+  return t->err ? t->err : fits ? 0 : EVE_ECORRUPT;
 }
