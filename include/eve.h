@@ -273,9 +273,9 @@ int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
  * printing, lookups of deep keys), in constant C stack: a thread with a
  * 128 KiB stack is enough.  Updates that only remove (dissoc, disj, pop,
  * rest, slice) and merge never fail this way.  The check costs O(1), except
- * right after the deepest element of a collection has been removed: the
- * first time that collection is put into another one, its elements are
- * examined once. */
+ * for a collection that was EVE_MAX_NESTING deep before its deepest element
+ * was removed: each time it is put into another collection its elements
+ * are examined (what is built on it records its real, smaller depth). */
 #define EVE_MAX_NESTING 4096
 
 /* Element count of a map, set, vector or list (EVE_ETYPE otherwise). */
