@@ -83,7 +83,7 @@ typedef uint64_t eve_val;
   X(NOTFOUND, -12, "not found")                                                \
   X(RANGE,    -13, "index or value out of range")                              \
   X(PARSE,    -14, "parse error in EDN or JSON text")                          \
-  X(DEPTH,    -15, "nesting too deep")                                         \
+  X(DEPTH,    -15, "nesting too deep (values: past EVE_MAX_NESTING, 4096)")     \
   X(ACCESS,   -16, "permission denied")                                        \
   X(EXIST,    -17, "file exists")                                              \
   X(NOENT,    -18, "no such file or directory")                                \
@@ -274,14 +274,36 @@ int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n);
 /* Structural equality, hashing and a total order (consistent with each other:
  * equal values hash equal and compare 0).  1 and 1.0 are different values;
  * floats are equal when their bits are (all NaNs are one NaN).  Vectors and
- * lists with equal elements are equal. */
+ * lists with equal elements are equal.  The order: by type (nil, booleans,
+ * numbers, chars, strings, keywords, symbols, uuids, insts, bytes,
+ * lists and vectors, sets, maps), then within the type; sequences element
+ * by element; sets and maps by count, then by their entries in sorted order
+ * (key, then value).  Equality and order work at any depth up to
+ * EVE_MAX_NESTING without recursion; a value deeper than that can only be
+ * damage: EVE_ECORRUPT. */
 int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out);
 int eve_hash(eve_txn *t, eve_val v, uint64_t *out);
 int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
 
 /* ------------------------------------------------------------------------
  * Collections (immutable; each update returns a new value)
- * ---------------------------------------------------------------------- */
+ * ------------------------------------------------------------------------
+ * Nesting limit.  A scalar has depth 0, an empty collection depth 1, and any
+ * other collection 1 + the depth of its deepest element (map keys count):
+ * [[]] and {[] 1} have depth 2.  No value is deeper than EVE_MAX_NESTING.
+ * Every function below that puts a value into a collection (map assoc, as
+ * key or value; set conj; vector conj and assoc; list cons) returns
+ * EVE_EDEPTH when that value is EVE_MAX_NESTING deep itself, and builds
+ * nothing; the transaction stays usable (EVE_EDEPTH is never sticky).  The
+ * EDN and JSON readers refuse deeper text with the same code.  Within the
+ * limit every operation works at any depth (equality, order, hashing,
+ * printing, lookups of deep keys), in constant C stack: a thread with a
+ * 128 KiB stack is enough.  Updates that only remove (dissoc, disj, pop,
+ * rest, slice) and merge never fail this way.  The check costs O(1), except
+ * for a collection that was EVE_MAX_NESTING deep before its deepest element
+ * was removed: each time it is put into another collection its elements
+ * are examined (what is built on it records its real, smaller depth). */
+#define EVE_MAX_NESTING 4096
 
 /* Element count of a map, set, vector or list (EVE_ETYPE otherwise). */
 int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
@@ -475,16 +497,16 @@ typedef struct eve_parse_error {
   char message[128];
 } eve_parse_error;
 
-#define EVE_MAX_NESTING 512  /* deepest nesting the readers accept */
-
 /* Read one EDN value from exactly n bytes (no NUL needed).  Whitespace,
  * commas, comments and #_ discards may surround it; anything else after it
  * is an error.  Tags: #uuid, #inst (RFC 3339, kept as ms since the epoch),
  * #eve/bytes (base64); any other tag, a map with a duplicate key or a set
  * with a duplicate element is EVE_EPARSE.  Needs a write transaction
- * (EVE_ETXN).  Errors: EVE_EPARSE, or EVE_EDEPTH past EVE_MAX_NESTING, with
- * *err (may be NULL) set to the 1-based line/byte column; or the code of a
- * constructor that failed (EVE_ENOSPC...).  *err is zeroed on success. */
+ * (EVE_ETXN).  Errors: EVE_EPARSE, or EVE_EDEPTH for collections nested
+ * deeper than EVE_MAX_NESTING (the constructors' limit) or tags nested as
+ * deep, with *err (may be NULL) set to the 1-based line/byte column; or
+ * the code of a constructor that failed (EVE_ENOSPC...).  *err is zeroed
+ * on success. */
 int eve_read_edn(eve_txn *t, const char *text, size_t n, eve_val *out,
                  eve_parse_error *err);
 /* Read JSON (RFC 8259) with the same rules: objects become maps with
@@ -499,13 +521,14 @@ int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
  * the shortest form that reads back bit-exactly.
  * EDN: #inst "1985-04-12T23:20:50.520-00:00", #eve/bytes "base64"; the
  * output reads back equal unless a symbol/keyword text is not valid EDN
- * (or a symbol is nil/true/false) or v nests deeper than EVE_MAX_NESTING.
+ * (or a symbol is nil/true/false).
  * JSON: keywords and symbols print as strings of their text (no ':'),
  * characters as one-character strings, uuids, insts (RFC 3339, "Z") and
  * bytes (base64) as strings, sets and lists as arrays; map keys that are
  * strings, keywords or symbols as their text, other keys as their EDN text.
- * NaN and infinities are EVE_ETYPE (JSON has none).  A value nested more
- * than 4096 deep is EVE_EDEPTH (sticky in t). */
+ * NaN and infinities are EVE_ETYPE (JSON has none).  A value that contains
+ * itself, or nests deeper than EVE_MAX_NESTING, can only come from a damaged
+ * file: EVE_ECORRUPT (sticky in t). */
 int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
 int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
 void eve_free(void *p);

@@ -14,8 +14,9 @@
  *
  * plus the well-formedness of every block (offset, magic, type, capacity;
  * maps and sets re-hash every key against its trie path; vectors and lists
- * recompute counts and hashes).  Leaks are what is allocated (heap bytes
- * neither free nor retired) and not reachable.
+ * recompute counts and hashes; every collection's recorded depth bound
+ * covers its depth).  Leaks are what is allocated (heap bytes neither free
+ * nor retired) and not reachable.
  *
  * Beside live writers
  * -------------------
@@ -192,11 +193,20 @@ static void check_sequence(chk *c, uint64_t off, unsigned type) {
             (unsigned long long)count, (unsigned long long)n);
 }
 
+/* A collection root's recorded depth bound must cover its depth. */
+static void check_depth(chk *c, uint64_t off) {
+  if (val_depth_check(c->t, off) == EVE_ECORRUPT)
+    problem(c, "%s at %#llx: recorded depth bound %u is below its depth or past %d",
+            eve_type_name(val_type(c->t, off)), (unsigned long long)off,
+            ((const blk *)region_ptr(c->d, off))->aux >> DEPTH_SHIFT, EVE_MAX_NESTING);
+}
+
 /* Deep checks of one reachable value root (collections check their nodes). */
 static void check_block(chk *c, uint64_t off) {
   eve_txn *t = c->t;
   const blk *b = txn_read_any(t, off);
   if (t->err) return;
+  if (blk_is_coll_root(b->type)) check_depth(c, off);
   switch (b->type) {
   case T_MAP:
     if (map_check(t, off) != 0) problem(c, "map at %#llx is malformed", (unsigned long long)off);

@@ -3,7 +3,7 @@
  * A list is the immediate EVE_V_EMPTY_LIST or a T_LIST cell:
  *
  *   T_LIST, 48 bytes (little-endian):
- *     header  16 bytes, aux = 0
+ *     header  16 bytes, aux = depth bound << 8 (value.h)
  *     count   u64, >= 1: elements in this list, this cell included
  *     hash    u64, raw sequence hash: sum of hash(x_i) * P^(count-1-i)
  *     first   u64, the element word
@@ -34,6 +34,7 @@ _Static_assert(offsetof(blk_list, rest) == offsetof(blk_list, first) + 8, "first
 typedef struct cell {
   uint64_t count, hash;
   eve_val first, rest;
+  uint32_t depth;  /* the depth bound (1 for the empty list) */
 } cell;
 
 static int corrupt(eve_txn *t) { return txn_fail(t, EVE_ECORRUPT); }
@@ -42,6 +43,7 @@ static int corrupt(eve_txn *t) { return txn_fail(t, EVE_ECORRUPT); }
 static int cell_load(eve_txn *t, eve_val l, cell *c) {
   memset(c, 0, sizeof *c);
   c->rest = EVE_V_EMPTY_LIST;
+  c->depth = 1;
   if (l == EVE_V_NIL || l == EVE_V_EMPTY_LIST) return 0;
   if (!VAL_IS_BLOCK(l)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, l);
@@ -53,6 +55,7 @@ static int cell_load(eve_txn *t, eve_val l, cell *c) {
   c->hash = p->hash;
   c->first = p->first;
   c->rest = p->rest;
+  c->depth = root_depth(b);
   /* The shape of rest must match the count; its own count is checked when
    * it is loaded (cell_rest). */
   if (c->count == 0 || (c->count == 1 ? c->rest != EVE_V_EMPTY_LIST : !VAL_IS_BLOCK(c->rest)))
@@ -71,9 +74,11 @@ static int list_cons(eve_txn *t, eve_val x, eve_val l, eve_val *out) {
   cell c;
   int rc = cell_load(t, l, &c);
   if (rc) return rc;
-  if (c.count == UINT64_MAX) return EVE_ERANGE;
-  uint64_t hx = val_hash(t, x);
+  uint32_t depth = c.depth, dx;
+  uint64_t hx = val_hash_depth(t, x, &dx);
   if (t->err) return t->err;
+  if ((rc = depth_add(t, x, dx, &depth))) return rc; /* refused before building */
+  if (c.count == UINT64_MAX) return EVE_ERANGE;
   uint64_t off;
   blk_list *p = txn_alloc(t, sizeof *p, T_LIST, &off);
   if (!p) return t->err;
@@ -81,6 +86,7 @@ static int list_cons(eve_txn *t, eve_val x, eve_val l, eve_val *out) {
   p->hash = hx * hash_pow(c.count) + c.hash;
   p->first = x;
   p->rest = c.count ? l : EVE_V_EMPTY_LIST; /* nil becomes the empty list */
+  root_set_depth(&p->h, depth);
   *out = off;
   return 0;
 }

@@ -29,7 +29,8 @@
  *        0    16  blk header: type T_MAP/T_SET for the root,
  *                 T_MAP_NODE/T_SET_NODE for inner nodes (levels 1..12),
  *                 T_MAP_COLL/T_SET_COLL for collision nodes (level 13);
- *                 aux = 0 (reserved)
+ *                 aux: the root's depth bound << 8 (value.h), 0 in other
+ *                 nodes
  *       16     4  datamap (bitmap node) | ncoll, the entry count (collision)
  *       20     4  nodemap (bitmap node) | 0 (collision)
  *       24     8  count: elements in this subtree
@@ -165,16 +166,24 @@ static const champ_node *node_read(eve_txn *t, const champ_kind *k, uint64_t off
 }
 
 /* Classify a collection word: *root = 0 for nil or the empty word, else the
- * root block's offset.  EVE_ETYPE for anything that is not this kind. */
-static int coll_root(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root) {
+ * root block's offset.  EVE_ETYPE for anything that is not this kind.
+ * *depth (may be NULL) gets the collection's depth bound, 0 when empty. */
+static inline __attribute__((always_inline)) int
+coll_root_depth(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root, uint32_t *depth) {
   *root = 0;
+  if (depth) *depth = 0;
   if (v == EVE_V_NIL || v == k->empty) return 0;
   if (!VAL_IS_BLOCK(v)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, v);
   if (t->err) return t->err;
   if (b->type != k->root_type) return EVE_ETYPE;
   *root = v;
+  if (depth) *depth = root_depth(b);
   return 0;
+}
+
+static int coll_root(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root) {
+  return coll_root_depth(t, k, v, root, NULL);
 }
 
 /* ---- building nodes ---------------------------------------------------- */
@@ -435,11 +444,15 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
   int rc = txn_writable(t);
   if (rc) return rc;
   uint64_t root;
-  if ((rc = coll_root(t, k, coll, &root))) return rc;
+  uint32_t depth;
+  if ((rc = coll_root_depth(t, k, coll, &root, &depth))) return rc;
   champ_op op = {.t = t, .k = k, .e = entry, .keep = keep};
-  op.kh = val_hash(t, entry[0]);
-  op.eh = entry_hash(t, k, entry, op.kh);
+  uint32_t dk, dv = 0;
+  op.kh = val_hash_depth(t, entry[0], &dk);
+  op.eh = k->stride == 2 ? hash_entry(op.kh, val_hash_depth(t, entry[1], &dv)) : op.kh;
   if (t->err) return t->err;
+  if ((rc = depth_add(t, entry[0], dk, &depth))) return rc; /* refused before building */
+  if (k->stride == 2 && (rc = depth_add(t, entry[1], dv, &depth))) return rc;
   uint64_t res;
   if (!root) {
     uint32_t bit = hbit(op.kh, 0);
@@ -449,6 +462,7 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
   }
   if (rc) return rc;
   if (t->err) return t->err;
+  if (res != root) root_set_depth(region_ptr(t->d, res), depth); /* a fresh root */
   *out = res == root ? coll : res;
   return 0;
 }
@@ -560,7 +574,8 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key, eve
   int rc = txn_writable(t);
   if (rc) return rc;
   uint64_t root;
-  if ((rc = coll_root(t, k, coll, &root))) return rc;
+  uint32_t depth;
+  if ((rc = coll_root_depth(t, k, coll, &root, &depth))) return rc;
   if (!root) {
     *out = coll;
     return 0;
@@ -574,7 +589,10 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key, eve
   switch (r.kind) {
   case RM_ABSENT: *out = coll; break;
   case RM_EMPTY: *out = k->empty; break;
-  case RM_NODE: *out = r.off; break;
+  case RM_NODE: /* a fresh root; the bound stays (it may now be loose) */
+    root_set_depth(region_ptr(t->d, r.off), depth);
+    *out = r.off;
+    break;
   case RM_SINGLE: return txn_fail(t, EVE_ECORRUPT);  /* the root never reports it */
   }
   return 0;
@@ -662,46 +680,22 @@ const uint64_t *map_child_words(eve_txn *t, const blk *b, size_t *n) {
   return nd->w;
 }
 
-/* ---- equality ---------------------------------------------------------- *
- * Equal collections have identical tries (canonical shape), except for the
- * order inside collision nodes: compare bitmaps, counts and hash sums, then
- * entries slot by slot, and skip a child that is the same block in both. */
+/* ---- equality (the walk is walk.c's; see champ_pair in map.h) --------- */
 
-static int coll_equal(eve_txn *t, const champ_kind *k, const champ_node *a,
-                      const champ_node *b) {
-  unsigned s = k->stride;
-  if (a->ncoll != b->ncoll) return 0;
-  for (uint32_t i = 0; i < a->ncoll; i++) {
-    const eve_val *ea = a->w + (size_t)i * s;
-    uint32_t j = 0;
-    while (j < b->ncoll && !val_equal(t, ea[0], b->w[(size_t)j * s]) && !t->err) j++;
-    if (j == b->ncoll || t->err) return 0;
-    if (s == 2 && !val_equal(t, ea[1], b->w[(size_t)j * s + 1])) return 0;
-  }
-  return 1;
-}
-
-static int node_equal(eve_txn *t, const champ_kind *k, uint64_t a, uint64_t b, unsigned level) {
-  if (a == b) return 1;
+int champ_pair_open(eve_txn *t, const champ_kind *k, uint64_t a, uint64_t b, unsigned level,
+                    champ_pair *p) {
   const champ_node *na = node_read(t, k, a, level);
   const champ_node *nb = node_read(t, k, b, level);
-  if (t->err) return 0;
-  if (na->count != nb->count || na->hash != nb->hash) return 0;
-  if (level == CHAMP_COLL_LEVEL) return coll_equal(t, k, na, nb);
+  *p = (champ_pair){.k = k, .a = na->w, .b = nb->w, .level = level};
+  if (t->err || na->count != nb->count || na->hash != nb->hash) return 0;
+  if (level == CHAMP_COLL_LEVEL) {
+    p->nentries = na->ncoll;
+    return na->ncoll == nb->ncoll;
+  }
   if (na->datamap != nb->datamap || na->nodemap != nb->nodemap) return 0;
-  size_t ne = (size_t)popc(na->datamap) * k->stride;
-  for (size_t i = 0; i < ne; i++)
-    if (!val_equal(t, na->w[i], nb->w[i])) return 0;
-  for (size_t i = 0; i < popc(na->nodemap); i++)
-    if (!node_equal(t, k, na->w[ne + i], nb->w[ne + i], level + 1)) return 0;
+  p->nwords = popc(na->datamap) * k->stride;
+  p->nchildren = popc(na->nodemap);
   return 1;
-}
-
-int champ_equal(eve_txn *t, const champ_kind *k, eve_val a, eve_val b) {
-  if (a == b) return 1;
-  if (!VAL_IS_BLOCK(a) || !VAL_IS_BLOCK(b))  /* an empty one (a root is never empty) */
-    return !VAL_IS_BLOCK(a) && !VAL_IS_BLOCK(b);
-  return node_equal(t, k, a, b, 0);
 }
 
 /* ---- deep check -------------------------------------------------------- */
@@ -874,5 +868,4 @@ int map_iter_next(eve_iter *it, eve_val *k, eve_val *v) {
   return 0;
 }
 
-int map_equal(eve_txn *t, eve_val a, eve_val b) { return champ_equal(t, &champ_map_kind, a, b); }
 int map_check(eve_txn *t, eve_val m) { return champ_check(t, &champ_map_kind, m); }

@@ -25,13 +25,6 @@ int set_iter_next(eve_iter *it, eve_val *x);
  * word (immediates included), then every child offset. */
 const uint64_t *map_child_words(eve_txn *t, const blk *b, size_t *n);
 
-/* Equality of two maps (two sets): 1 if equal, 0 if not (errors sticky in
- * t).  Both words must already be known to be maps (sets) or their empty
- * words / nil.  Uses the canonical shape: compares node by node and skips
- * shared subtrees, so comparing two versions of one map is cheap. */
-int map_equal(eve_txn *t, eve_val a, eve_val b);
-int set_equal(eve_txn *t, eve_val a, eve_val b);
-
 /* Deep validation of a map (set): node types per level, bitmaps, sizes,
  * every key's hash against its trie path, counts and hash sums, the
  * canonical shape (no non-root node with fewer than 2 elements), no
@@ -57,7 +50,7 @@ _Static_assert(CHAMP_MAX_DEPTH <= EVE_ITER_DEPTH, "iterator stack holds a path")
  * (T_MAP_COLL/T_SET_COLL) keeps its entry count in `ncoll` (nodemap is 0)
  * and holds ncoll entries. */
 typedef struct champ_node {
-  blk h;                 /* aux = 0 (reserved)                              */
+  blk h;                 /* aux: root: depth bound << 8 (value.h); else 0   */
   union {
     uint32_t datamap;    /* bitmap node: slots holding an inline entry      */
     uint32_t ncoll;      /* collision node: number of entries               */
@@ -80,6 +73,31 @@ typedef struct champ_kind {
 extern const champ_kind champ_map_kind;   /* map.c */
 extern const champ_kind champ_set_kind;   /* set.c */
 
+/* Equality of two maps (sets) uses the canonical shape: equal collections
+ * have identical tries, except for the order inside collision nodes.  The
+ * iterative walk in walk.c compares them node by node and skips a subtree
+ * that is the same block in both (two versions of one map share most), with
+ * a champ_pair for each pair of nodes on its path:
+ *   bitmap nodes: words[0..nwords) of a and b must be equal pairwise (the
+ *     entries), then children a->w[nwords + i], b->w[nwords + i] for i <
+ *     nchildren are compared as node pairs at level + 1;
+ *   collision nodes: each of a's nentries entries (stride words) must equal
+ *     some entry of b's (as many), key by key. */
+typedef struct champ_pair {
+  const champ_kind *k;
+  const eve_val *a, *b;   /* the two nodes' words: entries, then children */
+  uint32_t nwords;        /* bitmap node: entry words; collision: 0        */
+  uint32_t nchildren;     /* bitmap node: children; collision: 0           */
+  uint32_t nentries;      /* collision node: entries; bitmap: 0            */
+  unsigned level;
+} champ_pair;
+
+/* Read nodes a and b of kind k at `level` into *p.  Returns 1 when they may
+ * be equal (same counts and hash sums, and same bitmaps or entry counts),
+ * 0 when they differ or are damaged (t->err set). */
+int champ_pair_open(eve_txn *t, const champ_kind *k, uint64_t a, uint64_t b, unsigned level,
+                    champ_pair *p);
+
 /* The generic operations behind the public map and set functions; coll may
  * be nil or the kind's empty word (else EVE_ETYPE unless a root block).
  * champ_lookup sets *entry to the entry's words inside the domain (valid
@@ -97,7 +115,6 @@ uint64_t champ_count(eve_txn *t, const champ_kind *k, eve_val coll);
 uint64_t champ_hash(eve_txn *t, const champ_kind *k, eve_val coll);
 void champ_iter_init(eve_iter *it, const champ_kind *k);
 int champ_iter_next(eve_iter *it, const champ_kind *k, const eve_val **entry);
-int champ_equal(eve_txn *t, const champ_kind *k, eve_val a, eve_val b);
 int champ_check(eve_txn *t, const champ_kind *k, eve_val coll);
 
 #endif

@@ -38,5 +38,4 @@ int set_iter_next(eve_iter *it, eve_val *x) {
   return 0;
 }
 
-int set_equal(eve_txn *t, eve_val a, eve_val b) { return champ_equal(t, &champ_set_kind, a, b); }
 int set_check(eve_txn *t, eve_val s) { return champ_check(t, &champ_set_kind, s); }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "txn.h"
+#include "value.h" /* VAL_IS_BLOCK, and txn.h */
 
 /* ======================================================================
  * Output buffer
@@ -604,9 +604,9 @@ int text_error(eve_parse_error *err, const char *s, size_t pos, int code, const 
 }
 
 /* ======================================================================
- * Printing walk.  Iterative, so hostile depth never exhausts the C stack;
- * every open collection holds one level of the txn's depth guard (a
- * corrupt file may contain a cycle), released on every exit path.
+ * Printing walk.  Iterative, so depth never exhausts the C stack.  No value
+ * nests deeper than EVE_MAX_NESTING (the constructors refuse), so a walk
+ * with more collections open than that is in a damaged file: a cycle.
  * ==================================================================== */
 
 enum { CI_LIST, CI_VEC, CI_SET, CI_MAP };
@@ -647,16 +647,13 @@ static int emit(pwalk *w, eve_val v) {
   /* a collection inside itself is damage (values are trees of immutable
    * blocks); without this check a cycle would be printed again at every
    * level down to the depth limit: depth x size work before failing */
-  for (size_t i = 0; i < w->depth; i++)
+  for (size_t i = 0; i < w->depth && VAL_IS_BLOCK(v); i++) /* (empty ones are words) */
     if (w->lv[i].it.coll == v) return txn_fail(w->t, EVE_ECORRUPT);
-  if (!txn_enter(w->t)) return w->t->err ? w->t->err : EVE_EDEPTH;
+  if (w->depth >= EVE_MAX_NESTING) return txn_fail(w->t, EVE_ECORRUPT);
   rc = text_grow((void **)&w->lv, &w->cap, w->depth + 1, sizeof *w->lv);
   plevel *l = rc ? NULL : &w->lv[w->depth];
   if (l) rc = eve_iter_init(w->t, v, &l->it);
-  if (rc) {
-    txn_leave(w->t);
-    return rc;
-  }
+  if (rc) return rc;
   l->has_pending = 0;
   l->kind = ci;
   l->n = 0;
@@ -678,7 +675,6 @@ static int step(pwalk *w) {
   int rc = eve_iter_next(&l->it, &k, &v);
   if (rc == EVE_END) {
     tbuf_puts(w->b, st->close[l->kind]);
-    txn_leave(w->t);
     w->depth--;
     return 0;
   }
@@ -694,7 +690,6 @@ int text_print(eve_txn *t, eve_val v, const text_style *st, tbuf *b) {
   pwalk w = {.t = t, .st = st, .b = b};
   int rc = emit(&w, v);
   while (!rc && w.depth) rc = step(&w);
-  for (; w.depth; w.depth--) txn_leave(t);
   free(w.lv);
   return rc ? rc : b->err;
 }

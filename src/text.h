@@ -100,8 +100,9 @@ static inline int text_is_space(int c) {
 }
 
 /* ---- printing walk ----------------------------------------------------- */
-/* A format's printer: the walk handles collections (iteratively, with the
- * txn's depth guard per level); the style prints everything else. */
+/* A format's printer: the walk handles collections (iteratively; more than
+ * EVE_MAX_NESTING open is a cycle in a damaged file: EVE_ECORRUPT); the
+ * style prints everything else. */
 typedef struct text_style {
   /* Print a non-collection value of the given type. */
   int (*scalar)(eve_txn *t, tbuf *b, eve_val v, eve_type type);

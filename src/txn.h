@@ -15,15 +15,10 @@
 #include "eve.h"
 #include "guard.h"
 
-/* Deepest recursion of internal walkers (equality, compare, printing).  A
- * corrupt file can contain cycles; every recursive walk counts its depth. */
-#define EVE_MAX_WALK_DEPTH 4096
-
 struct eve_txn {
   eve_domain *d;
   unsigned flags;     /* enum eve_txn_flags                                  */
   int err;            /* sticky error, 0 if none                             */
-  int depth;          /* recursion depth of the current walk                 */
   uint64_t *fresh;    /* offsets allocated in this txn and not yet published;
                          0 marks an entry published by a commit             */
   size_t nfresh, capfresh;
@@ -106,14 +101,5 @@ static inline int txn_fits(eve_txn *t, const blk *b, uint64_t need) {
   txn_fail(t, EVE_ECORRUPT);
   return 0;
 }
-
-/* Recursion guard for walkers: txn_enter returns 0 (and sets EVE_EDEPTH)
- * when too deep; every successful enter is paired with txn_leave. */
-static inline int txn_enter(eve_txn *t) {
-  if (t->depth >= EVE_MAX_WALK_DEPTH) { txn_fail(t, EVE_EDEPTH); return 0; }
-  t->depth++;
-  return 1;
-}
-static inline void txn_leave(eve_txn *t) { t->depth--; }
 
 #endif

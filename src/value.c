@@ -13,6 +13,7 @@
 
 #include "map.h"
 #include "vec.h"
+#include "walk.h"
 
 /* ---- hashing ------------------------------------------------------------ */
 
@@ -427,8 +428,13 @@ static unsigned text_seed(unsigned tag) {
   return tag == TAG_STR ? SEED_STRING : tag == TAG_KW ? SEED_KEYWORD : SEED_SYMBOL;
 }
 
-static uint64_t hash_block(eve_txn *t, eve_val v) {
+/* depth (may be NULL): also the value's depth bound, from the same read.
+ * Inlined into val_hash and val_hash_depth, so a lookup's hash pays
+ * nothing for it. */
+static inline __attribute__((always_inline)) uint64_t hash_block(eve_txn *t, eve_val v,
+                                                                 uint32_t *depth) {
   const blk *b = txn_read_any(t, v);
+  if (depth) *depth = blk_is_coll_root(b->type) ? root_depth(b) : 0;
   switch (b->type) {
   case T_INT: return hash_scalar((uint64_t)((const blk_int *)b)->i, SEED_INT);
   case T_FLOAT: {
@@ -450,10 +456,12 @@ static uint64_t hash_block(eve_txn *t, eve_val v) {
   }
 }
 
-uint64_t val_hash(eve_txn *t, eve_val v) {
+static inline __attribute__((always_inline)) uint64_t hash_value(eve_txn *t, eve_val v,
+                                                                 uint32_t *depth) {
+  if (depth && !VAL_IS_BLOCK(v)) *depth = val_depth(t, v); /* no read */
   uint64_t h;
   switch (VAL_TAG(v)) {
-  case TAG_PTR: h = v ? hash_block(t, v) : hash_scalar(0, SEED_NIL); break;
+  case TAG_PTR: h = v ? hash_block(t, v, depth) : hash_scalar(0, SEED_NIL); break;
   case TAG_INT: h = hash_scalar((uint64_t)((int64_t)v >> 3), SEED_INT); break;
   case TAG_STR: case TAG_KW: case TAG_SYM:
     h = hash_bytes((const char *)&v + 1, (v >> 3) & 7, text_seed(VAL_TAG(v)));
@@ -468,6 +476,12 @@ uint64_t val_hash(eve_txn *t, eve_val v) {
     }
   }
   return hash_mask(h);
+}
+
+uint64_t val_hash(eve_txn *t, eve_val v) { return hash_value(t, v, NULL); }
+
+uint64_t val_hash_depth(eve_txn *t, eve_val v, uint32_t *depth) {
+  return hash_value(t, v, depth);
 }
 
 int eve_hash(eve_txn *t, eve_val v, uint64_t *out) {
@@ -557,18 +571,8 @@ void blk_for_each_child(eve_txn *t, uint64_t off, blk_visit_fn fn, void *ctx) {
   for (size_t i = 0; i < n; i++) fn(ctx, &w[i]);
 }
 
-/* ---- equality ----------------------------------------------------------------- */
-
-static int seq_equal(eve_txn *t, eve_val a, eve_val b) {
-  eve_iter ia, ib;
-  if (eve_iter_init(t, a, &ia) || eve_iter_init(t, b, &ib)) return 0;
-  for (;;) {
-    eve_val x, y;
-    int ra = eve_iter_next(&ia, &x, NULL), rb = eve_iter_next(&ib, &y, NULL);
-    if (ra == EVE_END || rb == EVE_END) return ra == rb;
-    if (ra || rb || !val_equal(t, x, y)) return 0;
-  }
-}
+/* ---- equality ----------------------------------------------------------------- *
+ * What the words and headers decide alone; walk.c compares elements. */
 
 static int scalar_block_equal(eve_txn *t, eve_val a, eve_val b, unsigned type) {
   const blk *x = txn_read_any(t, a), *y = txn_read_any(t, b);
@@ -587,7 +591,9 @@ static int scalar_block_equal(eve_txn *t, eve_val a, eve_val b, unsigned type) {
   }
 }
 
-static int block_equal(eve_txn *t, eve_val a, eve_val b) {
+/* Two blocks: scalars compare here; collections of one kind (vectors and
+ * lists are one) with equal counts and hashes are left open. */
+static int blocks_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
   unsigned ta = value_block_type(t, a), tb = value_block_type(t, b);
   if (t->err) return 0;
   int seq = (ta == T_VEC || ta == T_LIST) && (tb == T_VEC || tb == T_LIST);
@@ -596,20 +602,30 @@ static int block_equal(eve_txn *t, eve_val a, eve_val b) {
   uint64_t ca, cb;
   if (eve_count(t, a, &ca) || eve_count(t, b, &cb) || ca != cb) return 0;
   if (val_hash(t, a) != val_hash(t, b)) return 0;
-  if (seq) return seq_equal(t, a, b);
-  return ta == T_MAP ? map_equal(t, a, b) : set_equal(t, a, b);
+  *type = ta;
+  return EQ_OPEN;
 }
 
-int val_equal(eve_txn *t, eve_val a, eve_val b) {
+/* Inlined into val_equal: a lookup compares keys with no call in between. */
+static inline __attribute__((always_inline)) int equal_shallow(eve_txn *t, eve_val a, eve_val b,
+                                                               unsigned *type) {
   if (a == b) return 1;
   /* canonical immediates: an immediate equals only itself, except that the
    * empty vector and the empty list are equal sequences */
   if (!VAL_IS_BLOCK(a) || !VAL_IS_BLOCK(b))
     return (a == EVE_V_EMPTY_VECTOR || a == EVE_V_EMPTY_LIST) &&
            (b == EVE_V_EMPTY_VECTOR || b == EVE_V_EMPTY_LIST);
-  if (!txn_enter(t)) return 0;
-  int eq = block_equal(t, a, b);
-  txn_leave(t);
+  return blocks_equal_shallow(t, a, b, type);
+}
+
+int val_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
+  return equal_shallow(t, a, b, type);
+}
+
+int val_equal(eve_txn *t, eve_val a, eve_val b) {
+  unsigned type;
+  int eq = equal_shallow(t, a, b, &type);
+  if (eq == EQ_OPEN) eq = walk_equal(t, a, b, type);
   return eq && !t->err;
 }
 
@@ -699,62 +715,6 @@ static int cmp_text(eve_txn *t, eve_val a, eve_val b) {
   return cmp_bytes(p, n, q, m);
 }
 
-static int cmp_seq(eve_txn *t, eve_val a, eve_val b) {
-  eve_iter ia, ib;
-  if (eve_iter_init(t, a, &ia) || eve_iter_init(t, b, &ib)) return 0;
-  for (;;) {
-    eve_val x, y;
-    int ra = eve_iter_next(&ia, &x, NULL), rb = eve_iter_next(&ib, &y, NULL);
-    if (ra == EVE_END || rb == EVE_END) return (rb == EVE_END) - (ra == EVE_END);
-    if (ra || rb) return 0;
-    int c = val_compare(t, x, y);
-    if (c) return c;
-  }
-}
-
-/* Sets and maps: by count, then their entries in sorted order. */
-typedef struct entry { eve_val k, v; } entry;
-
-static int cmp_entry(const void *x, const void *y, void *ctx) {
-  const entry *p = x, *q = y;
-  int c = val_compare(ctx, p->k, q->k);
-  return c ? c : val_compare(ctx, p->v, q->v);
-}
-
-static entry *sorted_entries(eve_txn *t, eve_val coll, uint64_t n) {
-  /* n is read from the file: no collection holds more entries than the heap
-   * has blocks, so anything larger is damage, not a reason to allocate */
-  if (n > (atomic_load(&t->d->hdr->bump) - t->d->heap_start) / BLK_MIN) {
-    txn_fail(t, EVE_ECORRUPT);
-    return NULL;
-  }
-  entry *e = malloc((n ? n : 1) * sizeof *e);
-  if (!e) {
-    txn_fail(t, EVE_ENOMEM);
-    return NULL;
-  }
-  eve_iter it;
-  uint64_t i = 0;
-  if (eve_iter_init(t, coll, &it) == 0)
-    while (i < n && eve_iter_next(&it, &e[i].k, &e[i].v) == 0) i++;
-  if (i != n) txn_fail(t, EVE_ECORRUPT);
-  qsort_r(e, i, sizeof *e, cmp_entry, t);
-  return e;
-}
-
-static int cmp_unordered(eve_txn *t, eve_val a, eve_val b) {
-  uint64_t n, m;
-  if (eve_count(t, a, &n) || eve_count(t, b, &m)) return 0;
-  if (n != m) return cmp_u64(n, m);
-  if (val_equal(t, a, b)) return 0;
-  entry *x = sorted_entries(t, a, n), *y = sorted_entries(t, b, m);
-  int c = 0;
-  for (uint64_t i = 0; x && y && !t->err && i < n && !c; i++) c = cmp_entry(&x[i], &y[i], t);
-  free(x);
-  free(y);
-  return c;
-}
-
 static int cmp_same_rank(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type tb) {
   switch (ta) {
   case EVE_NIL: return 0;
@@ -778,21 +738,44 @@ static int cmp_same_rank(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type
     if (eve_get_bytes(t, &a, &p, &n) || eve_get_bytes(t, &b, &q, &m)) return 0;
     return cmp_bytes(p, n, q, m);
   }
-  case EVE_LIST: case EVE_VECTOR: return cmp_seq(t, a, b);
-  case EVE_SET: case EVE_MAP: return cmp_unordered(t, a, b);
+  default: return 0; /* collections: val_compare_shallow */
   }
-  return 0;
+}
+
+/* Sets and maps are ordered by count, then by their entries in sorted
+ * order (walk.c); equal ones compare 0 before any of that. */
+static int unordered_shallow(eve_txn *t, eve_val a, eve_val b, int *c) {
+  uint64_t n, m;
+  if (eve_count(t, a, &n) || eve_count(t, b, &m)) return 1;
+  if (n != m) {
+    *c = cmp_u64(n, m);
+    return 1;
+  }
+  return val_equal(t, a, b);
+}
+
+int val_compare_shallow(eve_txn *t, eve_val a, eve_val b, int *c, eve_type *type) {
+  *c = 0;
+  if (a == b || t->err) return 1;
+  eve_type ta = val_type(t, a), tb = val_type(t, b);
+  int ra = type_rank(ta), rb = type_rank(tb);
+  if (ra != rb) {
+    *c = ra < rb ? -1 : 1;
+    return 1;
+  }
+  *type = ta;
+  switch (ta) {
+  case EVE_LIST: case EVE_VECTOR: return 0; /* element by element */
+  case EVE_SET: case EVE_MAP: return unordered_shallow(t, a, b, c);
+  default: *c = cmp_same_rank(t, a, b, ta, tb); return 1;
+  }
 }
 
 int val_compare(eve_txn *t, eve_val a, eve_val b) {
-  if (a == b || t->err) return 0;
-  eve_type ta = val_type(t, a), tb = val_type(t, b);
-  int ra = type_rank(ta), rb = type_rank(tb);
-  if (ra != rb) return ra < rb ? -1 : 1;
-  if (!txn_enter(t)) return 0;
-  int c = cmp_same_rank(t, a, b, ta, tb);
-  txn_leave(t);
-  return c;
+  int c;
+  eve_type type;
+  if (val_compare_shallow(t, a, b, &c, &type)) return c;
+  return walk_compare(t, a, b, type);
 }
 
 int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out) {

@@ -88,10 +88,88 @@ uint64_t hash_finish(uint64_t raw, uint64_t count, enum hash_kind kind);
 uint64_t hash_pow(uint64_t n);      /* P^n mod 2^64  */
 uint64_t hash_pow_inv(uint64_t n);  /* P^-n mod 2^64 */
 
-/* Hash, equality and order of values (errors are sticky in t). */
+/* Hash, equality and order of values (errors are sticky in t).  Equality
+ * and order walk nested values iteratively (walk.c): their C stack use does
+ * not grow with the nesting. */
 uint64_t val_hash(eve_txn *t, eve_val v);
 int val_equal(eve_txn *t, eve_val a, eve_val b);
 int val_compare(eve_txn *t, eve_val a, eve_val b);
+
+/* ---- nesting depth -------------------------------------------------------
+ * The depth of a value is 0 for a scalar, 1 for an empty collection, and
+ * 1 + the depth of its deepest element (map keys count) for any other
+ * collection.  No value is deeper than EVE_MAX_NESTING: the constructors
+ * refuse to put an element of depth EVE_MAX_NESTING into a collection, as
+ * the readers refuse deeper text.  So a walk that finds itself deeper has
+ * met a damaged file (a cycle), and stops with EVE_ECORRUPT.
+ *
+ * To refuse in O(1), every collection root records an upper bound of its
+ * depth in bits 8..31 of its header's aux word (bits 0..7 stay the type's
+ * own: a vector's shift, 0 for the others).  Adding an element raises the
+ * bound exactly; removing one leaves it (a bound may be loose, never low).
+ * Only when a bound says an element may be too deep is the element walked
+ * to decide (depth_admit).  0 means "not recorded" (files written
+ * before bounds were kept) and reads as EVE_MAX_NESTING. */
+#define DEPTH_SHIFT 8u
+#define DEPTH_TYPE_MASK 0xFFu
+
+static inline int blk_is_coll_root(unsigned type) {
+  return type == T_MAP || type == T_SET || type == T_VEC || type == T_LIST;
+}
+
+/* The bound recorded in a collection root's header. */
+static inline uint32_t root_depth(const blk *b) {
+  uint32_t d = b->aux >> DEPTH_SHIFT;
+  return d ? d : EVE_MAX_NESTING;
+}
+
+/* Record depth bound d (1..EVE_MAX_NESTING) in a fresh collection root. */
+static inline void root_set_depth(blk *b, uint32_t d) {
+  b->aux = (b->aux & DEPTH_TYPE_MASK) | d << DEPTH_SHIFT;
+}
+
+/* The recorded depth bound of any value word (0 for scalars; a corrupt
+ * block sets t->err and gives 0). */
+static inline uint32_t val_depth(eve_txn *t, eve_val v) {
+  if (!VAL_IS_BLOCK(v)) { /* the empty collections are the specials 4..7 */
+    unsigned kind = (v >> 3) & 31;
+    return VAL_TAG(v) == TAG_SPECIAL && kind >= SK_EMPTY_MAP && kind <= SK_EMPTY_LIST;
+  }
+  const blk *b = txn_read_any(t, v);
+  return blk_is_coll_root(b->type) ? root_depth(b) : 0;
+}
+
+/* val_hash(v) and val_depth(v) from one read of v's header: a constructor
+ * needs both of every element it adds. */
+uint64_t val_hash_depth(eve_txn *t, eve_val v, uint32_t *depth);
+
+uint32_t val_element_depth_slow(eve_txn *t, eve_val x, int *rc);
+
+/* x, whose recorded bound *d was just read (val_depth, val_hash_depth), is
+ * about to become an element of a collection: makes *d a bound of its
+ * depth at most EVE_MAX_NESTING - 1, so the collection's bound is max(its
+ * old bound, 1 + *d).  Returns 0; EVE_EDEPTH when x is too deep to be an
+ * element (nothing is made sticky: the caller just refuses); or the txn's
+ * sticky error. */
+static inline int depth_admit(eve_txn *t, eve_val x, uint32_t *d) {
+  if (__builtin_expect(*d < EVE_MAX_NESTING, 1)) return t->err;
+  int rc;
+  *d = val_element_depth_slow(t, x, &rc);
+  return rc;
+}
+
+/* Raise *depth, a collection's bound, to hold x of recorded bound dx (see
+ * depth_admit; EVE_EDEPTH leaves *depth alone). */
+static inline int depth_add(eve_txn *t, eve_val x, uint32_t dx, uint32_t *depth) {
+  int rc = depth_admit(t, x, &dx);
+  if (!rc && dx + 1 > *depth) *depth = dx + 1;
+  return rc;
+}
+
+/* The checker's test of a collection root's recorded bound: 0 when it is
+ * unrecorded or at least the value's depth and at most EVE_MAX_NESTING,
+ * EVE_ECORRUPT (not sticky) when not, or the txn's sticky error. */
+int val_depth_check(eve_txn *t, eve_val coll);
 
 /* A map or set key to look up: a value word, or a text given by its bytes
  * so that a lookup allocates nothing (eve_map_get_text).  A short text is

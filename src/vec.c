@@ -28,7 +28,8 @@
  * Layout (little-endian, offsets from the start of the domain)
  * ------------------------------------------------------------
  *   T_VEC root, 48 bytes:
- *     header    16 bytes, aux = shift (5, 10, ..., 60)
+ *     header    16 bytes, aux = shift (5, 10, ..., 60) | depth bound << 8
+ *               (the bound of every collection root, value.h)
  *     count     u64, >= 1 (the empty vector is the immediate EVE_V_EMPTY_VECTOR)
  *     hash      u64, raw sequence hash: sum of hash(x_i) * P^(count-1-i)
  *     root      u64, offset of the trie's T_VEC_NODE, 0 when count <= 32
@@ -57,7 +58,7 @@
 #define VEC_MAX_LEVELS (VEC_MAX_SHIFT / VEC_BITS) /* 12 */
 
 typedef struct blk_vec {
-  blk h;         /* aux: shift */
+  blk h;         /* aux: shift | depth bound << 8 */
   uint64_t count;
   uint64_t hash; /* raw (unfinished) sequence hash */
   uint64_t root; /* T_VEC_NODE or 0 */
@@ -79,6 +80,7 @@ _Static_assert(VEC_MAX_LEVELS + 4 <= EVE_ITER_DEPTH, "iterator stack holds a pat
 typedef struct vec_hdr {
   uint64_t count, hash, root, tail, tailoff;
   unsigned shift;
+  uint32_t depth;  /* the depth bound (0 for the empty vector) */
 } vec_hdr;
 
 static uint64_t tail_offset(uint64_t count) { return count ? (count - 1) & ~(uint64_t)VEC_MASK : 0; }
@@ -108,7 +110,8 @@ static int vec_load(eve_txn *t, eve_val v, vec_hdr *h) {
   h->hash = r->hash;
   h->root = r->root;
   h->tail = r->tail;
-  h->shift = b->aux;
+  h->shift = b->aux & DEPTH_TYPE_MASK;
+  h->depth = root_depth(b);
   h->tailoff = tail_offset(h->count);
   if (h->count == 0 || h->tail == 0 || h->shift < VEC_BITS || h->shift > VEC_MAX_SHIFT ||
       h->shift % VEC_BITS || (h->root == 0) != (h->tailoff == 0) ||
@@ -210,12 +213,13 @@ static uint64_t slots_replace(eve_txn *t, unsigned type, const uint64_t *src, un
   return off;
 }
 
-static int vec_make(eve_txn *t, uint64_t count, unsigned shift, uint64_t hash, uint64_t root,
-                    uint64_t tail, eve_val *out) {
+static int vec_make(eve_txn *t, uint64_t count, unsigned shift, uint32_t depth, uint64_t hash,
+                    uint64_t root, uint64_t tail, eve_val *out) {
   uint64_t off;
   blk_vec *r = txn_alloc(t, sizeof *r, T_VEC, &off);
   if (!r) return t->err;
   r->h.aux = shift;
+  root_set_depth(&r->h, depth);
   r->count = count;
   r->hash = hash;
   r->root = root;
@@ -256,8 +260,11 @@ static uint64_t push_tail(eve_txn *t, uint64_t count, unsigned level, uint64_t n
 }
 
 static int vec_conj(eve_txn *t, const vec_hdr *h, eve_val x, eve_val *out) {
-  uint64_t hx = val_hash(t, x);
+  uint32_t depth = h->depth, dx;
+  uint64_t hx = val_hash_depth(t, x, &dx);
   if (t->err) return t->err;
+  int rc = depth_add(t, x, dx, &depth); /* refused before building */
+  if (rc) return rc;
   if (h->count == UINT64_MAX) return EVE_ERANGE;
   uint64_t hash = h->hash * HASH_P + hx;
   unsigned tlen = tail_len(h);
@@ -266,7 +273,7 @@ static int vec_conj(eve_txn *t, const vec_hdr *h, eve_val x, eve_val *out) {
     if (h->count && !(old = leaf_read(t, h->tail, tlen))) return t->err;
     uint64_t tail = slots_copy(t, T_VEC_LEAF, old, h->count ? tlen : 0, 1, x);
     if (!tail) return t->err;
-    return vec_make(t, h->count + 1, h->shift, hash, h->root, tail, out);
+    return vec_make(t, h->count + 1, h->shift, depth, hash, h->root, tail, out);
   }
   if (!leaf_read(t, h->tail, VEC_WIDTH)) return t->err; /* it goes into the trie */
   uint64_t tail = slots_copy(t, T_VEC_LEAF, NULL, 0, 1, x);
@@ -281,7 +288,7 @@ static int vec_conj(eve_txn *t, const vec_hdr *h, eve_val x, eve_val *out) {
     shift += VEC_BITS;
   }
   if (!root) return t->err;
-  return vec_make(t, h->count + 1, shift, hash, root, tail, out);
+  return vec_make(t, h->count + 1, shift, depth, hash, root, tail, out);
 }
 
 /* ---- pop ---------------------------------------------------------------- */
@@ -312,6 +319,7 @@ static int pop_tail(eve_txn *t, uint64_t count, unsigned level, uint64_t node, u
   return *out ? 0 : t->err;
 }
 
+/* The depth bound stays as it was: a removal may leave it loose (value.h). */
 static int vec_pop(eve_txn *t, const vec_hdr *h, eve_val *out) {
   if (h->count == 0) return EVE_ERANGE;
   if (h->count == 1) {
@@ -327,7 +335,7 @@ static int vec_pop(eve_txn *t, const vec_hdr *h, eve_val *out) {
   if (tlen > 1) {
     uint64_t nt = slots_copy(t, T_VEC_LEAF, tail, tlen - 1, 0, 0);
     if (!nt) return t->err;
-    return vec_make(t, h->count - 1, h->shift, hash, h->root, nt, out);
+    return vec_make(t, h->count - 1, h->shift, h->depth, hash, h->root, nt, out);
   }
   /* The tail empties: the trie's last leaf becomes the tail. */
   uint64_t nt = trie_leaf(t, h, h->count - 2);
@@ -342,7 +350,7 @@ static int vec_pop(eve_txn *t, const vec_hdr *h, eve_val *out) {
     if (!(root = node_child(t, root, 0))) return t->err;
     shift -= VEC_BITS;
   }
-  return vec_make(t, h->count - 1, shift, hash, root, nt, out);
+  return vec_make(t, h->count - 1, shift, h->depth, hash, root, nt, out);
 }
 
 /* ---- assoc -------------------------------------------------------------- */
@@ -371,14 +379,18 @@ static uint64_t assoc_path(eve_txn *t, unsigned level, uint64_t node, uint64_t i
 static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_val x,
                      eve_val *out) {
   if (i == h->count) return vec_conj(t, h, x, out);
-  eve_val old = EVE_V_NIL;
-  int rc = vec_nth(t, h, i, &old);
+  uint32_t depth = h->depth, dx; /* the old element's depth stays in the bound */
+  uint64_t hnew = val_hash_depth(t, x, &dx);
+  if (t->err) return t->err;
+  int rc = depth_add(t, x, dx, &depth);
   if (rc) return rc;
+  eve_val old = EVE_V_NIL;
+  if ((rc = vec_nth(t, h, i, &old))) return rc;
   if (old == x || val_equal(t, old, x)) { /* nothing changes: same vector */
     *out = v;
     return t->err;
   }
-  uint64_t hold = val_hash(t, old), hnew = val_hash(t, x);
+  uint64_t hold = val_hash(t, old);
   if (t->err) return t->err;
   uint64_t hash = h->hash + (hnew - hold) * hash_pow(h->count - 1 - i);
   if (i >= h->tailoff) {
@@ -387,11 +399,11 @@ static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_va
                                        (unsigned)(i - h->tailoff), x)
                        : 0;
     if (!nt) return t->err;
-    return vec_make(t, h->count, h->shift, hash, h->root, nt, out);
+    return vec_make(t, h->count, h->shift, depth, hash, h->root, nt, out);
   }
   uint64_t root = assoc_path(t, h->shift, h->root, i, x);
   if (!root) return t->err;
-  return vec_make(t, h->count, h->shift, hash, root, h->tail, out);
+  return vec_make(t, h->count, h->shift, depth, hash, root, h->tail, out);
 }
 
 /* ---- cursor (iteration) ------------------------------------------------- *
@@ -593,7 +605,7 @@ static int vec_slice(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t from, uin
   uint64_t root = tailoff ? bld_finish(&b) : 0;
   uint64_t tail = slice_leaf(&cur, (unsigned)(count - tailoff), &hash);
   if (t->err) return t->err;
-  return vec_make(t, count, shift, hash, root, tail, out);
+  return vec_make(t, count, shift, h->depth, hash, root, tail, out); /* the source's bound */
 }
 
 /* ---- internal interface (vec.h) ----------------------------------------- */

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "support.h"
-#include "txn.h" /* EVE_MAX_WALK_DEPTH */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -736,16 +735,29 @@ Test(edn, nesting_limit) {
   CLOSE();
 }
 
-Test(edn, print_depth_guard) {
+/* The readers and the constructors agree: a value nests at most
+ * EVE_MAX_NESTING deep, whichever way it is built, and prints back. */
+Test(edn, readers_and_constructors_share_the_nesting_limit) {
   OPEN();
-  eve_val v = EVE_V_EMPTY_VECTOR;
-  for (int i = 0; i < 1000; i++) EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, v, &v));
+  eve_val v = EVE_V_EMPTY_VECTOR, deeper; /* depth 1 */
+  for (int i = 1; i < EVE_MAX_NESTING; i++) EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, v, &v));
   char *out = pr(t, v);
-  cr_assert_eq(strlen(out), 2002);
+  cr_assert_eq(strlen(out), 2 * (size_t)EVE_MAX_NESTING);
+  char text[2 * EVE_MAX_NESTING + 1];
+  memset(text, '[', EVE_MAX_NESTING);
+  memset(text + EVE_MAX_NESTING, ']', EVE_MAX_NESTING);
+  text[2 * EVE_MAX_NESTING] = '\0';
+  cr_assert_str_eq(out, text);
+  eve_val back = rd_ok(t, out);
+  cr_assert(equal(t, back, v), "the deepest value reads back equal");
   eve_free(out);
-  /* past the walk limit (a cycle in a corrupt file looks like this) */
-  for (int i = 0; i < EVE_MAX_WALK_DEPTH; i++) EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, v, &v));
-  EVE_ERR(eve_print_edn(t, v, &out, NULL), EVE_EDEPTH);
+  /* one level more: refused by the constructor as by the reader */
+  EVE_ERR(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, v, &deeper), EVE_EDEPTH);
+  EVE_ERR(eve_list_cons(t, v, EVE_V_EMPTY_LIST, &deeper), EVE_EDEPTH);
+  EVE_OK(eve_txn_error(t)); /* not sticky */
+  char *deep = nested(EVE_MAX_NESTING + 1, "[", "]");
+  expect_err(t, deep, EVE_EDEPTH, 1, EVE_MAX_NESTING + 1);
+  free(deep);
   CLOSE();
 }
 

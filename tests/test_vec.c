@@ -91,11 +91,11 @@ static uint64_t seq_hash(eve_txn *t, const eve_val *xs, uint64_t n) {
   return hash_finish(raw, n, HK_SEQ);
 }
 
-/* The root block's shift (aux), to check the trie's depth. */
+/* The root block's shift (aux's low byte), to check the trie's depth. */
 static unsigned shift_of(eve_txn *t, eve_val v) {
   const blk *b = txn_read(t, v, T_VEC);
   cr_assert_eq(eve_txn_error(t), 0);
-  return b->aux;
+  return b->aux & DEPTH_TYPE_MASK;
 }
 
 /* The canonical shift of an n-element vector: the smallest whose trie holds

@@ -16,8 +16,8 @@
 
 #include "cli.h"
 
-/* Longest key path accepted: deeper values could not be printed anyway
- * (the EDN reader and printer stop at EVE_MAX_NESTING). */
+/* Longest key path accepted: each key enters one collection, and no value
+ * nests deeper than EVE_MAX_NESTING. */
 #define OPS_MAX_PATH EVE_MAX_NESTING
 
 typedef int (*op_fn)(eve_txn *t, const op_call *c, eve_val old, eve_val *out, char *msg,

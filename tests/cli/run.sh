@@ -174,11 +174,11 @@ expect_err "set an unparsable value" 2 "cannot parse .*line 1 column" set "$D" a
 expect_ok "an unparsable set changed nothing" "[1 2 3]" get "$D" a
 expect_err "set trailing garbage" 2 "cannot parse" set "$D" a '1 2'
 expect_err "set an empty value" 2 "cannot parse" set "$D" a ''
-deep=$(printf '[%.0s' $(seq 600))$(printf ']%.0s' $(seq 600))
-expect_err "nesting deeper than the reader accepts" 2 "cannot parse.*deep" set "$D" d "$deep"
-deep=$(printf '[%.0s' $(seq 500))$(printf ']%.0s' $(seq 500))
+deep=$(printf '[%.0s' $(seq 4097))$(printf ']%.0s' $(seq 4097))
+expect_err "nesting deeper than EVE_MAX_NESTING" 2 "cannot parse.*deep" set "$D" d "$deep"
+deep=$(printf '[%.0s' $(seq 4096))$(printf ']%.0s' $(seq 4096))
 run set "$D" d "$deep"
-expect_ok "500 levels of nesting round-trip" "$deep" get "$D" d
+expect_ok "4096 levels of nesting (EVE_MAX_NESTING) round-trip" "$deep" get "$D" d
 expect_err "a string that is not UTF-8" 2 "cannot parse.*UTF-8" set "$D" s $'"\xff"'
 expect_err "an atom name that is not UTF-8" 2 "atom name" set "$D" $'\xff' 1
 expect_err "an empty atom name" 2 "atom name" get "$D" ''
