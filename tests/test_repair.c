@@ -306,3 +306,29 @@ Test(repair, killed_after_a_doom_keeps_the_doomed_value) {
   cr_assert_eq(META_STATE(meta_of(&w, w.b_root)), BLK_FREE, "B's old value was freed");
   assert_exact_after_reopen(&w);
 }
+
+/* Finding 6 of the report: after a lone writer was killed, the next open
+ * ran no recovery (and an open that did ran a whole collection, blocking
+ * other processes).  Here nobody else is attached when the child dies in
+ * the middle of an adoption; the next process to open repairs it as it
+ * attaches, online, and eve_open itself runs no collection. */
+Test(repair, a_lone_writer_killed_is_repaired_by_the_next_opener) {
+  world w = world_new(0);
+  eve_val a_root = w.a_root;
+  world_close(&w); /* nobody attached while the child works and dies */
+  job j = {domain_path(), OP_SNAP, {PAUSE_AFTER_ADOPT, 1, -1}};
+  kill_child_at(&j);
+  EVE_OK(eve_open(domain_path(), NULL, &w.d));
+  EVE_OK(eve_atom_open(w.d, "a", 0, &w.a));
+  EVE_OK(eve_atom_open(w.d, "b", 0, &w.b));
+  w.a_root = a_root;
+  assert_repaired(&w, "the next opener");
+  cr_assert_eq(META_COUNT(meta_of(&w, w.a_root)), 1, "the dead commit's owner was given back");
+  assert_holds(&w, w.b, B_EDN, "B is unchanged");
+  /* the child's private leftovers (its chunk, its fresh blocks) are still
+   * there: the repair was online, no collection ran in eve_open */
+  eve_check_report r;
+  EVE_OK(eve_check(w.d, &r, NULL, NULL));
+  cr_assert_gt(r.leaked_bytes, 0, "eve_open ran a collection");
+  assert_exact_after_reopen(&w);
+}
