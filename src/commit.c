@@ -307,8 +307,8 @@ static void journal_phase(commit_ctx *c, unsigned phase) {
   if (c->j) atomic_store(&c->j->state, c->seq << 8 | phase); /* seq_cst: before the root CAS */
 }
 
-/* A journal of at least `cap` entries for this slot, the first `keep`
- * carried over; the slot points at it before the old one is freed. */
+/* A journal of `cap` entries for this slot, with the old one's header and
+ * entries carried over; the slot points at it before the old one is freed. */
 static commit_journal *journal_alloc(commit_ctx *c, commit_journal *old, uint64_t cap) {
   uint64_t off;
   int rc = alloc_block(c->d, sizeof(commit_journal) + cap * sizeof(jentry), T_JOURNAL, &off);
@@ -390,9 +390,9 @@ static int armed_outcome(eve_domain *d, const commit_journal *j) {
     return COMMIT_UNKNOWN;
   uint64_t m = atomic_load(&((blk *)region_ptr(d, n))->meta);
   if (META_GEN(m) != j->new_gen || !(m & BLK_UNCONFIRMED)) return COMMIT_PUBLISHED;
-  if (j->root % 8 || !region_contains(d, j->root, 8)) {
-    if (j->root != (uint64_t)offsetof(eve_file_header, root)) return COMMIT_UNKNOWN;
-  }
+  /* the root word is an atom cell's (in the heap) or the registry's */
+  int registry = j->root == (uint64_t)offsetof(eve_file_header, root);
+  if (!registry && (j->root % 8 || !region_contains(d, j->root, 8))) return COMMIT_UNKNOWN;
   uint64_t now = atomic_load((_Atomic uint64_t *)region_ptr(d, j->root));
   return now == n ? COMMIT_PUBLISHED : COMMIT_NOT_PUBLISHED;
 }
