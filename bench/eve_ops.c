@@ -17,7 +17,7 @@ const char *ev_err(int rc) { return eve_strerror(rc); }
 int ev_open(ev_store *s, const char *path, const char *atom) {
   memset(s, 0, sizeof *s);
   snprintf(s->path, sizeof s->path, "%s", path);
-  eve_options o = {.flags = EVE_CREATE};
+  eve_options o = {.flags = EVE_OPEN_CREATE};
   /* valgrind cannot reserve the default 1 TiB: EVE_BENCH_MAX_SIZE=4294967296 */
   const char *max = getenv("EVE_BENCH_MAX_SIZE");
   if (max) o.max_size = strtoull(max, NULL, 10);
@@ -73,7 +73,7 @@ int ev_update(ev_store *s, uint64_t i, uint64_t gen, uint64_t *attempts) {
   int rc = eve_txn_begin(s->d, EVE_TXN_WRITE, &t);
   if (rc) return rc;
   rc = update_in(t, s->a, i, gen, attempts);
-  int rc2 = eve_txn_abort(t);
+  int rc2 = eve_txn_end(t);
   return rc ? rc : rc2;
 }
 
@@ -87,7 +87,7 @@ int ev_update_batch_txn(ev_store *s, rng *r, uint64_t nkeys, uint64_t gen, sampl
     if (lat) samples_add(lat, now_ns() - t0);
   }
   if (t) {
-    int rc2 = eve_txn_abort(t);
+    int rc2 = eve_txn_end(t);
     if (!rc) rc = rc2;
   }
   return rc;
@@ -119,7 +119,7 @@ int ev_load(ev_store *s, uint64_t n) {
     int rc = eve_txn_begin(s->d, EVE_TXN_WRITE, &t);
     if (rc) return rc;
     rc = eve_swap(t, s->a, load_fn, &l, NULL);
-    int rc2 = eve_txn_abort(t);
+    int rc2 = eve_txn_end(t);
     if (rc || rc2) return rc ? rc : rc2;
   }
   return 0;
@@ -134,7 +134,7 @@ static int read_in(eve_txn *t, eve_val m, uint64_t i, char out[VAL_LEN + 1]) {
   const char *p;
   size_t n;
   int rc = eve_map_get_text(t, m, EVE_STRING, kb, kn, &v);
-  if (!rc) rc = eve_get_text(t, &v, &p, &n);
+  if (!rc) rc = eve_text_get(t, &v, &p, &n);
   if (rc) return rc;
   if (n > VAL_LEN) n = VAL_LEN;
   memcpy(out, p, n);
@@ -149,7 +149,7 @@ int ev_read(ev_store *s, uint64_t i, char out[VAL_LEN + 1]) {
   if (rc) return rc;
   rc = eve_deref(t, s->a, &m);
   if (!rc) rc = read_in(t, m, i, out);
-  int rc2 = eve_txn_abort(t);
+  int rc2 = eve_txn_end(t);
   return rc ? rc : rc2;
 }
 
@@ -165,7 +165,7 @@ int ev_read_batch_txn(ev_store *s, rng *r, uint64_t nkeys, samples *lat, size_t 
     rc = read_in(t, m, i, out);
     if (lat) samples_add(lat, now_ns() - t0);
   }
-  int rc2 = eve_txn_abort(t);
+  int rc2 = eve_txn_end(t);
   return rc ? rc : rc2;
 }
 
@@ -176,7 +176,7 @@ static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   int64_t n = 0;
   (*calls)++;
   if (old != EVE_V_NIL) {
-    int rc = eve_get_int(t, old, &n);
+    int rc = eve_int_get(t, old, &n);
     if (rc) return rc;
   }
   return eve_int(t, n + 1, out);
@@ -188,7 +188,7 @@ int ev_inc(ev_store *s, uint64_t *attempts) {
   int rc = eve_txn_begin(s->d, EVE_TXN_WRITE, &t);
   if (rc) return rc;
   rc = eve_swap(t, s->a, inc_fn, &calls, NULL);
-  int rc2 = eve_txn_abort(t);
+  int rc2 = eve_txn_end(t);
   if (attempts) *attempts += calls;
   return rc ? rc : rc2;
 }
@@ -203,7 +203,7 @@ int ev_inc_batch_txn(ev_store *s, samples *lat, size_t n) {
     rc = eve_swap(t, s->a, inc_fn, &calls, NULL);
     if (lat) samples_add(lat, now_ns() - t0);
   }
-  int rc2 = eve_txn_abort(t);
+  int rc2 = eve_txn_end(t);
   return rc ? rc : rc2;
 }
 
@@ -213,8 +213,8 @@ int ev_counter_value(ev_store *s, int64_t *out) {
   int rc = eve_txn_begin(s->d, EVE_TXN_READ, &t);
   if (rc) return rc;
   rc = eve_deref(t, s->a, &v);
-  if (!rc) rc = v == EVE_V_NIL ? (*out = 0, 0) : eve_get_int(t, v, out);
-  eve_txn_abort(t);
+  if (!rc) rc = v == EVE_V_NIL ? (*out = 0, 0) : eve_int_get(t, v, out);
+  eve_txn_end(t);
   return rc;
 }
 

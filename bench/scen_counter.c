@@ -217,7 +217,7 @@ static void table_single(FILE *f, const single *r) {
   fprintf(f, "## 3. Counter atom\n\n"
              "### Single process: latency of one increment\n\n"
              "eve: `eve_txn_begin(WRITE)`, `eve_swap` with a function that reads the integer and "
-             "builds n+1 (an immediate: nothing is allocated), `eve_txn_abort`. The bare CAS is "
+             "builds n+1 (an immediate: nothing is allocated), `eve_txn_end`. The bare CAS is "
              "a load and a `compare_exchange_weak` loop on a word of shared memory. An "
              "increment costs about as much as the clock, so the rows \"%d per sample\" time "
              "%d consecutive increments and divide: those are the fair comparison with the CAS "

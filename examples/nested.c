@@ -32,7 +32,7 @@ static int build(eve_domain *d, eve_atom *atom) {
   eve_parse_error perr;
   if ((rc = eve_read_edn(t, doc, sizeof doc - 1, &shop, &perr)) != 0) {
     fprintf(stderr, "eve-example: line %d column %d: %s\n", perr.line, perr.column, perr.message);
-    eve_txn_abort(t);
+    eve_txn_end(t);
     return rc;
   }
   /* then change it through the API: stock["plum"] = {:qty 30} */
@@ -42,11 +42,11 @@ static int build(eve_domain *d, eve_atom *atom) {
       (rc = eve_string(t, "plum", 4, &qty)) ||
       (rc = eve_map_assoc(t, stock, qty, plum, &stock)) ||
       (rc = eve_map_assoc(t, shop, key, stock, &shop))) {
-    eve_txn_abort(t);
+    eve_txn_end(t);
     return rc;
   }
   rc = eve_reset(t, atom, shop); /* publish; intermediate versions are freed */
-  eve_txn_abort(t);               /* ends the txn; what was published stays */
+  eve_txn_end(t);               /* ends the txn; what was published stays */
   return rc;
 }
 
@@ -64,7 +64,7 @@ static int print_atom(eve_domain *d, const char *name, const char *who) {
     printf("%s (%llu keys):\n  %s\n", who, (unsigned long long)n, text);
     eve_free(text);
   }
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_atom_close(atom);
   return rc;
 }

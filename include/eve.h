@@ -20,12 +20,12 @@
  *    obtained in a transaction is valid until that transaction ends (as
  *    LMDB's pointers are valid until its txn ends): to keep it longer, copy
  *    it out (e.g. print it to EDN) or publish it in an atom and deref it
- *    later (see eve_txn_abort).  Pointers returned into the domain
+ *    later (see eve_txn_end).  Pointers returned into the domain
  *    (eve_str, eve_bytes) have the same lifetime.
  *  - A transaction belongs to the thread that began it.  It may be handed to
  *    another thread (used by one thread at a time) while that thread lives:
  *    when the thread that began it exits, the library ends every
- *    transaction it left open (as eve_txn_abort), so that they stop holding
+ *    transaction it left open (as eve_txn_end), so that they stop holding
  *    reclamation back; such a transaction must not be used any more.  (This
  *    runs as a pthread key destructor, after C++/Rust thread_local
  *    destructors, which may still end transactions; a pthread key
@@ -56,6 +56,14 @@
 extern "C" {
 #endif
 
+/* Every public function carries EVE_API: the shared library exports these
+ * and nothing else (it is built with hidden visibility). */
+#if defined(__GNUC__) || defined(__clang__)
+#define EVE_API __attribute__((visibility("default")))
+#else
+#define EVE_API
+#endif
+
 #define EVE_VERSION_MAJOR 0
 #define EVE_VERSION_MINOR 1
 #define EVE_VERSION_PATCH 0
@@ -69,74 +77,80 @@ typedef uint64_t eve_val;
  * generated from it.
  * ---------------------------------------------------------------------- */
 #define EVE_ERRNO_MAP(X)                                                         \
-  X(INVAL,     -1, "invalid argument")                                         \
-  X(NOMEM,     -2, "out of process memory")                                    \
-  X(IO,        -3, "I/O error (see errno)")                                    \
-  X(NOSPC,     -4, "no space left on device: the domain could not grow")       \
-  X(FULL,      -5, "domain reached its maximum size (options.max_size)")       \
-  X(NOTDOMAIN, -6, "not an eve domain file (bad magic)")                       \
-  X(VERSION,   -7, "domain file has an unsupported format version")            \
-  X(BADHDR,    -8, "domain header is damaged (checksum or layout mismatch)")   \
-  X(TRUNC,     -9, "domain file is truncated")                                 \
-  X(CORRUPT,  -10, "corrupt data in the domain (bad offset, magic or type)")   \
-  X(TYPE,     -11, "wrong type for this operation")                            \
-  X(NOTFOUND, -12, "not found")                                                \
-  X(RANGE,    -13, "index or value out of range")                              \
-  X(PARSE,    -14, "parse error in EDN or JSON text")                          \
-  X(DEPTH,    -15, "nesting too deep (values: past EVE_MAX_NESTING, 4096)")     \
-  X(ACCESS,   -16, "permission denied")                                        \
-  X(EXIST,    -17, "file exists")                                              \
-  X(NOENT,    -18, "no such file or directory")                                \
-  X(BUSY,     -19, "domain is busy (exclusive access held elsewhere)")         \
-  X(TXN,      -20, "transaction is not usable here (ended, read-only, or from another domain)") \
-  X(END,      -21, "end of iteration")                                      \
-  X(CONFLICT, -22, "the atom did not hold the expected value")              \
-  X(TIMEDOUT, -23, "timed out")                                             \
-  X(REMOVED,  -24, "the atom was removed")                                  \
-  X(SLOTS,    -25, "all reader slots of the domain are in use")             \
-  X(REENTRY,  -26, "a swap function tried to change its own atom")          \
-  X(FORKED,   -27, "transaction or handle inherited across fork()")         \
-  X(PANIC,    -28, "the domain hit an unrecoverable error; reopen it")
+  X(EVE_EINVAL,     -1, "invalid argument")                                         \
+  X(EVE_ENOMEM,     -2, "out of process memory")                                    \
+  X(EVE_EIO,        -3, "I/O error (see errno)")                                    \
+  X(EVE_ENOSPC,     -4, "no space left on device: the domain could not grow")       \
+  X(EVE_EFULL,      -5, "domain reached its maximum size (options.max_size)")       \
+  X(EVE_ENOTDOMAIN, -6, "not an eve domain file (bad magic)")                       \
+  X(EVE_EVERSION,   -7, "domain file has an unsupported format version")            \
+  X(EVE_EBADHDR,    -8, "domain header is damaged (checksum or layout mismatch)")   \
+  X(EVE_ETRUNC,     -9, "domain file is truncated")                                 \
+  X(EVE_ECORRUPT,  -10, "corrupt data in the domain (bad offset, magic or type)")   \
+  X(EVE_ETYPE,     -11, "wrong type for this operation")                            \
+  X(EVE_ENOTFOUND, -12, "not found")                                                \
+  X(EVE_ERANGE,    -13, "index or value out of range")                              \
+  X(EVE_EPARSE,    -14, "parse error in EDN or JSON text")                          \
+  X(EVE_EDEPTH,    -15, "nesting too deep (values: past EVE_MAX_NESTING, 4096)")     \
+  X(EVE_EACCESS,   -16, "permission denied")                                        \
+  X(EVE_EEXIST,    -17, "file exists")                                              \
+  X(EVE_ENOENT,    -18, "no such file or directory")                                \
+  X(EVE_EBUSY,     -19, "domain is busy (exclusive access held elsewhere)")         \
+  X(EVE_ETXN,      -20, "transaction is not usable here (ended, read-only, or from another domain)") \
+  X(EVE_END,      -21, "end of iteration")                                      \
+  X(EVE_ECONFLICT, -22, "the atom did not hold the expected value")              \
+  X(EVE_ETIMEDOUT, -23, "timed out")                                             \
+  X(EVE_EREMOVED,  -24, "the atom was removed")                                  \
+  X(EVE_ESLOTS,    -25, "all reader slots of the domain are in use")             \
+  X(EVE_EREENTRY,  -26, "a swap function tried to change its own atom")          \
+  X(EVE_EFORKED,   -27, "transaction or handle inherited across fork()")         \
+  X(EVE_EPANIC,    -28, "the domain hit an unrecoverable error; reopen it")
 
 typedef enum eve_err {
   EVE_OK = 0,
-#define EVE__ERR_ENUM(name, code, msg) EVE_E##name = (code),
+#define EVE__ERR_ENUM(name, code, msg) name = (code),
   EVE_ERRNO_MAP(EVE__ERR_ENUM)
 #undef EVE__ERR_ENUM
 } eve_err;
 
 /* End of iteration is reported as EVE_END (not a failure). */
-#define EVE_END EVE_EEND
+#define EVE_END EVE_END
 
 /* A human-readable message for an error code; it starts with the code's name. */
-const char *eve_strerror(int err);
+EVE_API const char *eve_strerror(int err);
 /* The code's name, e.g. "EVE_ENOSPC"; "EVE_UNKNOWN" for anything else. */
-const char *eve_err_name(int err);
+EVE_API const char *eve_err_name(int err);
 
 /* ------------------------------------------------------------------------
  * Domains
  * ---------------------------------------------------------------------- */
 typedef struct eve_domain eve_domain;
 
+/* eve_options.flags: one mode (the low two bits) and, optionally,
+ * EVE_OPEN_RDONLY. */
 enum eve_open_flags {
-  EVE_OPEN_EXISTING = 1 << 3, /* open an existing file, create nothing (a
-                                 non-zero flags word without EVE_CREATE)   */
-  EVE_CREATE = 1 << 0,  /* create the file if it does not exist              */
-  EVE_EXCL = 1 << 1,    /* with EVE_CREATE: fail with EVE_EEXIST if it exists */
-  EVE_RDONLY = 1 << 2,  /* map read-only: writes are refused (EVE_ETXN), and
-                           transactions cannot pin (the slots are in the
-                           file), so they do not hold back reclamation:
-                           use it on a domain nobody is changing (a copy,
-                           an inspection), never beside live writers       */
+  EVE_OPEN_CREATE = 0,    /* the default: open the file, creating it if absent */
+  EVE_OPEN_EXISTING = 1,  /* open an existing file; EVE_ENOENT if there is none */
+  EVE_OPEN_NEW = 2,       /* create the file; EVE_EEXIST if it already exists   */
+  EVE_OPEN_MODE_MASK = 3, /* the bits that hold the mode                        */
+  EVE_OPEN_RDONLY = 1 << 2, /* map read-only; never creates (with EVE_OPEN_NEW:
+                           EVE_EINVAL; with CREATE it acts as EXISTING).
+                           Writes are refused (EVE_ETXN), and transactions
+                           cannot pin (the slots are in the file), so they do
+                           not hold back reclamation: use it on a domain
+                           nobody is changing (a copy, an inspection), never
+                           beside live writers.  Not valid in memory.       */
 };
 
 typedef struct eve_options {
-  unsigned flags;       /* enum eve_open_flags; 0 means EVE_CREATE, and any
-                           word without EVE_CREATE opens existing files only */
+  unsigned flags;       /* a mode from enum eve_open_flags, optionally
+                           | EVE_OPEN_RDONLY; other bits are EVE_EINVAL      */
   unsigned mode;        /* file mode for a new file; 0 means 0600             */
   uint64_t max_size;    /* address range reserved for the domain; 0 = 1 TiB.
                            Fixed when the file is created.                    */
   uint64_t initial_size;/* first file size; 0 = 64 KiB (rounded to pages)    */
+  uint64_t reserved[4]; /* zero: room for options added later without an ABI
+                           break (eve_open refuses non-zero, EVE_EINVAL)     */
 } eve_options;
 
 /* Open (or create) the domain at path.  path == NULL makes an in-memory
@@ -145,7 +159,7 @@ typedef struct eve_options {
  * defaults.
  * Errors: EVE_ENOENT, EVE_EACCESS, EVE_EEXIST, EVE_ENOTDOMAIN, EVE_EVERSION,
  * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
-int eve_open(const char *path, const eve_options *opts, eve_domain **out);
+EVE_API int eve_open(const char *path, const eve_options *opts, eve_domain **out);
 
 /* Unmap and close.  Values stay in the file.  EVE_EBUSY, and nothing
  * changes, while a transaction of the handle is open in any thread (the
@@ -155,7 +169,7 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out);
  * EVE_EINVAL, never freed memory (closed handles are kept, and reused by a
  * later eve_open only after eight more have been closed).  A handle whose
  * file was truncated (EVE_ETRUNC) closes without writing anything. */
-int eve_close(eve_domain *d);
+EVE_API int eve_close(eve_domain *d);
 
 typedef struct eve_domain_info {
   uint64_t file_bytes;   /* current size of the file                         */
@@ -165,7 +179,7 @@ typedef struct eve_domain_info {
   uint32_t format_version;
 } eve_domain_info;
 
-int eve_domain_info_get(eve_domain *d, eve_domain_info *out);
+EVE_API int eve_domain_info_get(eve_domain *d, eve_domain_info *out);
 
 /* ------------------------------------------------------------------------
  * Transactions
@@ -187,7 +201,7 @@ enum eve_txn_flags {
  * to finish, up to about 2 s, then EVE_EBUSY (eve_atom_open, eve_wait and
  * the other calls on the handle do the same).  EVE_EINVAL on a closed
  * handle. */
-int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
+EVE_API int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction and free every block it created and did not publish
  * (values published by a swap stay in their atom).  Values read or created
@@ -205,10 +219,10 @@ int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
  * would be freed under the caller (by eve_gc, or by a commit dropping the
  * blocks it shares with a published value) and miscounted if published
  * later. */
-int eve_txn_abort(eve_txn *t);
+EVE_API int eve_txn_end(eve_txn *t);
 
 /* The transaction's sticky error (0 if none). */
-int eve_txn_error(const eve_txn *t);
+EVE_API int eve_txn_error(const eve_txn *t);
 
 /* ------------------------------------------------------------------------
  * Values
@@ -232,7 +246,7 @@ typedef enum eve_type {
 } eve_type;
 
 /* The name of a type, e.g. "map". */
-const char *eve_type_name(eve_type type);
+EVE_API const char *eve_type_name(eve_type type);
 
 /* Immediates: usable without a transaction. */
 #define EVE_V_NIL ((eve_val)0)
@@ -244,32 +258,32 @@ const char *eve_type_name(eve_type type);
 #define EVE_V_EMPTY_LIST ((eve_val)0x3A)
 
 /* The type of v. */
-int eve_type_of(eve_txn *t, eve_val v, eve_type *out);
+EVE_API int eve_type_get(eve_txn *t, eve_val v, eve_type *out);
 
 /* Constructors.  Those that may allocate need a write transaction. */
-int eve_bool(int b, eve_val *out);
-int eve_int(eve_txn *t, int64_t i, eve_val *out);
-int eve_float(eve_txn *t, double f, eve_val *out);     /* NaNs become one NaN */
-int eve_char(uint32_t codepoint, eve_val *out);         /* EVE_ERANGE past U+10FFFF or a surrogate */
-int eve_string(eve_txn *t, const char *s, size_t n, eve_val *out);  /* UTF-8, may contain NUL; EVE_EINVAL if not UTF-8 */
-int eve_keyword(eve_txn *t, const char *s, size_t n, eve_val *out); /* name without ':', may have ns: "a/b" */
-int eve_symbol(eve_txn *t, const char *s, size_t n, eve_val *out);
-int eve_uuid(eve_txn *t, const uint8_t bytes[16], eve_val *out);
-int eve_inst(eve_txn *t, int64_t ms_since_epoch, eve_val *out);
-int eve_bytes_new(eve_txn *t, const void *p, size_t n, eve_val *out);
+EVE_API int eve_bool(int b, eve_val *out);
+EVE_API int eve_int(eve_txn *t, int64_t i, eve_val *out);
+EVE_API int eve_float(eve_txn *t, double f, eve_val *out);     /* NaNs become one NaN */
+EVE_API int eve_char(uint32_t codepoint, eve_val *out);         /* EVE_ERANGE past U+10FFFF or a surrogate */
+EVE_API int eve_string(eve_txn *t, const char *s, size_t n, eve_val *out);  /* UTF-8, may contain NUL; EVE_EINVAL if not UTF-8 */
+EVE_API int eve_keyword(eve_txn *t, const char *s, size_t n, eve_val *out); /* name without ':', may have ns: "a/b" */
+EVE_API int eve_symbol(eve_txn *t, const char *s, size_t n, eve_val *out);
+EVE_API int eve_uuid(eve_txn *t, const uint8_t bytes[16], eve_val *out);
+EVE_API int eve_inst(eve_txn *t, int64_t ms_since_epoch, eve_val *out);
+EVE_API int eve_bytes(eve_txn *t, const void *p, size_t n, eve_val *out);
 
 /* Accessors: EVE_ETYPE when v is not of that type. */
-int eve_get_bool(eve_txn *t, eve_val v, int *out);
-int eve_get_int(eve_txn *t, eve_val v, int64_t *out);
-int eve_get_float(eve_txn *t, eve_val v, double *out);
-int eve_get_char(eve_txn *t, eve_val v, uint32_t *out);
-int eve_get_uuid(eve_txn *t, eve_val v, uint8_t out[16]);
-int eve_get_inst(eve_txn *t, eve_val v, int64_t *out);
+EVE_API int eve_bool_get(eve_txn *t, eve_val v, int *out);
+EVE_API int eve_int_get(eve_txn *t, eve_val v, int64_t *out);
+EVE_API int eve_float_get(eve_txn *t, eve_val v, double *out);
+EVE_API int eve_char_get(eve_txn *t, eve_val v, uint32_t *out);
+EVE_API int eve_uuid_get(eve_txn *t, eve_val v, uint8_t out[16]);
+EVE_API int eve_inst_get(eve_txn *t, eve_val v, int64_t *out);
 /* String, keyword or symbol text (not NUL-terminated).  Short texts live in
  * the value word itself, so pass the word's address: *s points into *v (keep
  * *v alive) or into the domain (valid until the txn ends). */
-int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n);
-int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n);
+EVE_API int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n);
+EVE_API int eve_bytes_get(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n);
 
 /* Structural equality, hashing and a total order (consistent with each other:
  * equal values hash equal and compare 0).  1 and 1.0 are different values;
@@ -281,9 +295,9 @@ int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n);
  * (key, then value).  Equality and order work at any depth up to
  * EVE_MAX_NESTING without recursion; a value deeper than that can only be
  * damage: EVE_ECORRUPT. */
-int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out);
-int eve_hash(eve_txn *t, eve_val v, uint64_t *out);
-int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
+EVE_API int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out);
+EVE_API int eve_hash(eve_txn *t, eve_val v, uint64_t *out);
+EVE_API int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
 
 /* ------------------------------------------------------------------------
  * Collections (immutable; each update returns a new value)
@@ -306,37 +320,37 @@ int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
 #define EVE_MAX_NESTING 4096
 
 /* Element count of a map, set, vector or list (EVE_ETYPE otherwise). */
-int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
+EVE_API int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
 
 /* Maps.  nil is accepted as the empty map by assoc/dissoc/get/merge. */
-int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out); /* EVE_ENOTFOUND if absent */
+EVE_API int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out); /* EVE_ENOTFOUND if absent */
 /* The same lookup for a text key given by its bytes: type is EVE_STRING,
  * EVE_KEYWORD or EVE_SYMBOL (the key "abc" is key[0..n) of that type).
  * Allocates nothing, so it works in a read transaction.  EVE_ENOTFOUND if
  * absent; EVE_EINVAL for another type or text eve_string (eve_keyword,
  * eve_symbol) would refuse, such as bad UTF-8. */
-int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
+EVE_API int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
                      eve_val *out);
-int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out);
-int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out);
-int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out); /* b's entries win */
+EVE_API int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out);
+EVE_API int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out);
+EVE_API int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out); /* b's entries win */
 
 /* Sets. */
-int eve_set_contains(eve_txn *t, eve_val s, eve_val x, int *out);
-int eve_set_conj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
-int eve_set_disj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
+EVE_API int eve_set_contains(eve_txn *t, eve_val s, eve_val x, int *out);
+EVE_API int eve_set_conj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
+EVE_API int eve_set_disj(eve_txn *t, eve_val s, eve_val x, eve_val *out);
 
 /* Vectors. */
-int eve_vec_nth(eve_txn *t, eve_val v, uint64_t i, eve_val *out);  /* EVE_ERANGE */
-int eve_vec_assoc(eve_txn *t, eve_val v, uint64_t i, eve_val x, eve_val *out); /* i == count appends */
-int eve_vec_conj(eve_txn *t, eve_val v, eve_val x, eve_val *out);
-int eve_vec_pop(eve_txn *t, eve_val v, eve_val *out);             /* EVE_ERANGE when empty */
-int eve_vec_slice(eve_txn *t, eve_val v, uint64_t from, uint64_t to, eve_val *out); /* [from, to) */
+EVE_API int eve_vec_nth(eve_txn *t, eve_val v, uint64_t i, eve_val *out);  /* EVE_ERANGE */
+EVE_API int eve_vec_assoc(eve_txn *t, eve_val v, uint64_t i, eve_val x, eve_val *out); /* i == count appends */
+EVE_API int eve_vec_conj(eve_txn *t, eve_val v, eve_val x, eve_val *out);
+EVE_API int eve_vec_pop(eve_txn *t, eve_val v, eve_val *out);             /* EVE_ERANGE when empty */
+EVE_API int eve_vec_slice(eve_txn *t, eve_val v, uint64_t from, uint64_t to, eve_val *out); /* [from, to) */
 
 /* Lists. */
-int eve_list_cons(eve_txn *t, eve_val x, eve_val list, eve_val *out); /* nil is the empty list */
-int eve_list_first(eve_txn *t, eve_val list, eve_val *out);           /* nil when empty */
-int eve_list_rest(eve_txn *t, eve_val list, eve_val *out);            /* empty list when empty */
+EVE_API int eve_list_cons(eve_txn *t, eve_val x, eve_val list, eve_val *out); /* nil is the empty list */
+EVE_API int eve_list_first(eve_txn *t, eve_val list, eve_val *out);           /* nil when empty */
+EVE_API int eve_list_rest(eve_txn *t, eve_val list, eve_val *out);            /* empty list when empty */
 
 /* Iteration over any collection: maps yield key and value; other
  * collections yield the element as key and nil as value.  Lists and
@@ -356,8 +370,8 @@ typedef struct eve_iter {
   uint64_t aux;
 } eve_iter;
 
-int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it);
-int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val);
+EVE_API int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it);
+EVE_API int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val);
 
 /* ------------------------------------------------------------------------
  * Atoms: named roots shared by every process that opens the domain
@@ -381,19 +395,19 @@ enum eve_atom_flags {
  * Unrelated processes naming the same domain and atom get the same atom.
  * EVE_ENOTFOUND if it does not exist and EVE_ATOM_CREATE is not given.
  * A handle is plain memory: it may be used by any thread, one at a time. */
-int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out);
-int eve_atom_close(eve_atom *a);
+EVE_API int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out);
+EVE_API int eve_atom_close(eve_atom *a);
 /* Remove an atom and free its value once no reader can see it.  Handles
  * still open on it return EVE_EREMOVED from then on.  EVE_ENOTFOUND if absent. */
-int eve_atom_remove(eve_domain *d, const char *name);
+EVE_API int eve_atom_remove(eve_domain *d, const char *name);
 /* The names of every atom, as a vector of strings sorted by bytes (built
- * in t: EVE_ETXN in a domain opened EVE_RDONLY). */
-int eve_atom_names(eve_txn *t, eve_val *out);
+ * in t: EVE_ETXN in a domain opened EVE_OPEN_RDONLY). */
+EVE_API int eve_atom_names(eve_txn *t, eve_val *out);
 
 /* The atom's current value, valid until t ends. */
-int eve_deref(eve_txn *t, eve_atom *a, eve_val *out);
+EVE_API int eve_deref(eve_txn *t, eve_atom *a, eve_val *out);
 /* A counter bumped by every change of the atom (for eve_wait). */
-int eve_atom_version(eve_atom *a, uint64_t *out);
+EVE_API int eve_atom_version_get(eve_atom *a, uint64_t *out);
 
 /* A swap function: build the new value from old (valid as long as t) and
  * store it in *out.  It may be called several times (once per retry after
@@ -411,21 +425,21 @@ typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
  * see it has ended, t included: a transaction that swaps many times holds
  * every version it replaced until it ends.  Use one transaction per swap
  * (or per small batch of swaps). */
-int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out);
+EVE_API int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out);
 /* Set the atom to v (a value built in t or read in t). */
-int eve_reset(eve_txn *t, eve_atom *a, eve_val v);
+EVE_API int eve_reset(eve_txn *t, eve_atom *a, eve_val v);
 /* Set the atom to v only if it holds exactly `expected` (the same word, as
  * returned by eve_deref in t); else EVE_ECONFLICT and nothing changes.
  * The library frees whatever v's publication would have needed. */
-int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
+EVE_API int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
 
 /* Sleep until the atom's version differs from `seen` (0 and *now set),
  * or timeout_ms passes (EVE_ETIMEDOUT; a negative timeout waits forever).
  * Sleeps on a futex in the shared file: no polling, across processes (in a
- * domain opened EVE_RDONLY, which cannot announce a sleeper, it re-checks
+ * domain opened EVE_OPEN_RDONLY, which cannot announce a sleeper, it re-checks
  * every 20 ms instead).  EVE_EREMOVED when the atom is removed.  While a
  * thread waits, eve_close of the domain returns EVE_EBUSY. */
-int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
+EVE_API int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
 
 /* ------------------------------------------------------------------------
  * Statistics, verification, collection
@@ -441,7 +455,7 @@ typedef struct eve_stats {
   int64_t oldest_pin_pid;   /* its process, 0 if none                          */
   int64_t oldest_pin_tid;   /* the thread that began it (Linux tid), 0 if none */
 } eve_stats;
-int eve_stats_get(eve_domain *d, eve_stats *out);
+EVE_API int eve_stats_get(eve_domain *d, eve_stats *out);
 
 typedef struct eve_check_report {
   uint64_t blocks;          /* reachable blocks                                */
@@ -472,7 +486,7 @@ typedef struct eve_check_report {
  * are not counted as problems.  May reclaim retired blocks first.  Returns
  * 0 when sound, EVE_ECORRUPT when problems were found, EVE_ENOMEM, or the
  * errors of eve_txn_begin (EVE_ESLOTS, EVE_EFORKED, ...). */
-int eve_check(eve_domain *d, eve_check_report *out,
+EVE_API int eve_check(eve_domain *d, eve_check_report *out,
               void (*on_problem)(void *ctx, const char *msg), void *ctx);
 
 typedef struct eve_gc_report {
@@ -486,7 +500,7 @@ typedef struct eve_gc_report {
  * of the handle can begin (eve_txn_begin waits for it).  A domain
  * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
  * would free blocks that only look unreachable because of the damage. */
-int eve_gc(eve_domain *d, eve_gc_report *out);
+EVE_API int eve_gc(eve_domain *d, eve_gc_report *out);
 
 /* ------------------------------------------------------------------------
  * Text: EDN and JSON
@@ -507,13 +521,13 @@ typedef struct eve_parse_error {
  * deep, with *err (may be NULL) set to the 1-based line/byte column; or
  * the code of a constructor that failed (EVE_ENOSPC...).  *err is zeroed
  * on success. */
-int eve_read_edn(eve_txn *t, const char *text, size_t n, eve_val *out,
+EVE_API int eve_read_edn(eve_txn *t, const char *text, size_t n, eve_val *out,
                  eve_parse_error *err);
 /* Read JSON (RFC 8259) with the same rules: objects become maps with
  * string keys (a repeated key: the last wins), arrays vectors; numbers
  * without '.', 'e' or 'E' that fit int64 become ints, other numbers floats
  * (a number beyond the double range is EVE_EPARSE). */
-int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
+EVE_API int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
                   eve_parse_error *err);
 
 /* Print v on one line into a NUL-terminated buffer from malloc; free it
@@ -529,9 +543,9 @@ int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
  * NaN and infinities are EVE_ETYPE (JSON has none).  A value that contains
  * itself, or nests deeper than EVE_MAX_NESTING, can only come from a damaged
  * file: EVE_ECORRUPT (sticky in t). */
-int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
-int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
-void eve_free(void *p);
+EVE_API int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
+EVE_API int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
+EVE_API void eve_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -154,7 +154,7 @@ static int registry_lookup(eve_txn *t, eve_val reg, eve_val key, uint64_t *cell,
   if (rc) return rc;
   int64_t ci, gi;
   if ((rc = eve_vec_nth(t, entry, 0, &c)) || (rc = eve_vec_nth(t, entry, 1, &g)) ||
-      (rc = eve_get_int(t, c, &ci)) || (rc = eve_get_int(t, g, &gi)))
+      (rc = eve_int_get(t, c, &ci)) || (rc = eve_int_get(t, g, &gi)))
     return rc == EVE_ETYPE || rc == EVE_ERANGE ? txn_fail(t, EVE_ECORRUPT) : rc;
   if (ci <= 0 || ci % 64 || !region_contains(t->d, (uint64_t)ci, sizeof(atom_cell)))
     return txn_fail(t, EVE_ECORRUPT);
@@ -315,7 +315,7 @@ static int registry_scan(eve_txn *t, eve_val reg, const char *name, uint64_t *ce
   while (!rc && (rc = eve_iter_next(&it, &k, &v)) == 0) {
     const char *s;
     size_t m;
-    if (eve_get_text(t, &k, &s, &m) == 0 && m == n && memcmp(s, name, n) == 0)
+    if (eve_text_get(t, &k, &s, &m) == 0 && m == n && memcmp(s, name, n) == 0)
       return registry_lookup(t, reg, k, cell, gen);
   }
   return rc == EVE_END ? EVE_ENOTFOUND : rc;
@@ -373,7 +373,7 @@ static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom *
   *a = (eve_atom){d, cell, gen};
   *out = a;
 out:
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -426,7 +426,7 @@ static int atom_remove(eve_domain *d, const char *name) {
   }
   rc = finish_removal(t, key, cell, gen);
 out:
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -494,7 +494,7 @@ int eve_deref(eve_txn *t, eve_atom *a, eve_val *out) {
   return 0;
 }
 
-int eve_atom_version(eve_atom *a, uint64_t *out) {
+int eve_atom_version_get(eve_atom *a, uint64_t *out) {
   if (!a || !out) return EVE_EINVAL;
   guard_node call = {0};
   int rc = guard_enter(a->d, &call);

@@ -259,7 +259,7 @@ static void mark_roots(chk *c) {
   while (eve_iter_next(&it, &name, &entry) == 0) {
     int64_t cell, gen;
     if (eve_vec_nth(t, entry, 0, &cv) || eve_vec_nth(t, entry, 1, &gv) ||
-        eve_get_int(t, cv, &cell) || eve_get_int(t, gv, &gen) || cell <= 0 || cell % 64 ||
+        eve_int_get(t, cv, &cell) || eve_int_get(t, gv, &gen) || cell <= 0 || cell % 64 ||
         !region_contains(c->d, (uint64_t)cell, sizeof(atom_cell))) {
       problem(c, "registry entry %s is malformed", t->err ? eve_strerror(t->err) : "");
       t->err = 0;
@@ -453,7 +453,7 @@ static int check_once(eve_domain *d, eve_check_report *rep, int judge,
     account(&c, &free_bytes, &retired);
     *settled = judge && still_settled(&c);
   }
-  if (c.t) eve_txn_abort(c.t);
+  if (c.t) eve_txn_end(c.t);
   *rep = c.rep;
   chk_free(&c);
   return rc;
@@ -539,7 +539,7 @@ static int stats_get(eve_domain *d, eve_stats *out) {
   }
   if (rc) return rc;
   rc = eve_count(t, atomic_load(&d->hdr->root), &out->atoms);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -642,7 +642,7 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   if (!rc && c.rep.problems) rc = EVE_ECORRUPT;
   if (!rc && g_gc_pause) g_gc_pause(g_gc_pause_ctx);
   if (!rc) {
-    eve_txn_abort(c.t); /* nobody else is attached: marking is complete */
+    eve_txn_end(c.t); /* nobody else is attached: marking is complete */
     c.t = NULL;
     /* what dead processes left and repair could not reach is swept with
      * everything else unreachable: nobody else is attached */
@@ -664,7 +664,7 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
       free(live);
     }
   }
-  if (c.t) eve_txn_abort(c.t);
+  if (c.t) eve_txn_end(c.t);
   chk_free(&c);
   return rc;
 }

@@ -278,12 +278,12 @@ static int read_symbolic(reader *r, eve_val *out) {
 /* The value of a finished tag frame f, from its string v. */
 static int apply_tag(reader *r, const frame *f, eve_val v, size_t at, eve_val *out) {
   eve_type ty;
-  int rc = eve_type_of(r->t, v, &ty);
+  int rc = eve_type_get(r->t, v, &ty);
   if (rc) return fail_rc(r, at, rc);
   if (ty != EVE_STRING) return FAIL(r, at, "#%s needs a string", tag_names[f->tag]);
   const char *s;
   size_t n;
-  if ((rc = eve_get_text(r->t, &v, &s, &n))) return fail_rc(r, at, rc);
+  if ((rc = eve_text_get(r->t, &v, &s, &n))) return fail_rc(r, at, rc);
   if (f->tag == TAG_UUID) {
     uint8_t u[16];
     if (text_parse_uuid(s, n, u)) return FAIL(r, at, "invalid #uuid");
@@ -296,7 +296,7 @@ static int apply_tag(reader *r, const frame *f, eve_val v, size_t at, eve_val *o
   } else {
     rc = text_parse_base64(s, n, &r->scratch);
     if (rc == -1) return FAIL(r, at, "invalid base64 in #eve/bytes");
-    if (!rc) rc = eve_bytes_new(r->t, tbuf_data(&r->scratch), r->scratch.len, out);
+    if (!rc) rc = eve_bytes(r->t, tbuf_data(&r->scratch), r->scratch.len, out);
   }
   return rc ? fail_rc(r, at, rc) : 0;
 }
@@ -537,29 +537,29 @@ static int edn_scalar(eve_txn *t, tbuf *b, eve_val v, eve_type ty) {
   size_t n;
   switch (ty) {
   case EVE_NIL: tbuf_puts(b, "nil"); break;
-  case EVE_BOOL: if (!(rc = eve_get_bool(t, v, &bl))) tbuf_puts(b, bl ? "true" : "false"); break;
-  case EVE_INT: if (!(rc = eve_get_int(t, v, &i))) text_put_int(b, i); break;
-  case EVE_FLOAT: if (!(rc = eve_get_float(t, v, &f))) put_float(b, f); break;
-  case EVE_CHAR: if (!(rc = eve_get_char(t, v, &cp))) put_char(b, cp); break;
-  case EVE_STRING: if (!(rc = eve_get_text(t, &v, &s, &n))) text_put_string(b, s, n); break;
-  case EVE_KEYWORD: if (!(rc = eve_get_text(t, &v, &s, &n))) put_text(b, ":", s, n, ""); break;
-  case EVE_SYMBOL: if (!(rc = eve_get_text(t, &v, &s, &n))) put_text(b, "", s, n, ""); break;
+  case EVE_BOOL: if (!(rc = eve_bool_get(t, v, &bl))) tbuf_puts(b, bl ? "true" : "false"); break;
+  case EVE_INT: if (!(rc = eve_int_get(t, v, &i))) text_put_int(b, i); break;
+  case EVE_FLOAT: if (!(rc = eve_float_get(t, v, &f))) put_float(b, f); break;
+  case EVE_CHAR: if (!(rc = eve_char_get(t, v, &cp))) put_char(b, cp); break;
+  case EVE_STRING: if (!(rc = eve_text_get(t, &v, &s, &n))) text_put_string(b, s, n); break;
+  case EVE_KEYWORD: if (!(rc = eve_text_get(t, &v, &s, &n))) put_text(b, ":", s, n, ""); break;
+  case EVE_SYMBOL: if (!(rc = eve_text_get(t, &v, &s, &n))) put_text(b, "", s, n, ""); break;
   case EVE_UUID:
-    if (!(rc = eve_get_uuid(t, v, u))) {
+    if (!(rc = eve_uuid_get(t, v, u))) {
       tbuf_puts(b, "#uuid \"");
       text_put_uuid(b, u);
       tbuf_putc(b, '"');
     }
     break;
   case EVE_INST:
-    if (!(rc = eve_get_inst(t, v, &i))) {
+    if (!(rc = eve_inst_get(t, v, &i))) {
       tbuf_puts(b, "#inst \"");
       text_put_inst(b, i, "-00:00");
       tbuf_putc(b, '"');
     }
     break;
   case EVE_BYTES:
-    if (!(rc = eve_get_bytes(t, &v, &p, &n))) {
+    if (!(rc = eve_bytes_get(t, &v, &p, &n))) {
       tbuf_puts(b, "#eve/bytes \"");
       text_put_base64(b, p, n);
       tbuf_putc(b, '"');

@@ -4,7 +4,7 @@
 const char *eve_strerror(int err) {
   switch (err) {
   case EVE_OK: return "EVE_OK: success";
-#define EVE__ERR_MSG(name, code, msg) case EVE_E##name: return "EVE_E" #name ": " msg;
+#define EVE__ERR_MSG(name, code, msg) case name: return #name ": " msg;
     EVE_ERRNO_MAP(EVE__ERR_MSG)
 #undef EVE__ERR_MSG
   default: return "EVE_UNKNOWN: unknown error code";
@@ -14,7 +14,7 @@ const char *eve_strerror(int err) {
 const char *eve_err_name(int err) {
   switch (err) {
   case EVE_OK: return "EVE_OK";
-#define EVE__ERR_NAME(name, code, msg) case EVE_E##name: return "EVE_E" #name;
+#define EVE__ERR_NAME(name, code, msg) case name: return #name;
     EVE_ERRNO_MAP(EVE__ERR_NAME)
 #undef EVE__ERR_NAME
   default: return "EVE_UNKNOWN";

@@ -17,7 +17,7 @@
  *
  * Thread exit.  A transaction belongs to the thread that began it.  It may
  * be handed to other threads meanwhile, but when the thread that began it
- * exits, the transactions it left open are ended (as eve_txn_abort), so
+ * exits, the transactions it left open are ended (as eve_txn_end), so
  * they stop holding reclamation back and do not keep eve_close busy
  * forever.  The library cannot know whether another thread would still use
  * one; the rule in eve.h says it must not.

@@ -252,34 +252,34 @@ static int json_scalar(eve_txn *t, tbuf *b, eve_val v, eve_type ty) {
   size_t n;
   switch (ty) {
   case EVE_NIL: tbuf_puts(b, "null"); break;
-  case EVE_BOOL: if (!(rc = eve_get_bool(t, v, &bl))) tbuf_puts(b, bl ? "true" : "false"); break;
-  case EVE_INT: if (!(rc = eve_get_int(t, v, &i))) text_put_int(b, i); break;
+  case EVE_BOOL: if (!(rc = eve_bool_get(t, v, &bl))) tbuf_puts(b, bl ? "true" : "false"); break;
+  case EVE_INT: if (!(rc = eve_int_get(t, v, &i))) text_put_int(b, i); break;
   case EVE_FLOAT:
-    if (!(rc = eve_get_float(t, v, &f))) {
+    if (!(rc = eve_float_get(t, v, &f))) {
       if (!isfinite(f)) return EVE_ETYPE; /* JSON has no NaN or infinity */
       text_put_double(b, f);
     }
     break;
-  case EVE_CHAR: if (!(rc = eve_get_char(t, v, &cp))) text_put_string(b, u8, utf8_encode(cp, u8)); break;
+  case EVE_CHAR: if (!(rc = eve_char_get(t, v, &cp))) text_put_string(b, u8, utf8_encode(cp, u8)); break;
   case EVE_STRING:
   case EVE_KEYWORD:
-  case EVE_SYMBOL: if (!(rc = eve_get_text(t, &v, &s, &n))) text_put_string(b, s, n); break;
+  case EVE_SYMBOL: if (!(rc = eve_text_get(t, &v, &s, &n))) text_put_string(b, s, n); break;
   case EVE_UUID:
-    if (!(rc = eve_get_uuid(t, v, u))) {
+    if (!(rc = eve_uuid_get(t, v, u))) {
       tbuf_putc(b, '"');
       text_put_uuid(b, u);
       tbuf_putc(b, '"');
     }
     break;
   case EVE_INST:
-    if (!(rc = eve_get_inst(t, v, &i))) {
+    if (!(rc = eve_inst_get(t, v, &i))) {
       tbuf_putc(b, '"');
       text_put_inst(b, i, "Z");
       tbuf_putc(b, '"');
     }
     break;
   case EVE_BYTES:
-    if (!(rc = eve_get_bytes(t, &v, &p, &n))) {
+    if (!(rc = eve_bytes_get(t, &v, &p, &n))) {
       tbuf_putc(b, '"');
       text_put_base64(b, p, n);
       tbuf_putc(b, '"');
@@ -293,7 +293,7 @@ static int json_scalar(eve_txn *t, tbuf *b, eve_val v, eve_type ty) {
 /* Object keys are strings: texts as themselves, anything else as its EDN. */
 static int json_key(eve_txn *t, tbuf *b, eve_val k) {
   eve_type ty;
-  int rc = eve_type_of(t, k, &ty);
+  int rc = eve_type_get(t, k, &ty);
   if (rc) return rc;
   if (ty == EVE_STRING || ty == EVE_KEYWORD || ty == EVE_SYMBOL) return json_scalar(t, b, k, ty);
   char *edn;

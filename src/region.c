@@ -228,10 +228,13 @@ static int create_file(const char *path, unsigned mode, uint64_t max_size, uint6
 }
 
 static int open_file(const char *path, const eve_options *o, int *fd_out) {
-  unsigned flags = o->flags ? o->flags : EVE_CREATE;
-  int oflags = ((flags & EVE_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  unsigned mode = o->flags & EVE_OPEN_MODE_MASK;
+  int read_only = (o->flags & EVE_OPEN_RDONLY) != 0;
+  int may_open = mode != EVE_OPEN_NEW;
+  int may_create = mode != EVE_OPEN_EXISTING && !read_only; /* read-only never creates */
+  int oflags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   for (int attempt = 0; attempt < 8; attempt++) {
-    if (!((flags & EVE_CREATE) && (flags & EVE_EXCL))) {
+    if (may_open) {
       int fd = open(path, oflags);
       if (fd >= 0) {
         int rc = read_and_validate(fd);
@@ -242,11 +245,10 @@ static int open_file(const char *path, const eve_options *o, int *fd_out) {
         *fd_out = fd;
         return 0;
       }
-      if (errno != ENOENT || !(flags & EVE_CREATE)) return errno_to_eve(errno);
+      if (errno != ENOENT || !may_create) return errno_to_eve(errno);
     }
-    if (flags & EVE_RDONLY) return EVE_ENOENT;
     int rc = create_file(path, o->mode ? o->mode : 0600, o->max_size, o->initial_size, fd_out);
-    if (rc != EVE_EEXIST || (flags & EVE_EXCL)) return rc;
+    if (rc != EVE_EEXIST || !may_open) return rc;
     /* lost a creation race: open the winner's file */
   }
   return EVE_EIO;
@@ -347,7 +349,12 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   if (!o.initial_size) o.initial_size = EVE_DEFAULT_INITIAL;
   o.max_size = round_up(o.max_size, EVE_PAGE);
   if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
-  if (!path && (o.flags & EVE_RDONLY)) return EVE_EINVAL;
+  if (o.flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return EVE_EINVAL;
+  if ((o.flags & EVE_OPEN_MODE_MASK) > EVE_OPEN_NEW) return EVE_EINVAL;
+  if ((o.flags & EVE_OPEN_RDONLY) && (o.flags & EVE_OPEN_MODE_MASK) == EVE_OPEN_NEW) return EVE_EINVAL;
+  if (!path && (o.flags & EVE_OPEN_RDONLY)) return EVE_EINVAL;
+  for (size_t i = 0; i < sizeof o.reserved / sizeof o.reserved[0]; i++)
+    if (o.reserved[i]) return EVE_EINVAL;
 
   int rc = fault_install();
   if (rc) return rc;
@@ -356,14 +363,14 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   d->fd = -1;
   d->in_memory = path == NULL;
   rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
-  if (!rc) rc = map_domain(d, (o.flags & EVE_RDONLY) != 0);
+  if (!rc) rc = map_domain(d, (o.flags & EVE_OPEN_RDONLY) != 0);
   if (!rc && (rc = region_error(d, validate_mapped(d))) != 0) unmap_domain(d);
   if (rc) {
     if (d->fd >= 0) close(d->fd);
     handle_put(d);
     return rc;
   }
-  d->read_only = (o.flags & EVE_RDONLY) != 0;
+  d->read_only = (o.flags & EVE_OPEN_RDONLY) != 0;
   d->path = path ? strdup(path) : NULL;
   d->lock_fd = d->probe_fd = -1;
   pthread_mutex_init(&d->lock, NULL);

@@ -640,7 +640,7 @@ static int coll_index(eve_type ty) {
 /* Print a scalar, or open a collection and push its level. */
 static int emit(pwalk *w, eve_val v) {
   eve_type ty;
-  int rc = eve_type_of(w->t, v, &ty);
+  int rc = eve_type_get(w->t, v, &ty);
   if (rc) return rc;
   int ci = coll_index(ty);
   if (ci < 0) return w->st->scalar(w->t, w->b, v, ty);

@@ -8,7 +8,7 @@
  * and decided once, when it ends: each commit that publishes a value
  * (eve_swap, eve_reset, eve_compare_and_set) takes the ones the value
  * reaches out of the list (they now have their owner in the graph), and
- * eve_txn_abort frees every other one.  There is no way to end a
+ * eve_txn_end frees every other one.  There is no way to end a
  * transaction keeping a fresh block that no atom reaches: such a block would
  * have an owner the ownership invariant cannot see (no word in the file
  * points at it), so the checker would call it leaked, the collector would
@@ -135,7 +135,7 @@ static void txn_free(eve_txn *t) {
   txn_release(t);
 }
 
-int eve_txn_abort(eve_txn *t) {
+int eve_txn_end(eve_txn *t) {
   if (!t) return EVE_EINVAL;
   if (txn_forked(t)) {
     txn_free(t);
@@ -153,7 +153,7 @@ int eve_txn_abort(eve_txn *t) {
 void txn_end_at_thread_exit(guard_node *n) {
   eve_txn *t = (eve_txn *)(void *)((char *)n - offsetof(eve_txn, node));
   tls_exiting = 1; /* the thread's spare may be gone already: free t outright */
-  eve_txn_abort(t);
+  eve_txn_end(t);
   tls_exiting = 0;
 }
 

@@ -1,7 +1,7 @@
 /* txn.h — transactions: the context every value operation runs in.
  *
  * A transaction records the blocks it allocates ("fresh" blocks) so that
- * its end (eve_txn_abort) can free the ones no swap published.  Errors
+ * its end (eve_txn_end) can free the ones no swap published.  Errors
  * inside a transaction are sticky: the first corrupt block or allocation
  * failure is remembered in t->err, and every later public call returns it.  Internal readers therefore never crash on a bad offset: they
  * get a zeroed dummy block (counts 0, no children) and set t->err. */

@@ -153,7 +153,7 @@ eve_type val_type(eve_txn *t, eve_val v) {
   return EVE_NIL;
 }
 
-int eve_type_of(eve_txn *t, eve_val v, eve_type *out) {
+int eve_type_get(eve_txn *t, eve_val v, eve_type *out) {
   if (!t || !out) return EVE_EINVAL;
   if (t->err) return t->err;
   *out = val_type(t, v);
@@ -245,7 +245,7 @@ int eve_symbol(eve_txn *t, const char *s, size_t n, eve_val *out) {
   return new_text(t, s, n, TAG_SYM, T_SYMBOL, SEED_SYMBOL, out);
 }
 
-int eve_bytes_new(eve_txn *t, const void *p, size_t n, eve_val *out) {
+int eve_bytes(eve_txn *t, const void *p, size_t n, eve_val *out) {
   return new_text(t, p, n, TAG_PTR, T_BYTES, SEED_BYTES, out);
 }
 
@@ -278,7 +278,7 @@ static const blk *typed_block(eve_txn *t, eve_val v, unsigned type, int *rc) {
   return txn_read(t, v, type);
 }
 
-int eve_get_bool(eve_txn *t, eve_val v, int *out) {
+int eve_bool_get(eve_txn *t, eve_val v, int *out) {
   if (!t || !out) return EVE_EINVAL;
   if (t->err) return t->err;
   if (v != EVE_V_TRUE && v != EVE_V_FALSE) return EVE_ETYPE;
@@ -286,7 +286,7 @@ int eve_get_bool(eve_txn *t, eve_val v, int *out) {
   return 0;
 }
 
-int eve_get_int(eve_txn *t, eve_val v, int64_t *out) {
+int eve_int_get(eve_txn *t, eve_val v, int64_t *out) {
   if (!t || !out) return EVE_EINVAL;
   if (VAL_TAG(v) == TAG_INT) {
     *out = (int64_t)v >> 3; /* arithmetic shift restores the sign */
@@ -298,7 +298,7 @@ int eve_get_int(eve_txn *t, eve_val v, int64_t *out) {
   return rc;
 }
 
-int eve_get_float(eve_txn *t, eve_val v, double *out) {
+int eve_float_get(eve_txn *t, eve_val v, double *out) {
   if (!t || !out) return EVE_EINVAL;
   int rc;
   const blk_float *b = (const blk_float *)typed_block(t, v, T_FLOAT, &rc);
@@ -306,7 +306,7 @@ int eve_get_float(eve_txn *t, eve_val v, double *out) {
   return rc;
 }
 
-int eve_get_char(eve_txn *t, eve_val v, uint32_t *out) {
+int eve_char_get(eve_txn *t, eve_val v, uint32_t *out) {
   if (!t || !out) return EVE_EINVAL;
   if (t->err) return t->err;
   if ((v & 0xFF) != VAL_SPECIAL(SK_CHAR)) return EVE_ETYPE;
@@ -314,7 +314,7 @@ int eve_get_char(eve_txn *t, eve_val v, uint32_t *out) {
   return 0;
 }
 
-int eve_get_uuid(eve_txn *t, eve_val v, uint8_t out[16]) {
+int eve_uuid_get(eve_txn *t, eve_val v, uint8_t out[16]) {
   if (!t || !out) return EVE_EINVAL;
   int rc;
   const blk_uuid *b = (const blk_uuid *)typed_block(t, v, T_UUID, &rc);
@@ -322,7 +322,7 @@ int eve_get_uuid(eve_txn *t, eve_val v, uint8_t out[16]) {
   return rc;
 }
 
-int eve_get_inst(eve_txn *t, eve_val v, int64_t *out) {
+int eve_inst_get(eve_txn *t, eve_val v, int64_t *out) {
   if (!t || !out) return EVE_EINVAL;
   int rc;
   const blk_inst *b = (const blk_inst *)typed_block(t, v, T_INST, &rc);
@@ -359,7 +359,7 @@ static uint64_t text_hash(const text *x) {
   return hash_bytes(x->s, x->len, seed_of_type(x->b->type));
 }
 
-int eve_get_text(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
+int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   if (!t || !v || !s || !n) return EVE_EINVAL;
   if (t->err) return t->err;
   unsigned tag = VAL_TAG(*v);
@@ -411,7 +411,7 @@ int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p) {
   return x.len == p->n && memcmp(x.s, p->s, p->n) == 0;
 }
 
-int eve_get_bytes(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {
+int eve_bytes_get(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {
   if (!t || !v || !p || !n) return EVE_EINVAL;
   int rc;
   if (!typed_block(t, *v, T_BYTES, &rc)) return rc;
@@ -686,18 +686,18 @@ static int cmp_numbers(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type t
   int64_t i, j;
   double f, g;
   if (ta == EVE_INT && tb == EVE_INT) {
-    eve_get_int(t, a, &i);
-    eve_get_int(t, b, &j);
+    eve_int_get(t, a, &i);
+    eve_int_get(t, b, &j);
     return cmp_i64(i, j);
   }
   if (ta == EVE_FLOAT && tb == EVE_FLOAT) {
-    eve_get_float(t, a, &f);
-    eve_get_float(t, b, &g);
+    eve_float_get(t, a, &f);
+    eve_float_get(t, b, &g);
     return cmp_double(f, g);
   }
   if (ta == EVE_INT) {
-    eve_get_int(t, a, &i);
-    eve_get_float(t, b, &g);
+    eve_int_get(t, a, &i);
+    eve_float_get(t, b, &g);
     return cmp_int_double(i, g);
   }
   return -cmp_numbers(t, b, a, tb, ta);
@@ -711,7 +711,7 @@ static int cmp_bytes(const void *p, size_t n, const void *q, size_t m) {
 static int cmp_text(eve_txn *t, eve_val a, eve_val b) {
   const char *p, *q;
   size_t n, m;
-  if (eve_get_text(t, &a, &p, &n) || eve_get_text(t, &b, &q, &m)) return 0;
+  if (eve_text_get(t, &a, &p, &n) || eve_text_get(t, &b, &q, &m)) return 0;
   return cmp_bytes(p, n, q, m);
 }
 
@@ -724,18 +724,18 @@ static int cmp_same_rank(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type
   case EVE_STRING: case EVE_KEYWORD: case EVE_SYMBOL: return cmp_text(t, a, b);
   case EVE_UUID: {
     uint8_t x[16], y[16];
-    if (eve_get_uuid(t, a, x) || eve_get_uuid(t, b, y)) return 0;
+    if (eve_uuid_get(t, a, x) || eve_uuid_get(t, b, y)) return 0;
     return cmp_bytes(x, 16, y, 16);
   }
   case EVE_INST: {
     int64_t x, y;
-    if (eve_get_inst(t, a, &x) || eve_get_inst(t, b, &y)) return 0;
+    if (eve_inst_get(t, a, &x) || eve_inst_get(t, b, &y)) return 0;
     return cmp_i64(x, y);
   }
   case EVE_BYTES: {
     const uint8_t *p, *q;
     size_t n, m;
-    if (eve_get_bytes(t, &a, &p, &n) || eve_get_bytes(t, &b, &q, &m)) return 0;
+    if (eve_bytes_get(t, &a, &p, &n) || eve_bytes_get(t, &b, &q, &m)) return 0;
     return cmp_bytes(p, n, q, m);
   }
   default: return 0; /* collections: val_compare_shallow */

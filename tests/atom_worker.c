@@ -72,7 +72,7 @@ static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   int64_t n = AW_COUNTER_BASE;
   if (old != EVE_V_NIL) {
-    int rc = eve_get_int(t, old, &n);
+    int rc = eve_int_get(t, old, &n);
     if (rc) return rc;
   }
   return eve_int(t, n + 1, out);
@@ -86,8 +86,8 @@ static int run_inc(eve_domain *d, eve_atom *a, uint64_t n) {
     int64_t x;
     CHECK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
     CHECK(eve_swap(t, a, inc_fn, NULL, &v));
-    CHECK(eve_get_int(t, v, &x));
-    CHECK(eve_txn_abort(t));
+    CHECK(eve_int_get(t, v, &x));
+    CHECK(eve_txn_end(t));
     say("%lld\n", (long long)(x - AW_COUNTER_BASE));
   }
   return 0;
@@ -115,7 +115,7 @@ static int field_int(eve_txn *t, eve_val m, eve_val k, int64_t *out) {
     *out = 0;
     return 0;
   }
-  return rc ? rc : eve_get_int(t, v, out);
+  return rc ? rc : eve_int_get(t, v, out);
 }
 
 /* m[k] as a map, the empty map when absent. */
@@ -174,7 +174,7 @@ static int run_assoc_in(eve_domain *d, eve_atom *a, uint64_t n, uint64_t seed, u
     CHECK(eve_string(t, wk, strlen(wk), &s.wkey));
     CHECK(eve_string(t, ik, strlen(ik), &s.ikey));
     CHECK(eve_swap(t, a, step_fn, &s, NULL));
-    CHECK(eve_txn_abort(t));
+    CHECK(eve_txn_end(t));
     say("%llu\n", (unsigned long long)(i + 1));
   }
   return 0;
@@ -196,7 +196,7 @@ static int check_snapshot(eve_txn *t, eve_val m, const keys *k, int64_t *n_out) 
   while ((rc = eve_iter_next(&it, &wkey, &wmap)) == 0) {
     if ((rc = eve_iter_init(t, wmap, &jt)) != 0) return rc;
     while ((rc = eve_iter_next(&jt, &ikey, &v)) == 0) {
-      if ((rc = eve_get_int(t, v, &x)) != 0) return rc;
+      if ((rc = eve_int_get(t, v, &x)) != 0) return rc;
       if (x < 1 || x > 999) {
         fprintf(stderr, "atom_worker read: item value %lld out of range\n", (long long)x);
         return 1;
@@ -232,7 +232,7 @@ static int run_read(eve_domain *d, eve_atom *a, uint64_t n) {
     int rc = check_snapshot(t, m, &k, &seen);
     if (rc == 1) exit(1);
     if (rc) die("check_snapshot", rc);
-    CHECK(eve_txn_abort(t));
+    CHECK(eve_txn_end(t));
     if (seen < last) { /* a reader must never see an older version later */
       fprintf(stderr, "atom_worker read: n went back from %lld to %lld\n", (long long)last,
               (long long)seen);
@@ -261,7 +261,7 @@ static int run_hold(eve_domain *d, eve_atom *a) {
   CHECK(eve_deref(t, a, &v));
   say("pinned %d\n", (int)getpid());
   while (!g_stop) sigsuspend(&old);
-  CHECK(eve_txn_abort(t));
+  CHECK(eve_txn_end(t));
   return 0;
 }
 
@@ -286,7 +286,7 @@ static int run_churn(eve_domain *d, eve_atom *a, uint64_t n) {
     CHECK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
     CHECK(churn_value(t, i, &v));
     CHECK(eve_reset(t, a, v));
-    CHECK(eve_txn_abort(t));
+    CHECK(eve_txn_end(t));
   }
   eve_stats st;
   CHECK(eve_stats_get(d, &st));

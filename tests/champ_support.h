@@ -69,17 +69,17 @@ static inline eve_val mixed_value(eve_txn *t, uint64_t id, const char *noun) {
 
 static inline uint64_t id_of(eve_txn *t, eve_val x) {
   eve_type ty;
-  EVE_OK(eve_type_of(t, x, &ty));
+  EVE_OK(eve_type_get(t, x, &ty));
   if (ty == EVE_INT) {
     int64_t i;
-    EVE_OK(eve_get_int(t, x, &i));
+    EVE_OK(eve_int_get(t, x, &i));
     return i >= BIG ? (uint64_t)(i - BIG) : (uint64_t)(i < 0 ? -i : i);
   }
   cr_assert(ty == EVE_STRING || ty == EVE_KEYWORD, "unexpected type %d", ty);
   const char *s;
   size_t n;
   char buf[64];
-  EVE_OK(eve_get_text(t, &x, &s, &n));
+  EVE_OK(eve_text_get(t, &x, &s, &n));
   cr_assert_lt(n, sizeof buf);
   memcpy(buf, s, n);
   buf[n] = 0;

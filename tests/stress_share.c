@@ -230,7 +230,7 @@ static int make_e(eve_txn *t, uint64_t seed, eve_val *out) {
 
 static int expect_type(check *c, eve_val v, eve_type want, const char *name) {
   eve_type ty;
-  int rc = eve_type_of(c->t, v, &ty);
+  int rc = eve_type_get(c->t, v, &ty);
   if (rc) return rc;
   if (ty != want)
     return mismatch(c, "%s is a %s, not a %s", name, eve_type_name(ty), eve_type_name(want));
@@ -248,7 +248,7 @@ static int expect_count(check *c, eve_val coll, uint64_t want, const char *name)
 
 static int read_int(check *c, eve_val v, int64_t *out, const char *name) {
   int rc = expect_type(c, v, EVE_INT, name);
-  return rc ? rc : eve_get_int(c->t, v, out);
+  return rc ? rc : eve_int_get(c->t, v, out);
 }
 
 static int expect_int(check *c, eve_val v, int64_t want, const char *name) {
@@ -263,7 +263,7 @@ static int expect_text(check *c, eve_val v, const char *want, size_t n, const ch
   const char *s;
   size_t len;
   int rc = expect_type(c, v, EVE_STRING, name);
-  if (rc || (rc = eve_get_text(c->t, &v, &s, &len))) return rc;
+  if (rc || (rc = eve_text_get(c->t, &v, &s, &len))) return rc;
   if (len != n || memcmp(s, want, n))
     return mismatch(c, "%s is \"%.*s\", not \"%s\"", name, (int)(len < 60 ? len : 60), s, want);
   return 0;
@@ -337,7 +337,7 @@ static int verify_key(check *c, eve_val k) {
   const char *s;
   size_t n;
   int rc = expect_type(c, k, EVE_STRING, "a key of A");
-  if (rc || (rc = eve_get_text(c->t, &k, &s, &n))) return rc;
+  if (rc || (rc = eve_text_get(c->t, &k, &s, &n))) return rc;
   int key = n == 13 && s[11] >= '0' && s[11] <= '9' && s[12] >= '0' && s[12] <= '9'
                 ? (s[11] - '0') * 10 + (s[12] - '0') : KEYS;
   if (key < KEYS) key_text(key, want);
@@ -537,7 +537,7 @@ static int begin(worker *w, unsigned flags, check *c, eve_txn **t) {
 
 /* End t (keeping what its swaps published); report rc, or abort's own error. */
 static void end(worker *w, eve_txn *t, int rc, check *c) {
-  int ended = eve_txn_abort(t);
+  int ended = eve_txn_end(t);
   if (rc || ended) fail(w, rc ? rc : ended, c);
 }
 
@@ -727,7 +727,7 @@ static void op_recreate_r(worker *w) {
 
 static int counter_value(eve_txn *t, eve_val v, int64_t *n) {
   int64_t x = COUNTER_BASE;
-  int rc = v == EVE_V_NIL ? 0 : eve_get_int(t, v, &x);
+  int rc = v == EVE_V_NIL ? 0 : eve_int_get(t, v, &x);
   *n = x - COUNTER_BASE;
   return rc;
 }
@@ -1031,7 +1031,7 @@ static int domain_created; /* by this run: only then is PATH ours to remove */
 /* Every A and B, and both counters, before any worker starts: a worker can
  * then tell a missing atom from one not created yet. */
 static int create_domain(const config *cfg) {
-  eve_options o = {.flags = EVE_CREATE | EVE_EXCL};
+  eve_options o = {.flags = EVE_OPEN_NEW};
   eve_domain *d = NULL;
   eve_atom *a;
   int rc = eve_open(cfg->path, &o, &d);
@@ -1076,7 +1076,7 @@ static int read_counter(eve_domain *d, const char *name, int64_t *n) {
   if (rc) return rc;
   if (!(rc = eve_txn_begin(d, EVE_TXN_READ, &t))) {
     if (!(rc = eve_deref(t, a, &v))) rc = counter_value(t, v, n);
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   eve_atom_close(a);
   return rc;
@@ -1123,7 +1123,7 @@ static void check_model(eve_domain *d, const config *cfg, const worker_report *r
   if (!rc) {
     c.t = t;
     rc = verify_model(&c, d, a, b, w, &r->m);
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   if (rc) describe(rc, &c, detail, sizeof detail);
   if (a) eve_atom_close(a);

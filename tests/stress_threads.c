@@ -51,7 +51,7 @@ static void open_atom(eve_domain **d, eve_atom **a, const char *name) {
 static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   int64_t n = 0;
-  if (old != EVE_V_NIL && eve_get_int(t, old, &n)) return EVE_ETYPE;
+  if (old != EVE_V_NIL && eve_int_get(t, old, &n)) return EVE_ETYPE;
   return eve_int(t, n + 1, out);
 }
 
@@ -73,7 +73,7 @@ static void *count_up(void *arg) {
       fprintf(stderr, "swap: %s\n", eve_strerror(rc));
       atomic_fetch_add(j->bad, 1);
     }
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   return NULL;
 }
@@ -97,8 +97,8 @@ static void counter(void) {
   int64_t n = -1;
   eve_txn_begin(d, EVE_TXN_READ, &t);
   eve_deref(t, a, &v);
-  eve_get_int(t, v, &n);
-  eve_txn_abort(t);
+  eve_int_get(t, v, &n);
+  eve_txn_end(t);
   char why[160];
   snprintf(why, sizeof why, "%lld of %ld, %d errors", (long long)n, T * per, atomic_load(&bad));
   report(n == T * per && !bad, "8 threads increment one counter exactly", why);
@@ -119,7 +119,7 @@ static int get_int_or0(eve_txn *t, eve_val m, eve_val k, int64_t *out) {
   *out = 0;
   int rc = eve_map_get(t, m, k, &v);
   if (rc == EVE_ENOTFOUND) return 0;
-  return rc ? rc : eve_get_int(t, v, out);
+  return rc ? rc : eve_int_get(t, v, out);
 }
 
 static int move_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
@@ -147,7 +147,7 @@ static void *mover(void *arg) {
       fprintf(stderr, "move: %s\n", eve_strerror(rc));
       atomic_fetch_add(j->bad, 1);
     }
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   return NULL;
 }
@@ -163,12 +163,12 @@ static void *sum_checker(void *arg) {
     int rc = eve_deref(t, j->a, &m);
     if (!rc) rc = eve_iter_init(t, m, &it);
     while (!rc && (rc = eve_iter_next(&it, &k, &v)) == 0)
-      if (eve_get_int(t, v, &x) == 0) sum += x;
+      if (eve_int_get(t, v, &x) == 0) sum += x;
     if (rc != EVE_END || sum != 0) { /* moves conserve the total 0 */
       fprintf(stderr, "reader: %s, sum %lld\n", eve_strerror(rc), (long long)sum);
       atomic_fetch_add(j->bad, 1);
     }
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   return NULL;
 }

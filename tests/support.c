@@ -42,7 +42,7 @@ eve_txn *t_carry(eve_domain *d, eve_txn *t, const char *name, eve_val *vals, siz
   eve_val vec = EVE_V_EMPTY_VECTOR;
   for (size_t i = 0; i < n; i++) EVE_OK(eve_vec_conj(t, vec, vals[i], &vec));
   t_publish(d, t, name, vec);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t = t_wtxn(d);
   vec = t_deref(d, t, name);
   uint64_t c = 0;

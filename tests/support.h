@@ -27,7 +27,7 @@ eve_domain *t_open_mem(void);
 /* A write transaction on d. */
 eve_txn *t_wtxn(eve_domain *d);
 /* Keep v (built or read in t) beyond t: publish it in the atom `name`
- * (created if absent).  A transaction ends only with eve_txn_abort, which
+ * (created if absent).  A transaction ends only with eve_txn_end, which
  * frees whatever no atom holds, so this is how a test carries a value into
  * a later transaction or another process. */
 void t_publish(eve_domain *d, eve_txn *t, const char *name, eve_val v);

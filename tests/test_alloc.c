@@ -223,7 +223,7 @@ static void publish_strings(eve_domain *d, eve_atom *a, int n, size_t len) {
     EVE_OK(eve_vec_conj(t, v, s, &v));
   }
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 static uint64_t leaked_bytes(eve_domain *d) {
@@ -244,7 +244,7 @@ Test(alloc, carving_1008_from_freed_1024_blocks_leaks_nothing) {
   publish_strings(d, a, N, 1000);
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_reset(t, a, EVE_V_NIL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   cr_assert_eq(leaked_bytes(d), 0, "after dropping the 1000-byte strings");
   eve_domain_info before, after;
   EVE_OK(eve_domain_info_get(d, &before));
@@ -276,7 +276,7 @@ static uint64_t replace_big(eve_domain *d, eve_atom *a, char *buf, char mark) {
   eve_val v;
   EVE_OK(eve_string(t, buf, BIG, &v));
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return file_bytes(d);
 }
 
@@ -330,11 +330,11 @@ Test(alloc, a_reader_keeps_its_large_value_while_passes_run) {
   const char *p;
   size_t n;
   EVE_OK(eve_deref(r, a, &seen));
-  EVE_OK(eve_get_text(r, &seen, &p, &n));
+  EVE_OK(eve_text_get(r, &seen, &p, &n));
   for (int i = 0; i < 10; i++) replace_big(d, a, buf, (char)('a' + i));
   buf[0] = 'R';
   cr_assert(n == BIG && memcmp(p, buf, BIG) == 0, "the reader's string is intact");
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   /* the first replacement after the reader still allocates fresh (its pass
    * runs as it ends); from then on the file does not grow */
   uint64_t settled = replace_big(d, a, buf, 'A');

@@ -31,7 +31,7 @@ static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   int64_t n = 0;
   if (old != EVE_V_NIL) {
-    int rc = eve_get_int(t, old, &n);
+    int rc = eve_int_get(t, old, &n);
     if (rc) return rc;
   }
   return eve_int(t, n + 1, out);
@@ -43,8 +43,8 @@ static int64_t deref_int(eve_domain *d, eve_atom *a) {
   eve_val v;
   int64_t n = -1;
   EVE_OK(eve_deref(t, a, &v));
-  EVE_OK(eve_get_int(t, v, &n));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_int_get(t, v, &n));
+  EVE_OK(eve_txn_end(t));
   return n;
 }
 
@@ -65,12 +65,12 @@ Test(atom, open_create_remove_names) {
   EVE_OK(eve_reset(t, b, v));
   EVE_OK(eve_deref(t, c, &v));
   int64_t n;
-  EVE_OK(eve_get_int(t, v, &n));
+  EVE_OK(eve_int_get(t, v, &n));
   cr_assert_eq(n, 42, "two handles, one atom");
   eve_val names;
   EVE_OK(eve_atom_names(t, &names));
   cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\" \"b\"]");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 
   EVE_OK(eve_atom_remove(d, "b"));
   EVE_ERR(eve_atom_remove(d, "b"), EVE_ENOTFOUND);
@@ -79,7 +79,7 @@ Test(atom, open_create_remove_names) {
   EVE_ERR(eve_reset(t, b, EVE_V_TRUE), EVE_EREMOVED);
   EVE_OK(eve_atom_names(t, &names));
   cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\"]");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   /* a new atom of the same name starts afresh; the old handles stay dead */
   eve_atom *b2;
   EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b2));
@@ -87,7 +87,7 @@ Test(atom, open_create_remove_names) {
   EVE_OK(eve_deref(t, b2, &v));
   cr_assert_eq(v, EVE_V_NIL);
   EVE_ERR(eve_deref(t, b, &v), EVE_EREMOVED);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_atom_close(a);
   eve_atom_close(b);
   eve_atom_close(b2);
@@ -101,13 +101,13 @@ Test(atom, swap_reset_compare_and_set) {
   eve_atom *a;
   EVE_OK(eve_atom_open(d, "n", EVE_ATOM_CREATE, &a));
   uint64_t v0, v1;
-  EVE_OK(eve_atom_version(a, &v0));
+  EVE_OK(eve_atom_version_get(a, &v0));
   eve_txn *t = t_wtxn(d);
   eve_val out, old;
   EVE_OK(eve_swap(t, a, inc_fn, NULL, &out));
   EVE_OK(eve_swap(t, a, inc_fn, NULL, &out));
   cr_assert_str_eq(t_edn(t, out), "2");
-  EVE_OK(eve_atom_version(a, &v1));
+  EVE_OK(eve_atom_version_get(a, &v1));
   cr_assert_eq(v1, v0 + 2);
   EVE_OK(eve_deref(t, a, &old));
   eve_val seven;
@@ -117,15 +117,15 @@ Test(atom, swap_reset_compare_and_set) {
   EVE_OK(eve_deref(t, a, &out));
   cr_assert_eq(out, seven);
   /* a swap that returns the same value publishes nothing */
-  EVE_OK(eve_atom_version(a, &v0));
+  EVE_OK(eve_atom_version_get(a, &v0));
   EVE_OK(eve_reset(t, a, seven));
-  EVE_OK(eve_atom_version(a, &v1));
+  EVE_OK(eve_atom_version_get(a, &v1));
   cr_assert_eq(v0, v1);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   /* a read txn cannot change an atom */
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   EVE_ERR(eve_reset(t, a, EVE_V_NIL), EVE_ETXN);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
@@ -141,7 +141,7 @@ Test(atom, swap_function_changing_its_own_atom_is_refused) {
   EVE_OK(eve_atom_open(d, "x", EVE_ATOM_CREATE, &a));
   eve_txn *t = t_wtxn(d);
   EVE_ERR(eve_swap(t, a, self_swap_fn, a, NULL), EVE_EREENTRY);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
@@ -161,7 +161,7 @@ static void *count_up(void *arg) {
     eve_txn *t;
     if (eve_txn_begin(j->d, EVE_TXN_WRITE, &t) != 0) { j->failed = 1; return NULL; }
     if (eve_swap(t, j->a, inc_fn, NULL, NULL) != 0) j->failed = 2;
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   return NULL;
 }
@@ -201,7 +201,7 @@ static int assoc_in(eve_txn *t, eve_val m, const eve_val *ks, int n, eve_val v, 
   int rc = eve_map_get(t, m, ks[0], &inner);
   if (rc && rc != EVE_ENOTFOUND) return rc;
   eve_type ty;
-  if (inner != EVE_V_NIL && (eve_type_of(t, inner, &ty) || ty != EVE_MAP)) inner = EVE_V_NIL;
+  if (inner != EVE_V_NIL && (eve_type_get(t, inner, &ty) || ty != EVE_MAP)) inner = EVE_V_NIL;
   if ((rc = assoc_in(t, inner, ks + 1, n - 1, v, dissoc, &updated))) return rc;
   return eve_map_assoc(t, m, ks[0], updated, out);
 }
@@ -226,7 +226,7 @@ Test(atom, nested_updates_reclaim_exactly) {
     EVE_OK(eve_int(t, (int64_t)i, &u.path[0]));
     EVE_OK(eve_string(t, "an initial value string", 23, &u.val));
     EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   assert_exact(d, "after load");
   eve_domain_info loaded, later;
@@ -242,7 +242,7 @@ Test(atom, nested_updates_reclaim_exactly) {
     default: u.val = EVE_V_NIL; break;
     }
     EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   assert_exact(d, "after random nested updates");
   EVE_OK(eve_domain_info_get(d, &later));
@@ -257,7 +257,7 @@ Test(atom, nested_updates_reclaim_exactly) {
     EVE_OK(eve_int(t, (int64_t)t_below(&rng, keys), &u.path[0]));
     EVE_OK(eve_string(t, "a steady-state value string", 27, &u.val));
     EVE_OK(eve_swap(t, a, upd_fn, &u, NULL));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   EVE_OK(eve_domain_info_get(d, &full));
   assert_exact(d, "after the steady phase");
@@ -301,11 +301,11 @@ Test(atom, sharing_workloads_are_exact) {
   eve_val v;
   EVE_OK(eve_read_edn(t, "[1 2 \"a string long enough\" {:x 1}]", 35, &v, NULL));
   EVE_OK(eve_swap(t, a, store_twice_fn, &v, NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_sound(d, "a value under two keys");
   t = t_wtxn(d);
   EVE_OK(eve_swap(t, a, dissoc_fn, "a", NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "one of the two keys dropped");
 
   /* snapshot a into b, change a, then reset b to an old version of a */
@@ -314,17 +314,17 @@ Test(atom, sharing_workloads_are_exact) {
   EVE_OK(eve_deref(t, a, &snap));
   EVE_OK(eve_reset(t, b, snap));
   EVE_OK(eve_swap(t, a, store_twice_fn, &snap, NULL)); /* a holds its old self twice */
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "snapshot into another atom");
   t = t_wtxn(d);
   EVE_OK(eve_deref(t, a, &v));
   EVE_OK(eve_reset(t, b, v)); /* move: b takes a's value, a is emptied */
   EVE_OK(eve_reset(t, a, EVE_V_NIL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "value moved between atoms");
   t = t_wtxn(d);
   EVE_OK(eve_reset(t, b, EVE_V_NIL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "everything dropped");
   eve_check_report r;
   EVE_OK(eve_check(d, &r, NULL, NULL));
@@ -377,7 +377,7 @@ static void expect_kept(eve_domain *d, eve_atom *a, int extra, const char *when)
     cr_assert_eq(rc, 0, "%s: %s -> %s", when, k, eve_err_name(rc));
     const char *p;
     size_t plen;
-    EVE_OK(eve_get_text(t, &v, &p, &plen));
+    EVE_OK(eve_text_get(t, &v, &p, &plen));
     cr_assert(plen == sizeof KEPT_VAL - 1 && !memcmp(p, KEPT_VAL, plen), "%s: %s's value", when, k);
   }
   int rc = eve_map_get_text(t, m, EVE_STRING, "extra-key-xyz", 13, &v);
@@ -388,7 +388,7 @@ static void expect_kept(eve_domain *d, eve_atom *a, int extra, const char *when)
     cr_assert_eq(rc, EVE_ENOTFOUND, "%s: the extra key -> %s", when, eve_err_name(rc));
   }
   cr_assert_eq(eve_txn_error(t), 0, "%s: %s", when, eve_err_name(eve_txn_error(t)));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* Fill the atom with an unrelated map, so freed blocks are reused. */
@@ -400,7 +400,7 @@ static void churn(eve_domain *d, eve_atom *a) {
     EVE_OK(eve_map_assoc(t, m, kept_key(t, "other-%d", i), v, &m));
   }
   EVE_OK(eve_reset(t, a, m));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   drain(d);
 }
 
@@ -421,7 +421,7 @@ Test(atom, a_value_built_from_an_atoms_value_outlives_it_in_another_atom) {
   EVE_OK(eve_string(t, "extra-key-xyz", 13, &v));
   EVE_OK(eve_map_assoc(t, m, v, EVE_V_TRUE, &m1));
   EVE_OK(eve_reset(t, b, m1));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "a and b published");
   /* a's version is replaced, reclaimed, its blocks reused: b owns its share */
   churn(d, a);
@@ -436,11 +436,11 @@ Test(atom, a_value_built_from_an_atoms_value_outlives_it_in_another_atom) {
   t = t_wtxn(d);
   EVE_OK(eve_deref(t, b, &v));
   EVE_OK(eve_reset(t, c, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_exact(d, "b's value also in c");
   t = t_wtxn(d);
   EVE_OK(eve_reset(t, b, EVE_V_NIL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   drain(d);
   churn(d, a);
   expect_kept(d, c, 1, "after b dropped it");
@@ -448,7 +448,7 @@ Test(atom, a_value_built_from_an_atoms_value_outlives_it_in_another_atom) {
   t = t_wtxn(d);
   EVE_OK(eve_reset(t, c, EVE_V_NIL));
   EVE_OK(eve_reset(t, a, EVE_V_NIL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   drain(d);
   assert_exact(d, "everything dropped");
   eve_stats st;
@@ -474,7 +474,7 @@ Test(atom, readers_pinned_in_a_new_domain_keep_their_values) {
   eve_val first;
   EVE_OK(eve_read_edn(w, first_text, strlen(first_text), &first, NULL));
   EVE_OK(eve_reset(w, a, first));
-  EVE_OK(eve_txn_abort(w));
+  EVE_OK(eve_txn_end(w));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* pinned in the domain's first epoch */
   eve_val seen;
@@ -484,10 +484,10 @@ Test(atom, readers_pinned_in_a_new_domain_keep_their_values) {
     eve_val v;
     EVE_OK(eve_read_edn(w, next_text, strlen(next_text), &v, NULL));
     EVE_OK(eve_reset(w, a, v));
-    EVE_OK(eve_txn_abort(w));
+    EVE_OK(eve_txn_end(w));
   }
   cr_assert_str_eq(t_edn(r, seen), first_text, "a pinned reader's value was freed under it");
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   eve_atom_close(a);
   assert_exact(d, "after the reader ended");
   EVE_OK(eve_close(d));
@@ -512,7 +512,7 @@ Test(atom, wait_times_out_wakes_on_change_and_sees_removal) {
   eve_atom *a;
   EVE_OK(eve_atom_open(d, "w", EVE_ATOM_CREATE, &a));
   uint64_t v, now = 0;
-  EVE_OK(eve_atom_version(a, &v));
+  EVE_OK(eve_atom_version_get(a, &v));
   EVE_ERR(eve_wait(a, v, 20, &now), EVE_ETIMEDOUT);
   EVE_OK(eve_wait(a, v + 7, 0, &now)); /* already different: returns at once */
   cr_assert_eq(now, v);
@@ -523,18 +523,18 @@ Test(atom, wait_times_out_wakes_on_change_and_sees_removal) {
   usleep(20000); /* let it sleep on the futex (the test holds either way) */
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_swap(t, a, inc_fn, NULL, NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   pthread_join(th, NULL);
   EVE_OK(w.rc);
   cr_assert_eq(w.now, v + 1, "the waiter saw exactly the one change");
 
   /* a change that publishes nothing does not wake anyone */
-  EVE_OK(eve_atom_version(a, &v));
+  EVE_OK(eve_atom_version_get(a, &v));
   t = t_wtxn(d);
   eve_val cur;
   EVE_OK(eve_deref(t, a, &cur));
   EVE_OK(eve_reset(t, a, cur));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_ERR(eve_wait(a, v, 10, &now), EVE_ETIMEDOUT);
 
   w = (waiter){.a = a, .seen = v};
@@ -562,18 +562,18 @@ Test(atom, damage_in_the_old_value_fails_the_swap_instead_of_retrying) {
   EVE_OK(eve_reset(t, a, v));
   EVE_OK(eve_keyword(t, "k", 1, &k));
   EVE_OK(eve_map_get(t, v, k, &inner));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   /* damage: mark the inner vector free in place */
   blk *b = region_ptr(d, inner);
   atomic_store(&b->meta, META_MAKE(META_GEN(atomic_load(&b->meta)), 0, 0, BLK_FREE));
   t = t_wtxn(d);
   EVE_ERR(eve_reset(t, a, EVE_V_NIL), EVE_ECORRUPT);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t = t_wtxn(d);
   eve_val now;
   EVE_OK(eve_deref(t, a, &now));
   cr_assert_eq(now, v, "nothing was published");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_atom_close(a);
   EVE_OK(eve_close(d));
 }
@@ -597,7 +597,7 @@ static void make_cas_lose_once(enum commit_pause point, uint64_t off, int won, v
   eve_txn *t;
   EVE_OK(eve_txn_begin(f->d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_reset(t, f->b, EVE_V_TRUE));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   f->busy = 0;
   f->done = 1;
 }
@@ -612,7 +612,7 @@ Test(atom, a_lost_cas_after_copying_a_retired_block_leaves_the_value_intact) {
   eve_val v, x, fresh;
   EVE_OK(eve_read_edn(t, text, strlen(text), &v, NULL));
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t = t_wtxn(d);
   EVE_OK(eve_deref(t, a, &v));
   EVE_OK(eve_vec_nth(t, v, 0, &x));
@@ -629,7 +629,7 @@ Test(atom, a_lost_cas_after_copying_a_retired_block_leaves_the_value_intact) {
   eve_val now;
   EVE_OK(eve_deref(t, b, &now));
   cr_assert_str_eq(t_edn(t, now), text);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   assert_sound(d, "after the retried reset");
   eve_atom_close(a);
   eve_atom_close(b);
@@ -689,7 +689,7 @@ static eve_val rs_key(eve_txn *t, uint64_t *r) {
 
 static eve_type rs_type(eve_txn *t, eve_val v) {
   eve_type ty = EVE_NIL;
-  EVE_OK(eve_type_of(t, v, &ty));
+  EVE_OK(eve_type_get(t, v, &ty));
   return ty;
 }
 
@@ -782,7 +782,7 @@ static rs_sum rs_summary(eve_domain *d, eve_atom *a) {
   s.type = rs_type(t, v);
   if (s.type >= EVE_LIST) EVE_OK(eve_count(t, v, &s.count));
   EVE_OK(eve_hash(t, v, &s.hash));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return s;
 }
 
@@ -805,7 +805,7 @@ Test(atom, random_swaps_agree_with_and_without_pairs, .timeout = 600) {
       s.atoms = atoms[w];
       eve_txn *t = t_wtxn(d[w]);
       EVE_OK(eve_swap(t, atoms[w][s.self], rs_fn, &s, NULL));
-      EVE_OK(eve_txn_abort(t));
+      EVE_OK(eve_txn_end(t));
     }
     for (int a = 0; a < RS_ATOMS; a++) {
       rs_sum x = rs_summary(d[0], atoms[0][a]), y = rs_summary(d[1], atoms[1][a]);

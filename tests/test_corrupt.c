@@ -133,7 +133,7 @@ static void fill_mixed(eve_domain *d) {
              "#uuid \"f81d4fae-7dec-11d0-a765-00a0c91e6bf6\" #inst \"1985-04-12T23:20:50.52Z\" "
              "#eve/bytes \"aGVsbG8gd29ybGQ=\" [] {} #{} ()]"));
   put(d, t, "to-remove", edn(t, "{:gone [1 2 3]}"));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_atom_remove(d, "to-remove"));
 }
 
@@ -154,7 +154,7 @@ static void fill_big(eve_domain *d) {
   put(d, t, "big-map", m);
   put(d, t, "big-vec", v);
   put(d, t, "big-set", s);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* A small domain: most of its bytes are header, slots and registry. */
@@ -163,7 +163,7 @@ static void fill_small(eve_domain *d) {
   put(d, t, "a", edn(t, "{:a 1 :b [1 2 3] :c #{:x}}"));
   put(d, t, "b", edn(t, "(1 (2) \"three and more\")"));
   put(d, t, "an-atom-with-a-longer-name", edn(t, "12345678901234"));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 static void *slurp(const char *path, size_t *n) {
@@ -743,7 +743,7 @@ static uint8_t *one_atom_domain(const char *path, const char *name, size_t *n, u
   eve_txn *t = t_wtxn(d);
   put(d, t, name, edn(t, "{:k 1}"));
   put(d, t, "bystander", edn(t, "[1 2 3]"));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
   uint8_t *img = slurp(path, n);
   uint64_t page = atomic_load(&((eve_file_header *)img)->cell_pages), first;
@@ -805,7 +805,7 @@ Test(corrupt, remove_after_a_remover_died_returns) {
  * (or another error), 3 other. */
 static int print_self_map(const char *path) {
   eve_domain *d;
-  eve_options o = {.flags = EVE_EXCL};
+  eve_options o = {.flags = EVE_OPEN_EXISTING};
   eve_txn *t;
   eve_atom *a;
   eve_val m;
@@ -820,7 +820,7 @@ static int print_self_map(const char *path) {
   eve_free(s);
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   fprintf(stderr, "print of a self-containing map: %s in %.3f s\n", eve_err_name(edn_rc), secs);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_atom_close(a);
   eve_close(d);
   if (edn_rc == 0) return 1;
@@ -840,7 +840,7 @@ Test(corrupt, self_containing_value_print_stops_at_the_cycle) {
     EVE_OK(eve_map_assoc(t, m, k, v, &m));
   }
   put(d, t, "m", m);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
   size_t n, hits = 0;
   uint8_t *img = slurp(path, &n);

@@ -71,19 +71,19 @@ static void expect_msg(eve_txn *t, const char *in, const char *fragment) {
 
 static int64_t get_i(eve_txn *t, eve_val v) {
   int64_t i;
-  EVE_OK(eve_get_int(t, v, &i));
+  EVE_OK(eve_int_get(t, v, &i));
   return i;
 }
 
 static double get_f(eve_txn *t, eve_val v) {
   double f;
-  EVE_OK(eve_get_float(t, v, &f));
+  EVE_OK(eve_float_get(t, v, &f));
   return f;
 }
 
 static eve_type type_of(eve_txn *t, eve_val v) {
   eve_type ty;
-  EVE_OK(eve_type_of(t, v, &ty));
+  EVE_OK(eve_type_get(t, v, &ty));
   return ty;
 }
 
@@ -92,7 +92,7 @@ static void expect_text(eve_txn *t, const char *in, eve_type ty, const char *wan
   cr_assert_eq(type_of(t, v), ty, "%s is a %s", in, eve_type_name(type_of(t, v)));
   const char *s;
   size_t n;
-  EVE_OK(eve_get_text(t, &v, &s, &n));
+  EVE_OK(eve_text_get(t, &v, &s, &n));
   cr_assert(n == wn && !memcmp(s, want, n), "%s: text of %zu bytes", in, n);
 }
 
@@ -112,7 +112,7 @@ static uint64_t count(eve_txn *t, eve_val c) {
   eve_domain *d = t_open_mem();     \
   eve_txn *t = t_wtxn(d)
 #define CLOSE()         \
-  eve_txn_abort(t);     \
+  eve_txn_end(t);     \
   eve_close(d)
 
 /* ---- scalars ------------------------------------------------------------ */
@@ -250,7 +250,7 @@ Test(edn, floats_print_shortest_and_roundtrip) {
               (unsigned long long)seed, f, out);
     eve_free(out);
     if (i % 2000 == 1999) { /* keep the txn small */
-      eve_txn_abort(t);
+      eve_txn_end(t);
       t = t_wtxn(d);
     }
   }
@@ -296,7 +296,7 @@ Test(edn, strings_and_escapes) {
 
 static void expect_char(eve_txn *t, const char *in, uint32_t cp) {
   uint32_t got;
-  EVE_OK(eve_get_char(t, rd_ok(t, in), &got));
+  EVE_OK(eve_char_get(t, rd_ok(t, in), &got));
   cr_assert_eq(got, cp, "%s read U+%04X, wanted U+%04X", in, got, cp);
 }
 
@@ -469,7 +469,7 @@ Test(edn, collections) {
 static int64_t inst_ms(eve_txn *t, const char *in) {
   int64_t ms;
   eve_val v = rd_ok(t, in);
-  EVE_OK(eve_get_inst(t, v, &ms));
+  EVE_OK(eve_inst_get(t, v, &ms));
   return ms;
 }
 
@@ -489,7 +489,7 @@ Test(edn, uuid) {
   uint8_t got[16];
   eve_val v = rd_ok(t, "#uuid \"f81d4fae-7dec-11d0-a765-00a0c91e6bf6\"");
   cr_assert_eq(type_of(t, v), EVE_UUID);
-  EVE_OK(eve_get_uuid(t, v, got));
+  EVE_OK(eve_uuid_get(t, v, got));
   cr_assert_arr_eq(got, want, 16);
   expect_same(t, "#uuid \"f81d4fae-7dec-11d0-a765-00a0c91e6bf6\"");
   expect_print(t, "#uuid \"F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6\"",
@@ -557,7 +557,7 @@ Test(edn, bytes) {
   cr_assert_eq(type_of(t, v), EVE_BYTES);
   const uint8_t *p;
   size_t n;
-  EVE_OK(eve_get_bytes(t, &v, &p, &n));
+  EVE_OK(eve_bytes_get(t, &v, &p, &n));
   cr_assert(n == 4 && p[0] == 0 && p[1] == 1 && p[2] == 2 && p[3] == 0xff);
   expect_same(t, "#eve/bytes \"AAEC/w==\"");
   expect_same(t, "#eve/bytes \"\"");
@@ -568,7 +568,7 @@ Test(edn, bytes) {
   uint8_t all[256];
   for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
   for (size_t len = 0; len < 256; len += 17) {
-    EVE_OK(eve_bytes_new(t, all, len, &v));
+    EVE_OK(eve_bytes(t, all, len, &v));
     char *out = pr(t, v);
     cr_assert(equal(t, rd_ok(t, out), v), "%s", out);
     eve_free(out);
@@ -658,7 +658,7 @@ Test(edn, error_positions) {
   EVE_OK(eve_read_edn(t, "\"a\0b\"", 5, &v, NULL));
   const char *s;
   size_t n;
-  EVE_OK(eve_get_text(t, &v, &s, &n));
+  EVE_OK(eve_text_get(t, &v, &s, &n));
   cr_assert(n == 3 && !memcmp(s, "a\0b", 3));
   CLOSE();
 }
@@ -683,7 +683,7 @@ Test(edn, bad_arguments_and_txns) {
    * cannot read */
   eve_val kept = rd_ok(t, "[1 \"a string of some length\" {:k #{2.5}}]");
   t_publish(d, t, "kept", kept);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_txn *rt;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &rt));
   EVE_OK(eve_print_edn(rt, t_deref(d, rt, "kept"), &out, NULL));
@@ -691,7 +691,7 @@ Test(edn, bad_arguments_and_txns) {
   eve_free(out);
   EVE_ERR(eve_read_edn(rt, "[1 2]", 5, &v, &e), EVE_ETXN);
   EVE_ERR(eve_read_edn(rt, "nil", 3, &v, &e), EVE_ETXN);
-  eve_txn_abort(rt);
+  eve_txn_end(rt);
   eve_close(d);
 }
 
@@ -814,7 +814,7 @@ Test(edn, mutated_documents_never_crash) {
       cr_assert(e.line >= 1 && e.column >= 1);
     }
     if (it % 500 == 499) {
-      eve_txn_abort(t);
+      eve_txn_end(t);
       t = t_wtxn(d);
     }
   }
@@ -918,7 +918,7 @@ static eve_val rand_scalar(eve_txn *t, uint64_t *r) {
     break;
   default:
     for (int k = 0; k < 40; k++) buf[k] = (char)t_rand(r);
-    EVE_OK(eve_bytes_new(t, buf, t_below(r, 41), &v));
+    EVE_OK(eve_bytes(t, buf, t_below(r, 41), &v));
   }
   return v;
 }
@@ -961,7 +961,7 @@ Test(edn, random_roundtrip) {
     eve_free(a);
     eve_free(b);
     if (it % 250 == 249) {
-      eve_txn_abort(t);
+      eve_txn_end(t);
       t = t_wtxn(d);
     }
   }

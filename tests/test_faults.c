@@ -55,7 +55,7 @@ static void set_edn(eve_domain *d, const char *name, const char *text) {
   eve_atom *a = atom(d, name);
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_reset(t, a, edn(t, text)));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_atom_close(a));
 }
 
@@ -69,7 +69,7 @@ static char *get_edn(eve_domain *d, const char *name, int *rc) {
   if (!*rc) *rc = eve_txn_begin(d, EVE_TXN_READ, &t);
   if (!*rc) *rc = eve_deref(t, a, &v);
   if (!*rc) *rc = eve_print_edn(t, v, &s, NULL);
-  if (t) eve_txn_abort(t);
+  if (t) eve_txn_end(t);
   if (a) eve_atom_close(a);
   return s;
 }
@@ -177,7 +177,7 @@ static unsigned fill_until_enospc(eve_domain *d, unsigned *rounds, int *last_rc)
     fill_arg f = {i, rounds[i]};
     eve_txn *t = t_wtxn(d);
     int rc = eve_swap(t, a[i], append_fn, &f, NULL);
-    int crc = eve_txn_abort(t);
+    int crc = eve_txn_end(t);
     if (rc || crc) {
       *last_rc = rc ? rc : crc;
       break;
@@ -208,13 +208,13 @@ static void verify_fill(eve_domain *d, const unsigned *rounds) {
       const char *p;
       size_t len;
       EVE_OK(eve_vec_nth(t, v, r, &s));
-      EVE_OK(eve_get_text(t, &s, &p, &len));
+      EVE_OK(eve_text_get(t, &s, &p, &len));
       fill_text(want, i, r);
       cr_assert(len == FILL_TEXT && memcmp(p, want, len) == 0, "atom %s round %u differs", name, r);
     }
     EVE_OK(eve_atom_close(a));
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 static void cli_on_full_disk(const char *path) {
@@ -317,10 +317,10 @@ Test(faults, reader_slots_exhaust_then_recover) {
   cr_expect(src || st.readers == SLOTS, "readers %llu", (unsigned long long)st.readers);
   eve_atom *a;
   EVE_ERR(eve_atom_open(d, "x", EVE_ATOM_CREATE, &a), EVE_ESLOTS); /* an atom open needs one */
-  EVE_OK(eve_txn_abort(t[17]));
+  EVE_OK(eve_txn_end(t[17]));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t[17]));
   EVE_ERR(eve_txn_begin(d, EVE_TXN_READ, &extra), EVE_ESLOTS);
-  for (int i = 0; i < SLOTS; i++) EVE_OK(eve_txn_abort(t[i]));
+  for (int i = 0; i < SLOTS; i++) EVE_OK(eve_txn_end(t[i]));
   set_edn(d, "x", "[1 2 3]"); /* everything works again */
   EVE_OK(eve_stats_get(d, &st));
   cr_assert_eq(st.readers, 0);
@@ -358,7 +358,7 @@ Test(faults, slots_of_a_killed_process_are_reclaimed) {
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_stats st;
   EVE_OK(eve_stats_get(d, &st));
   cr_assert_eq(st.readers, 0, "a dead process's pins are not counted (%llu)", (unsigned long long)st.readers);
@@ -390,7 +390,7 @@ static pid_t pinned_reader(const char *path, const int ready[2], const int relea
       eve_atom_open(d, "m", 0, &a) || eve_deref(t, a, &v))
     _exit(2);
   if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) != 1) _exit(3);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_atom_close(a);
   eve_close(d);
   _exit(0);
@@ -409,7 +409,7 @@ static void swaps(eve_domain *d, eve_atom *a, int64_t from, int64_t n) {
     key_arg k = {i};
     eve_txn *t = t_wtxn(d);
     EVE_OK(eve_swap(t, a, assoc_fn, &k, NULL));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
 }
 
@@ -554,7 +554,7 @@ Test(faults, file_overwritten_in_place_while_mapped, .timeout = 300) {
     for (int i = 0; i < 50; i++) EVE_OK(eve_iter_next(&it, &k, &v)); /* half-way through */
     overwrite_heap(path, seed + r, r % 3 == 0);
     errors += read_after_overwrite(d, t, &it, as, 4);
-    EX_RC(eve_txn_abort(t));
+    EX_RC(eve_txn_end(t));
     /* writers on top of the noise: errors again, never a crash */
     ex_result res;
     for (int i = 0; i < 4; i++) EVE_OK(eve_atom_close(as[i]));
@@ -569,9 +569,9 @@ Test(faults, file_overwritten_in_place_while_mapped, .timeout = 300) {
 /* ---- permissions ------------------------------------------------------------------------ */
 
 enum { P_FILE000, P_FILE000_RDONLY, P_FILE644_RW, P_FILE644_RDONLY, P_CREATE_IN_RO_DIR, P_N };
-static const char *const P_NAMES[] = {"mode 000, read-write", "mode 000, EVE_RDONLY",
+static const char *const P_NAMES[] = {"mode 000, read-write", "mode 000, EVE_OPEN_RDONLY",
                                       "mode 644 of another user, read-write",
-                                      "mode 644 of another user, EVE_RDONLY",
+                                      "mode 644 of another user, EVE_OPEN_RDONLY",
                                       "create in a directory we cannot write"};
 
 static int try_open(const char *path, unsigned flags) {
@@ -585,11 +585,11 @@ static int try_open(const char *path, unsigned flags) {
 /* In a child that dropped to nobody: each case's eve_open result. */
 static void permission_child(const char *dir, int fd) {
   int rc[P_N];
-  rc[P_FILE000] = try_open(t_path(dir, "p000.eve"), EVE_EXCL);
-  rc[P_FILE000_RDONLY] = try_open(t_path(dir, "p000.eve"), EVE_RDONLY);
-  rc[P_FILE644_RW] = try_open(t_path(dir, "p644.eve"), EVE_EXCL);
-  rc[P_FILE644_RDONLY] = try_open(t_path(dir, "p644.eve"), EVE_RDONLY);
-  rc[P_CREATE_IN_RO_DIR] = try_open(t_path(dir, "new.eve"), EVE_CREATE);
+  rc[P_FILE000] = try_open(t_path(dir, "p000.eve"), EVE_OPEN_EXISTING);
+  rc[P_FILE000_RDONLY] = try_open(t_path(dir, "p000.eve"), EVE_OPEN_RDONLY);
+  rc[P_FILE644_RW] = try_open(t_path(dir, "p644.eve"), EVE_OPEN_EXISTING);
+  rc[P_FILE644_RDONLY] = try_open(t_path(dir, "p644.eve"), EVE_OPEN_RDONLY);
+  rc[P_CREATE_IN_RO_DIR] = try_open(t_path(dir, "new.eve"), EVE_OPEN_CREATE);
   if (write(fd, rc, sizeof rc) != sizeof rc) _exit(1);
   _exit(0);
 }
@@ -614,12 +614,12 @@ static int as_nobody(const char *dir, int rc[P_N]) {
 }
 
 /* eve.h: eve_open reports EVE_EACCESS for a file or directory we may not
- * use; a file we may read but not write opens with EVE_RDONLY. */
+ * use; a file we may read but not write opens with EVE_OPEN_RDONLY. */
 Test(faults, permission_denied_is_eaccess) {
   char *dir = t_tmpdir();
   cr_assert_eq(chmod(dir, 0755), 0); /* others may enter, not write */
   eve_domain *d;
-  eve_options o644 = {.flags = EVE_CREATE, .mode = 0644};
+  eve_options o644 = {.flags = EVE_OPEN_CREATE, .mode = 0644};
   EVE_OK(eve_open(t_path(dir, "p000.eve"), NULL, &d));
   EVE_OK(eve_close(d));
   EVE_OK(eve_open(t_path(dir, "p644.eve"), &o644, &d));
@@ -658,7 +658,7 @@ Test(faults, future_format_version_is_eversion) {
     h.format_version = versions[i];
     h.checksum = XXH64(&h, EVE_CHECKSUMMED_BYTES, 0x6576652d68647221ull);
     cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
-    eve_options ro = {.flags = EVE_RDONLY};
+    eve_options ro = {.flags = EVE_OPEN_RDONLY};
     EVE_ERR(eve_open(path, NULL, &d), EVE_EVERSION);
     EVE_ERR(eve_open(path, &ro, &d), EVE_EVERSION);
     cr_assert(strstr(eve_strerror(EVE_EVERSION), "version"), "the message says what is wrong");

@@ -74,8 +74,8 @@ static void expect_value(eve_txn *t, const char *in, const char *edn_text) {
   eve_val a = rd_ok(t, in), b = edn(t, edn_text);
   cr_assert(equal(t, a, b), "JSON %s is not %s", in, edn_text);
   eve_type ta, tb;
-  EVE_OK(eve_type_of(t, a, &ta));
-  EVE_OK(eve_type_of(t, b, &tb));
+  EVE_OK(eve_type_get(t, a, &ta));
+  EVE_OK(eve_type_get(t, b, &tb));
   cr_assert_eq(ta, tb, "JSON %s is a %s, not a %s", in, eve_type_name(ta), eve_type_name(tb));
 }
 
@@ -93,7 +93,7 @@ static void expect_err(eve_txn *t, const char *in, int code, int line, int col) 
   eve_domain *d = t_open_mem(); \
   eve_txn *t = t_wtxn(d)
 #define CLOSE()     \
-  eve_txn_abort(t); \
+  eve_txn_end(t); \
   eve_close(d)
 
 /* ---- reading -------------------------------------------------------------- */
@@ -154,7 +154,7 @@ static void expect_str(eve_txn *t, const char *in, const char *want, size_t wn) 
   eve_val v = rd_ok(t, in);
   const char *s;
   size_t n;
-  EVE_OK(eve_get_text(t, &v, &s, &n));
+  EVE_OK(eve_text_get(t, &v, &s, &n));
   cr_assert(n == wn && !memcmp(s, want, n), "%s: %zu bytes", in, n);
 }
 
@@ -330,7 +330,7 @@ Test(json, mutated_documents_never_crash) {
       cr_assert(e.line >= 1 && e.column >= 1);
     }
     if (it % 500 == 499) {
-      eve_txn_abort(t);
+      eve_txn_end(t);
       t = t_wtxn(d);
     }
   }
@@ -349,14 +349,14 @@ Test(json, needs_a_write_txn) {
   EVE_ERR(eve_print_json(t, EVE_V_NIL, NULL, NULL), EVE_EINVAL);
   eve_val kept = rd_ok(t, "{\"a\":[1,2.5,\"a longer string value\"]}");
   t_publish(d, t, "kept", kept);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_txn *rt;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &rt));
   EVE_OK(eve_print_json(rt, t_deref(d, rt, "kept"), &out, NULL));
   cr_assert_str_eq(out, "{\"a\":[1,2.5,\"a longer string value\"]}");
   eve_free(out);
   EVE_ERR(eve_read_json(rt, "null", 4, &v, &e), EVE_ETXN);
-  eve_txn_abort(rt);
+  eve_txn_end(rt);
   eve_close(d);
 }
 
@@ -539,7 +539,7 @@ Test(json, random_roundtrip) {
     eve_free(a);
     eve_free(b);
     if (it % 250 == 249) {
-      eve_txn_abort(t);
+      eve_txn_end(t);
       t = t_wtxn(d);
     }
   }

@@ -36,7 +36,7 @@ static int bump_counter(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   int64_t c = 0;
   int rc = eve_string(t, key, (size_t)n, &k);
   if (rc) return rc;
-  if (old != EVE_V_NIL && eve_map_get(t, old, k, &cur) == 0 && (rc = eve_get_int(t, cur, &c)))
+  if (old != EVE_V_NIL && eve_map_get(t, old, k, &cur) == 0 && (rc = eve_int_get(t, cur, &c)))
     return rc;
   if ((rc = eve_int(t, c + 1, &v))) return rc;
   return eve_map_assoc(t, old == EVE_V_NIL ? EVE_V_EMPTY_MAP : old, k, v, out);
@@ -53,12 +53,12 @@ static int64_t counter_sum(eve_domain *d, eve_atom *a) {
     EVE_OK(eve_iter_init(t, m, &it));
     int rc;
     while ((rc = eve_iter_next(&it, &k, &v)) == 0) {
-      EVE_OK(eve_get_int(t, v, &x));
+      EVE_OK(eve_int_get(t, v, &x));
       sum += x;
     }
     EVE_ERR(rc, EVE_END);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return sum;
 }
 
@@ -66,7 +66,7 @@ static void one_swap(eve_domain *d, eve_atom *a, uint64_t *seed) {
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_swap(t, a, bump_counter, seed, NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* ---- finding 1: eve_gc beside a writer thread ------------------------------ */
@@ -80,7 +80,7 @@ static void *try_begin(void *arg) {
   begin_probe *p = arg;
   eve_txn *t;
   p->rc = eve_txn_begin(p->d, EVE_TXN_WRITE, &t);
-  if (p->rc == 0) eve_txn_abort(t);
+  if (p->rc == 0) eve_txn_end(t);
   return NULL;
 }
 
@@ -155,7 +155,7 @@ static void *hold_txn(void *arg) {
   char c = 1;
   if (write(h->fds_ready[1], &c, 1) != 1) return NULL;
   if (read(h->fds_release[0], &c, 1) != 1) return NULL;
-  if (h->rc == 0) h->rc = eve_txn_abort(t);
+  if (h->rc == 0) h->rc = eve_txn_end(t);
   return NULL;
 }
 
@@ -201,7 +201,7 @@ static void *write_counters(void *arg) {
       break;
     }
     rc = eve_swap(t, w->a, bump_counter, &seed, NULL);
-    int crc = eve_txn_abort(t);
+    int crc = eve_txn_end(t);
     if (rc || crc) w->rc = rc ? rc : crc;
     else atomic_fetch_add(&w->swaps, 1);
   }
@@ -275,7 +275,7 @@ static void *end_elsewhere(void *arg) {
   handover *h = arg;
   eve_val v;
   h->rc = eve_string(h->t, "built in another thread", 23, &v);
-  if (!h->rc) h->rc = eve_txn_abort(h->t);
+  if (!h->rc) h->rc = eve_txn_end(h->t);
   return NULL;
 }
 
@@ -365,7 +365,7 @@ Test(lifecycle, close_is_busy_while_another_thread_waits_on_an_atom, .timeout = 
   EVE_ERR(eve_close(d), EVE_EBUSY);
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_reset(t, a, EVE_V_TRUE));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   pthread_join(th, NULL);
   EVE_OK(w.rc);
   EVE_OK(eve_atom_close(a));
@@ -399,7 +399,7 @@ static void *read_until_closed(void *arg) {
     eve_val v;
     uint64_t n;
     if (eve_deref(t, r->a, &v) == 0) eve_count(t, v, &n);
-    eve_txn_abort(t);
+    eve_txn_end(t);
     r->reads++;
   }
 }
@@ -416,7 +416,7 @@ Test(lifecycle, close_racing_a_reader_thread_never_frees_the_handle_under_it, .t
       EVE_OK(eve_map_assoc(t, m, k, k, &m));
     }
     EVE_OK(eve_reset(t, r.a, m));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
     pthread_barrier_init(&r.started, NULL, 2);
     pthread_t th;
     pthread_create(&th, NULL, read_until_closed, &r);
@@ -448,6 +448,6 @@ Test(lifecycle, close_with_own_transaction_open_is_busy) {
   EVE_ERR(eve_close(d), EVE_EBUSY);
   eve_gc_report g;
   EVE_ERR(eve_gc(d, &g), EVE_EBUSY);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }

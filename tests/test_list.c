@@ -116,7 +116,7 @@ Test(list, empty_and_nil) {
     cr_assert_eq(first(t, l), x);
     cr_assert_eq(rest(t, l), EVE_V_EMPTY_LIST, "rest of one element is the empty list");
     eve_type ty;
-    EVE_OK(eve_type_of(t, l, &ty));
+    EVE_OK(eve_type_get(t, l, &ty));
     cr_assert_eq(ty, EVE_LIST);
   }
   cr_assert_eq(count_of(t, EVE_V_EMPTY_LIST), 0);
@@ -128,7 +128,7 @@ Test(list, empty_and_nil) {
   eve_val k, v;
   EVE_OK(eve_iter_init(t, EVE_V_EMPTY_LIST, &it));
   EVE_ERR(eve_iter_next(&it, &k, &v), EVE_END);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -152,7 +152,7 @@ Test(list, wrong_types_and_read_txn) {
   EVE_OK(eve_list_cons(t, s, EVE_V_EMPTY_LIST, &l));
   EVE_OK(eve_list_cons(t, x, l, &l));
   t_publish(d, t, "l", l);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   l = t_deref(d, t, "l");
   EVE_ERR(eve_list_cons(t, x, l, &out), EVE_ETXN);
@@ -160,7 +160,7 @@ Test(list, wrong_types_and_read_txn) {
   cr_assert_eq(first(t, l), x, "reads work in a read txn");
   cr_assert_eq(first(t, rest(t, l)), s);
   cr_assert_eq(count_of(t, l), 2);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -189,7 +189,7 @@ Test(list, cons_first_rest_share_structure) {
   cr_assert_eq(rest(t, b), ls[50]);
   check_list(t, ls[100], xs, 100, 0);
   check_list(t, ls[50], xs, 50, 0);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -218,7 +218,7 @@ Test(list, hash_and_equality_match_vectors) {
       cr_assert_eq(hash_of(t, rest(t, l)), hash_of(t, list_of_stack(t, xs, n - 1)));
     }
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -236,23 +236,23 @@ Test(list, long_list_and_an_inner_rest_kept_in_atoms) {
   /* two atoms: the whole list, and its inner half (shared with the first) */
   t_publish(d, t, "l", l);
   t_publish(d, t, "mid", mid);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t = t_wtxn(d);
   eve_val junk = EVE_V_EMPTY_LIST; /* reuses whatever the end of the txn freed */
   for (uint64_t i = 0; i < n; i++) EVE_OK(eve_list_cons(t, rand_val(t, &rng), junk, &junk));
   check_list(t, t_deref(d, t, "l"), xs, n, rng);
   check_list(t, t_deref(d, t, "mid"), xs, n / 2, rng);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   /* dropping the whole list leaves the inner half intact */
   t = t_wtxn(d);
   t_publish(d, t, "l", EVE_V_NIL);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t = t_wtxn(d);
   junk = EVE_V_EMPTY_LIST; /* reuses the blocks of the dropped outer half */
   for (uint64_t i = 0; i < n; i++) EVE_OK(eve_list_cons(t, rand_val(t, &rng), junk, &junk));
   check_list(t, t_deref(d, t, "mid"), xs, n / 2, rng);
   free(xs);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -311,7 +311,7 @@ Test(list, corrupt_cells_are_reported) {
     }
     cr_assert_eq(rc, EVE_ECORRUPT, "case %d -> %s", c, eve_err_name(rc));
     EVE_ERR(eve_list_first(t, EVE_V_EMPTY_LIST, &out), EVE_ECORRUPT); /* sticky */
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   EVE_OK(eve_close(d));
 }
@@ -432,6 +432,6 @@ Test(list_model, random_ops_against_array, .timeout = 600) {
   cr_assert_geq(phases, 2, "seed %#llx: grew and shrank back", (unsigned long long)m.seed);
   for (int k = 0; k < SNAPS; k++) free(m.snaps[k].xs);
   free(m.xs);
-  EVE_OK(eve_txn_abort(m.t));
+  EVE_OK(eve_txn_end(m.t));
   EVE_OK(eve_close(d));
 }

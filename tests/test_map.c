@@ -7,7 +7,7 @@
 
 static int64_t geti(eve_txn *t, eve_val v) {
   int64_t i;
-  EVE_OK(eve_get_int(t, v, &i));
+  EVE_OK(eve_int_get(t, v, &i));
   return i;
 }
 
@@ -65,7 +65,7 @@ Test(map, empty_and_nil) {
   eve_val m = assoc(t, EVE_V_NIL, k, I(t, 1));
   cr_assert(VAL_IS_BLOCK(m));
   eve_type ty;
-  EVE_OK(eve_type_of(t, m, &ty));
+  EVE_OK(eve_type_get(t, m, &ty));
   cr_assert_eq(ty, EVE_MAP);
   cr_assert_eq(count_of(t, m), 1);
   cr_assert_eq(geti(t, get(t, m, k)), 1);
@@ -85,7 +85,7 @@ Test(map, empty_and_nil) {
   eve_iter it;
   EVE_OK(eve_iter_init(t, EVE_V_EMPTY_MAP, &it));
   EVE_ERR(eve_iter_next(&it, NULL, NULL), EVE_END);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -124,7 +124,7 @@ Test(map, assoc_get_dissoc) {
     EVE_OK(map_check(t, m));
   }
   cr_assert_eq(m, EVE_V_EMPTY_MAP);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -153,7 +153,7 @@ Test(map, no_change_returns_same_word_without_allocating) {
   size_t before = t->nfresh;
   cr_assert_eq(assoc(t, m2, I(t, 0), big), m2);
   cr_assert_eq(t->nfresh, before);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -183,7 +183,7 @@ Test(map, persistence) {
     EVE_OK(map_check(t, versions[v]));
   }
   cr_assert_eq(count_of(t, m), N - N / 4);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -206,7 +206,7 @@ Test(map, wrong_type) {
   cr_assert_eq(eve_txn_error(t), 0);
   cr_assert_eq(geti(t, get(t, m, k)), 1);
   EVE_ERR(eve_map_get(t, m, k, NULL), EVE_EINVAL);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -217,7 +217,7 @@ Test(map, read_only_txn) {
   /* even ids give immediate keys: a read txn cannot box new ones */
   for (int i = 0; i < 100; i++) m = assoc(t, m, key_of(t, 2 * (uint64_t)i), I(t, i));
   t_publish(d, t, "m", m);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
   m = t_deref(d, r, "m");
@@ -231,7 +231,7 @@ Test(map, read_only_txn) {
   cr_assert_eq(count_of(r, m), 100);
   for (int i = 0; i < 100; i++) cr_assert_eq(geti(r, get(r, m, key_of(r, 2 * (uint64_t)i))), i);
   EVE_OK(map_check(r, m));
-  eve_txn_abort(r);
+  eve_txn_end(r);
   eve_close(d);
 }
 
@@ -264,7 +264,7 @@ static void get_text_run(void) {
     m = assoc(t, m, k, I(t, (int64_t)id));
   }
   t_publish(d, t, "m", m);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* no allocation needed */
   m = t_deref(d, r, "m");
@@ -282,7 +282,7 @@ static void get_text_run(void) {
       }
     }
   }
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   eve_close(d);
 }
 
@@ -307,7 +307,7 @@ Test(map, get_text_refuses_what_a_constructor_refuses) {
   EVE_ERR(eve_map_get_text(r, m, EVE_STRING, NULL, 3, &v), EVE_EINVAL);
   EVE_ERR(eve_map_get_text(r, m, EVE_STRING, "a", 1, NULL), EVE_EINVAL);
   EVE_ERR(eve_map_get_text(r, EVE_V_EMPTY_VECTOR, EVE_STRING, "a", 1, &v), EVE_ETYPE);
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   eve_close(d);
 }
 
@@ -319,7 +319,7 @@ Test(map, corrupt_word_is_sticky) {
   EVE_ERR(eve_map_get(t, m, one, &out), EVE_ECORRUPT);
   EVE_ERR(eve_map_assoc(t, m, one, one, &out), EVE_ECORRUPT);
   EVE_ERR(eve_map_get(t, m, (eve_val)1 << 40, &out), EVE_ECORRUPT);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -351,7 +351,7 @@ Test(map, corrupt_nodes_detected) {
   /* published in place: the atoms keep the words m and str valid after t */
   t_publish(d, t, "m", m);
   t_publish(d, t, "str", str);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   champ_node *root = region_ptr(d, m);
   cr_assert_gt(__builtin_popcount(root->nodemap), 1);
   champ_node saved = *root;
@@ -366,14 +366,14 @@ Test(map, corrupt_nodes_detected) {
   EVE_ERR(iterate_all(r, m), EVE_END);
   EVE_OK(get_all(r, m, N));
   EVE_OK(map_check(r, m));
-  eve_txn_abort(r);
+  eve_txn_end(r);
 
   /* a count that disagrees with the trie */
   root->count++;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
   EVE_ERR(map_check(r, m), EVE_ECORRUPT);
   EVE_ERR(iterate_all(r, m), EVE_ECORRUPT);
-  eve_txn_abort(r);
+  eve_txn_end(r);
   *root = saved;
 
   /* overlapping bitmaps */
@@ -382,7 +382,7 @@ Test(map, corrupt_nodes_detected) {
   eve_val zero = I(r, 0), out;
   EVE_ERR(get_all(r, m, N), EVE_ECORRUPT);
   EVE_ERR(eve_map_get(r, m, zero, &out), EVE_ECORRUPT); /* sticky */
-  eve_txn_abort(r);
+  eve_txn_end(r);
   *root = saved;
 
   /* a child that is not a node, one that is the root itself (a cycle), a
@@ -392,13 +392,13 @@ Test(map, corrupt_nodes_detected) {
     root->w[kids] = bad[i];
     EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
     EVE_ERR(iterate_all(r, m), EVE_ECORRUPT);
-    eve_txn_abort(r);
+    eve_txn_end(r);
     EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
     EVE_ERR(get_all(r, m, N), EVE_ECORRUPT);
-    eve_txn_abort(r);
+    eve_txn_end(r);
     EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
     EVE_ERR(map_check(r, m), EVE_ECORRUPT);
-    eve_txn_abort(r);
+    eve_txn_end(r);
   }
   /* two children swapped: readers cannot tell, the checker can */
   root->w[kids] = child1;
@@ -406,13 +406,13 @@ Test(map, corrupt_nodes_detected) {
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
   EVE_ERR(map_check(r, m), EVE_ECORRUPT);
   EVE_ERR(iterate_all(r, m), EVE_END);
-  eve_txn_abort(r);
+  eve_txn_end(r);
   root->w[kids] = child0;
   root->w[kids + 1] = child1;
 
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
   EVE_OK(map_check(r, m));
-  eve_txn_abort(r);
+  eve_txn_end(r);
   eve_close(d);
 }
 
@@ -439,7 +439,7 @@ Test(map, iteration_yields_every_entry_once) {
   EVE_ERR(rc, EVE_END);
   EVE_ERR(eve_iter_next(&it, &k, &v), EVE_END); /* stays at the end */
   cr_assert_eq(n, N);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -472,7 +472,7 @@ Test(map, merge) {
   cr_assert_eq(out, a);
   EVE_OK(eve_map_merge(t, sub, a, &out));
   cr_assert(equal(t, out, a));
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -505,7 +505,7 @@ Test(map, nested_maps_as_values_and_keys) {
   cr_assert_neq(hash_of(t, o1), hash_of(t, o3));
   EVE_OK(map_check(t, outer));
   EVE_OK(map_check(t, o3));
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -540,7 +540,7 @@ Test(map, equality_and_hash_ignore_history) {
   eve_val vk = assoc(t, EVE_V_EMPTY_MAP, I(t, 2), I(t, 1));
   cr_assert_not(equal(t, kv, vk));
   cr_assert_neq(hash_of(t, kv), hash_of(t, vk));
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -569,7 +569,7 @@ static void canonical_shape_run(uint64_t n, uint64_t seed) {
   for (uint64_t i = 0; i < n; i++) a = dissoc(t, a, key_of(t, i));
   cr_assert_eq(a, EVE_V_EMPTY_MAP);
   free(keep);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -623,7 +623,7 @@ Test(map, all_hashes_collide) {
     }
   }
   cr_assert_eq(m, EVE_V_EMPTY_MAP);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
   eve__test_set_hash_mask(~0ull);
 }
@@ -885,7 +885,7 @@ static void model_run(uint64_t n, uint64_t churn, uint64_t seed) {
   free(M->live);
   free(M->pos);
   free(M->seen);
-  eve_txn_abort(M->t);
+  eve_txn_end(M->t);
   eve_close(d);
 }
 

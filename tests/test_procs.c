@@ -254,8 +254,8 @@ static int64_t read_counter(eve_domain *d, eve_atom *a) {
   int64_t n = AW_COUNTER_BASE;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   EVE_OK(eve_deref(t, a, &v));
-  if (v != EVE_V_NIL) EVE_OK(eve_get_int(t, v, &n));
-  EVE_OK(eve_txn_abort(t));
+  if (v != EVE_V_NIL) EVE_OK(eve_int_get(t, v, &n));
+  EVE_OK(eve_txn_end(t));
   return n - AW_COUNTER_BASE;
 }
 
@@ -263,7 +263,7 @@ static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   int64_t n = AW_COUNTER_BASE;
   if (old != EVE_V_NIL) {
-    int rc = eve_get_int(t, old, &n);
+    int rc = eve_int_get(t, old, &n);
     if (rc) return rc;
   }
   return eve_int(t, n + 1, out);
@@ -312,7 +312,7 @@ static int64_t get_int_or0(eve_txn *t, eve_val m, eve_val k) {
   int rc = eve_map_get(t, m, k, &v);
   if (rc == EVE_ENOTFOUND) return 0;
   EVE_OK(rc);
-  EVE_OK(eve_get_int(t, v, &x));
+  EVE_OK(eve_int_get(t, v, &x));
   return x;
 }
 
@@ -344,7 +344,7 @@ static void assert_map_matches(eve_domain *d, eve_atom *a, const model *m, unsig
       }
       int64_t x = -1;
       cr_assert_eq(rc, 0, "%s: %s missing (%s)", when, ik, eve_err_name(rc));
-      EVE_OK(eve_get_int(t, v, &x));
+      EVE_OK(eve_int_get(t, v, &x));
       cr_assert_eq(x, m->v[w][i], "%s: %s is %lld, expected %lld", when, ik, (long long)x,
                    (long long)m->v[w][i]);
       present++;
@@ -356,7 +356,7 @@ static void assert_map_matches(eve_domain *d, eve_atom *a, const model *m, unsig
   }
   cr_assert_eq(get_int_or0(t, root, kw(t, "total")), sum, "%s: :total", when);
   cr_assert_eq(get_int_or0(t, root, kw(t, "n")), m->n, "%s: :n", when);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* ---- worker output -------------------------------------------------------------- */
@@ -436,7 +436,7 @@ Test(procs, a_pin_in_a_new_domain_protects_what_it_read) {
   cr_expect_geq(st.readers, 1, "the pinned txn is not counted as a reader");
   eve_free(before);
   eve_free(after);
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   close_atom(a);
   EVE_OK(eve_close(d));
 }
@@ -470,7 +470,7 @@ static int count_child(void *arg) {
     int rc = eve_txn_begin(d, EVE_TXN_WRITE, &t);
     if (rc) return child_failed("eve_txn_begin", rc, 12);
     if ((rc = eve_swap(t, a, inc_fn, NULL, NULL))) return child_failed("eve_swap", rc, 13);
-    if ((rc = eve_txn_abort(t))) return child_failed("eve_txn_abort", rc, 14);
+    if ((rc = eve_txn_end(t))) return child_failed("eve_txn_end", rc, 14);
   }
   eve_atom_close(a);
   return eve_close(d) ? 15 : 0;
@@ -486,7 +486,7 @@ Test(procs, forked_writers_count_exactly) {
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_int(t, AW_COUNTER_BASE, &v));
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 
   count_job job = {path, t_scale(100000)};
   int64_t t0 = now_ms();
@@ -559,7 +559,7 @@ static int churn_child(void *arg) {
     if ((rc = eve_swap(t, m, churn_fn, &rng, &v))) return child_failed("eve_swap", rc, 13);
     if (t_below(&rng, 4) == 0 && (rc = eve_reset(t, copy, v)))
       return child_failed("eve_reset", rc, 14);
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   eve_atom_close(m);
   eve_atom_close(copy);
@@ -781,7 +781,7 @@ static void verify_map(torture *s, const kill_round *r, eve_domain *d, eve_atom 
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   EVE_OK(eve_deref(t, m, &root));
   int64_t n = root == EVE_V_NIL ? 0 : get_int_or0(t, root, kw(t, "n"));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   int64_t steps = n - s->m.n, acked = (int64_t)r->acked[0].lines;
   cr_assert(steps >= acked && steps <= acked + r->killed[0],
             "round %llu: %lld map steps landed, %lld acknowledged", (unsigned long long)s->rounds,
@@ -866,7 +866,7 @@ static void replace_big(eve_domain *d, eve_atom *a, uint64_t round) {
     EVE_OK(eve_vec_conj(t, v, s, &v));
   }
   EVE_OK(eve_reset(t, a, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* Start `atom_worker hold` on atom and wait until it is pinned. */
@@ -995,7 +995,7 @@ static void set_payload(eve_domain *d, eve_atom *a, const char *who, int round) 
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_reset(t, a, payload(t, who, round)));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* Is the atom's value equal to payload(who, round)? */
@@ -1005,7 +1005,7 @@ static int holds_payload(eve_domain *d, eve_atom *a, const char *who, int round)
   int eq = 0;
   if (eve_txn_begin(d, EVE_TXN_WRITE, &t)) return -1;
   if (eve_deref(t, a, &v) == 0) eve_equal(t, v, payload(t, who, round), &eq);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return eq;
 }
 
@@ -1029,10 +1029,10 @@ static int forked_child(void *arg) {
     if (rc) return child_failed("eve_txn_begin", rc, 21);
     if ((rc = build_payload(t, "child", r, &p))) return child_failed("build_payload", rc, 22);
     if ((rc = eve_reset(t, j->b, p))) return child_failed("eve_reset", rc, 23);
-    if ((rc = eve_txn_abort(t))) return child_failed("eve_txn_abort", rc, 24);
+    if ((rc = eve_txn_end(t))) return child_failed("eve_txn_end", rc, 24);
   }
   /* ending the inherited txn is refused and must leave the parent's pin */
-  if (eve_txn_abort(j->inherited) != EVE_EFORKED) return 25;
+  if (eve_txn_end(j->inherited) != EVE_EFORKED) return 25;
   return eve_close(j->d) ? 26 : 0;
 }
 
@@ -1057,7 +1057,7 @@ Test(procs, fork_inside_a_read_txn) {
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   for (int i = 0; i < 4; i++) payload(t, "warm", i);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 
   eve_txn *r;
   eve_val seen;
@@ -1099,7 +1099,7 @@ Test(procs, fork_inside_a_read_txn) {
   run_worker_line(gc, line, sizeof line);
   cr_assert(!strncmp(line, "gc EVE_EBUSY", 12), "a collection beside us: %s", line);
 
-  EVE_OK(eve_txn_abort(r));
+  EVE_OK(eve_txn_end(r));
   run_worker_line(churn, line, sizeof line);
   cr_assert_eq(sscanf(line, "retired %llu readers %llu pin_pid %lld", &retired, &readers, &pin_pid),
                3, "churn said: %s", line);
@@ -1235,10 +1235,10 @@ Test(procs, reader_slots_exhaust_and_recover) {
   cr_assert_eq(n, S, "every slot can be pinned, and no more");
   cr_assert_eq(rc, EVE_ESLOTS, "then: %s", eve_err_name(rc));
   EVE_ERR(eve_txn_begin(d, EVE_TXN_WRITE, &t), EVE_ESLOTS);
-  EVE_OK(eve_txn_abort(txns[S / 2]));
+  EVE_OK(eve_txn_end(txns[S / 2]));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &txns[S / 2]));
   EVE_ERR(eve_txn_begin(d, EVE_TXN_READ, &t), EVE_ESLOTS);
-  for (int i = 0; i < S; i++) EVE_OK(eve_txn_abort(txns[i]));
+  for (int i = 0; i < S; i++) EVE_OK(eve_txn_end(txns[i]));
 
   /* another process takes every slot: ours are refused while it lives and
    * come back when it is killed (its slots' owner is dead) */
@@ -1260,7 +1260,7 @@ Test(procs, reader_slots_exhaust_and_recover) {
   n = pin_all(d, txns, S + 1, &rc);
   cr_assert_eq(n, S, "a dead process's slots are all claimed again");
   cr_assert_eq(rc, EVE_ESLOTS);
-  for (int i = 0; i < S; i++) EVE_OK(eve_txn_abort(txns[i]));
+  for (int i = 0; i < S; i++) EVE_OK(eve_txn_end(txns[i]));
   assert_exact(d, "after slot exhaustion");
   EVE_OK(eve_close(d));
 }
@@ -1303,7 +1303,7 @@ static char *dump(eve_domain *d) {
     eve_atom *a;
     char *edn = NULL;
     EVE_OK(eve_vec_nth(t, names, i, &name));
-    EVE_OK(eve_get_text(t, &name, &s, &sn));
+    EVE_OK(eve_text_get(t, &name, &s, &sn));
     snprintf(nm, sizeof nm, "%.*s", (int)sn, s);
     EVE_OK(eve_atom_open(d, nm, 0, &a));
     EVE_OK(eve_deref(t, a, &v));
@@ -1314,7 +1314,7 @@ static char *dump(eve_domain *d) {
     eve_free(edn);
     eve_atom_close(a);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return out;
 }
 
@@ -1328,7 +1328,7 @@ static void fill_domain(eve_domain *d) {
   const char *edn = "{:items {\"w0\" {\"worker-0/item-001\" 5}} :total 5 :n 1 :tags #{:a :b}}";
   EVE_OK(eve_read_edn(t, edn, strlen(edn), &s, NULL));
   EVE_OK(eve_reset(t, m, s));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   close_atom(c);
   close_atom(m);
   close_atom(p);
@@ -1347,7 +1347,7 @@ static void check_copy(const char *path, const char *want, const char *when) {
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   for (int i = 0; i < 10; i++) EVE_OK(eve_swap(t, c, inc_fn, NULL, NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_stats st = stats(d);
   cr_assert_eq(st.readers, 0, "%s: no pin of the original's processes holds the copy", when);
   cr_assert_eq(st.retired_bytes, 0, "%s", when);
@@ -1370,11 +1370,11 @@ Test(procs, copied_file_is_a_complete_domain) {
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   copy_file(orig, open_copy);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_atom *c = open_atom(d, "counter");
   EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   EVE_OK(eve_swap(t, c, inc_fn, NULL, NULL));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   close_atom(c);
   EVE_OK(eve_close(d));
   check_copy(open_copy, want, "copied while open");
@@ -1421,7 +1421,7 @@ Test(procs, short_lived_writers_reuse_space) {
     EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
     const char *args[] = {path, "inc", "counter", nbuf, NULL};
     assert_exited_ok(reap(spawn_worker(devnull, args)), "inc worker");
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
     EVE_OK(eve_domain_info_get(d, &info));
     EVE_OK(eve_close(d));
     size[r] = info.file_bytes;
@@ -1444,7 +1444,7 @@ Test(procs, short_lived_writers_reuse_space) {
   EVE_OK(eve_close(d));
 }
 
-/* A copy on read-only storage: opened with EVE_RDONLY it reads its values,
+/* A copy on read-only storage: opened with EVE_OPEN_RDONLY it reads its values,
  * refuses writes, and can be checked ("the checker alone may run
  * read-only", DESIGN.md section 7). */
 Test(procs, read_only_copy_reads_and_checks) {
@@ -1455,7 +1455,7 @@ Test(procs, read_only_copy_reads_and_checks) {
   EVE_OK(eve_close(d));
   copy_file(orig, ro);
   cr_assert_eq(chmod(ro, 0400), 0, "chmod: %s", strerror(errno));
-  eve_options o = {.flags = EVE_RDONLY};
+  eve_options o = {.flags = EVE_OPEN_RDONLY};
   eve_atom *c;
   eve_txn *t;
   EVE_OK(eve_open(ro, &o, &d));
@@ -1480,8 +1480,8 @@ static void memfd_incrementer(eve_domain *d, eve_atom *a, int fd) {
     eve_val v;
     int64_t n;
     if (eve_txn_begin(d, EVE_TXN_WRITE, &t) != 0) _exit(2);
-    if (eve_swap(t, a, inc_fn, NULL, &v) != 0 || eve_get_int(t, v, &n) != 0) _exit(3);
-    eve_txn_abort(t);
+    if (eve_swap(t, a, inc_fn, NULL, &v) != 0 || eve_int_get(t, v, &n) != 0) _exit(3);
+    eve_txn_end(t);
     if (write(fd, &n, sizeof n) != sizeof n) _exit(4);
   }
 }
@@ -1532,9 +1532,9 @@ Test(procs, sigkill_torture_in_memory_shared_with_children) {
     eve_val v;
     int64_t now;
     EVE_OK(eve_deref(t, a, &v));
-    if (v != EVE_V_NIL) EVE_OK(eve_get_int(t, v, &now));
+    if (v != EVE_V_NIL) EVE_OK(eve_int_get(t, v, &now));
     else now = AW_COUNTER_BASE;
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
     cr_assert_geq(now, max_acked, "an acknowledged swap was lost");
     cr_assert_leq(now - AW_COUNTER_BASE, (int64_t)(acked + kills),
                   "more swaps landed than were made");

@@ -373,7 +373,7 @@ static void collect_tolerated(eve_domain *d) {
   eve_txn *t;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   for (size_t i = 0; i < g_ntol; i++) blk_for_each_child(t, g_tol[i], tol_add, NULL);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 typedef struct problems {
@@ -480,7 +480,7 @@ static eve_txn *reuse_batch(eve_domain *d) {
   eve_txn *t = t_wtxn(d);
   eve_val v;
   for (int round = 0; round < 48; round++)
-    for (size_t n = 0; n <= 992; n += 16) EVE_OK(eve_bytes_new(t, junk, n, &v));
+    for (size_t n = 0; n <= 992; n += 16) EVE_OK(eve_bytes(t, junk, n, &v));
   return t;
 }
 
@@ -497,7 +497,7 @@ static void assert_atom_edn(eve_domain *d, eve_atom *a, const char *edn, const c
     snprintf(got_s, sizeof got_s, "%s", t_edn(t, got));
     cr_assert_fail("%s: atom holds %s, expected %s", when, got_s, edn);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 typedef struct expect {
@@ -521,7 +521,7 @@ static void finish_exact(eve_domain *d, const expect *ex, size_t n, const char *
   drain(d);
   eve_txn *junk = reuse_batch(d);
   for (size_t i = 0; i < n; i++) assert_atom_edn(d, ex[i].a, ex[i].edn, when);
-  EVE_OK(eve_txn_abort(junk));
+  EVE_OK(eve_txn_end(junk));
   check_now(d, when);
   assert_no_leak(d, when);
 }
@@ -544,7 +544,7 @@ static eve_val kw(eve_domain *d, const char *s) {
   eve_txn *t = t_wtxn(d);
   eve_val v;
   EVE_OK(eve_keyword(t, s, strlen(s), &v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   cr_assert(!VAL_IS_BLOCK(v), "keyword %s is not inline", s);
   return v;
 }
@@ -558,7 +558,7 @@ static int64_t key_where(eve_domain *d, unsigned bits, uint64_t prefix) {
   uint64_t mask = (1ull << bits) - 1;
   for (int64_t k = 1; k < (INT64_C(1) << 24); k++)
     if ((val_hash(t, ival(k)) & mask) == prefix) {
-      EVE_OK(eve_txn_abort(t));
+      EVE_OK(eve_txn_end(t));
       return k;
     }
   cr_assert_fail("no key with hash prefix %#llx", (unsigned long long)prefix);
@@ -575,7 +575,7 @@ static eve_atom *atom_with(eve_domain *d, const char *name, const char *edn) {
     eve_val v;
     EVE_OK(eve_read_edn(t, edn, strlen(edn), &v, NULL));
     EVE_OK(eve_reset(t, a, v));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   return a;
 }
@@ -586,7 +586,7 @@ static eve_val root_of(eve_domain *d, eve_atom *a) {
   eve_val v;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   EVE_OK(eve_deref(t, a, &v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return v;
 }
 
@@ -596,7 +596,7 @@ static eve_val get_word(eve_domain *d, eve_val m, eve_val key) {
   eve_val v;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   EVE_OK(eve_map_get(t, m, key, &v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return v;
 }
 
@@ -688,7 +688,7 @@ static int job_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
     eve_txn *inner;
     if ((rc = eve_txn_begin(tls_w->d, EVE_TXN_READ, &inner))) break;
     rc = eve_deref(inner, j->src, &v);
-    eve_txn_abort(inner);
+    eve_txn_end(inner);
     if (rc || (rc = eve_deref(t, j->src, &v))) break;
     j->inner_rc = eve_swap(t, j->a, job_fn, j, NULL); /* its own atom: refused */
     if (first && j->stop_in_fn) w_point(P_IN_FN);
@@ -733,7 +733,7 @@ static int script_swap(worker *w) {
   if (rc) return rc;
   note_pin(w, t);
   rc = eve_swap(t, w->j.a, job_fn, &w->j, NULL);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -745,7 +745,7 @@ static int script_cas(worker *w) {
   eve_val cur, next;
   if (!(rc = eve_deref(t, w->j.a, &cur)) && !(rc = job_fn(t, cur, &w->j, &next)))
     rc = eve_compare_and_set(t, w->j.a, cur, next);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -767,7 +767,7 @@ static int script_reader(worker *w) {
       if (!rc) rc = eve_reset(t, j->a, v);
     }
   }
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -1327,7 +1327,7 @@ static void release_after_reuse(eve_domain *d, worker *r) {
   EVE_OK(eve_stats_get(d, &st)); /* frees what the pins allow, no more */
   eve_txn *junk = reuse_batch(d);
   EVE_OK(w_finish(r));
-  EVE_OK(eve_txn_abort(junk));
+  EVE_OK(eve_txn_end(junk));
   cr_assert(r->j.equal, "%s: a value it held was freed or overwritten", r->name);
 }
 
@@ -1427,7 +1427,7 @@ Test(reclaim, s2b_same_value_twice_in_one_node_is_retired_once) {
   cr_assert_eq(root->nodemap, 0, "both entries sit in the root node");
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_vec_nth(t, root_of(d, b), 1, &w));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   cr_assert(count_of(d, v) == 2 && count_of(d, w) == 2, "two words from one node: count 2");
   check_now(d, "v twice in a map node, w twice in a vector leaf");
   const char *a_edn = fmt("{%lld %s %lld %s}", (long long)ka, TWICE_V, (long long)kb, TWICE_V);
@@ -1503,7 +1503,7 @@ Test(reclaim, s3_rest_publishes_an_old_child) {
   uint64_t cell1 = root_of(d, a), cell2;
   eve_txn *t = t_wtxn(d);
   EVE_OK(eve_list_rest(t, cell1, &cell2));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   check_now(d, "graph built");
   worker *r = reader(2, "R (holds A)", d, a, LIST3);
   w_start_to(r, P_HOLD, 0);
@@ -1755,7 +1755,7 @@ static void assert_removed(eve_domain *d, eve_atom *a) {
   eve_txn *t = t_wtxn(d);
   eve_val v;
   EVE_ERR(eve_deref(t, a, &v), EVE_EREMOVED);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* S7: "atom removal + adopters".  P2 adopts A's value O (count raised, B not
@@ -1913,7 +1913,7 @@ Test(reclaim, drop_to_zero_is_tagged_after_the_last_decrement) {
   eve_val v;
   EVE_OK(eve_deref(t, a, &v));
   EVE_OK(eve_reset(t, b, v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   cr_assert(is_shared(d, v) && count_of(d, v) == 2, "A and B own V");
   check_now(d, "B = @A");
   worker *p1 = swapper(0, "P1 (A: replaced)", d, OP_CONST, a);
@@ -2037,12 +2037,12 @@ static uint64_t cell_of(eve_domain *d, const char *name, uint64_t *gen) {
   if (rc == 0) {
     EVE_OK(eve_vec_nth(t, entry, 0, &cv));
     EVE_OK(eve_vec_nth(t, entry, 1, &gv));
-    EVE_OK(eve_get_int(t, cv, &ci));
-    EVE_OK(eve_get_int(t, gv, &gi));
+    EVE_OK(eve_int_get(t, cv, &ci));
+    EVE_OK(eve_int_get(t, gv, &gi));
   } else {
     EVE_ERR(rc, EVE_ENOTFOUND);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   if (gen) *gen = (uint64_t)gi;
   return (uint64_t)ci;
 }
@@ -2060,7 +2060,7 @@ static void assert_stale(eve_domain *d, eve_atom *stale) {
   EVE_ERR(eve_deref(t, stale, &v), EVE_EREMOVED);
   EVE_ERR(eve_compare_and_set(t, stale, EVE_V_NIL, ival(1)), EVE_EREMOVED);
   EVE_ERR(eve_reset(t, stale, ival(2)), EVE_EREMOVED);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* Finding 11: "reuse of atom cells: ABA with immediate values".  P1's swap
@@ -2153,7 +2153,7 @@ static void snap_take(snap *s, eve_domain *d, eve_val v) {
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   snap_add(s, &v);
   for (size_t i = 0; i < s->n; i++) blk_for_each_child(t, s->off[i], snap_add, s);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* Every block is byte-for-byte as copied, except that the meta word of
@@ -2209,7 +2209,7 @@ static int script_hasher(worker *w) {
     h0 = h;
   }
 out:
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -2546,7 +2546,7 @@ Test(reclaim, f9_a_retirement_is_freed_once) {
   EVE_OK(eve_string(t, "a string that is a block", 24, &s1));
   EVE_OK(eve_string(t, "a string that is a block", 24, &s2));
   cr_assert_neq(s1, s2, "the block was not put on a free list twice");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   expect ex[] = {{a, "nil"}};
   finish_exact(d, ex, 1, "finding 9");
   eve_atom_close(a);
@@ -2568,7 +2568,7 @@ Test(reclaim, pairs_carry_a_one_key_swap_of_a_large_map) {
     EVE_OK(eve_map_assoc(t, m, ival(k), v, &m));
   }
   EVE_OK(eve_reset(t, a, m));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   check_now(d, "3,000 keys");
   commit_pair_counts pc;
   eve__test_commit_pair_counts(NULL, 1);
@@ -2595,7 +2595,7 @@ Test(reclaim, pairs_carry_a_one_key_swap_of_a_large_map) {
   cr_assert_str_eq(t_edn(t, got), "\"the new value\"");
   EVE_OK(eve_map_get(t, m, ival(778), &got));
   cr_assert_str_eq(t_edn(t, got), "\"a value of 16 b.\"");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   drain(d);
   assert_no_leak(d, "one key swapped");
   eve_atom_close(a);

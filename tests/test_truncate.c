@@ -46,7 +46,7 @@ static eve_domain *big_domain(const char *path, eve_atom **a) {
     EVE_OK(eve_map_assoc(t, m, k, v, &m));
   }
   EVE_OK(eve_reset(t, *a, m));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   return d;
 }
 
@@ -84,7 +84,7 @@ static void assert_sticky_etrunc(eve_domain *d, eve_atom *a) {
   EVE_ERR(eve_atom_open(d, "a", 0, &b), EVE_ETRUNC);
   EVE_ERR(eve_atom_open(d, "new", EVE_ATOM_CREATE, &b), EVE_ETRUNC);
   EVE_ERR(eve_atom_remove(d, "a"), EVE_ETRUNC);
-  EVE_ERR(eve_atom_version(a, &version), EVE_ETRUNC);
+  EVE_ERR(eve_atom_version_get(a, &version), EVE_ETRUNC);
   EVE_ERR(eve_wait(a, 0, 10, &version), EVE_ETRUNC);
 }
 
@@ -114,7 +114,7 @@ Test(truncate, reader_inside_a_transaction_gets_etrunc_not_sigbus) {
   EVE_ERR(rc, EVE_ETRUNC);
   EVE_ERR(eve_txn_error(t), EVE_ETRUNC); /* sticky in the transaction */
   EVE_ERR(eve_map_get_text(t, m, EVE_STRING, "key-number-7", 12, &x), EVE_ETRUNC);
-  EVE_ERR(eve_txn_abort(t), EVE_ETRUNC); /* ended; the domain is gone */
+  EVE_ERR(eve_txn_end(t), EVE_ETRUNC); /* ended; the domain is gone */
   assert_sticky_etrunc(d, a);
   EVE_OK(eve_atom_close(a));
   EVE_OK(eve_close(d));
@@ -162,7 +162,7 @@ Test(truncate, swap_whose_cas_lands_after_the_cut_is_not_acknowledged) {
   eve__test_set_commit_pause(NULL, NULL);
   cr_assert(g_cut_done);
   EVE_ERR(rc, EVE_ETRUNC); /* the old code died of SIGBUS; without the check: 0 */
-  EVE_ERR(eve_txn_abort(t), EVE_ETRUNC);
+  EVE_ERR(eve_txn_end(t), EVE_ETRUNC);
   assert_sticky_etrunc(d, a);
   EVE_OK(eve_atom_close(a));
   EVE_OK(eve_atom_close(big));
@@ -196,7 +196,7 @@ Test(truncate, writer_swapping_in_a_loop_stops_with_etrunc) {
     rc = eve_txn_begin(d, EVE_TXN_WRITE, &t);
     if (rc) break;
     rc = eve_swap(t, a, assoc_one, &i, NULL);
-    int crc = eve_txn_abort(t);
+    int crc = eve_txn_end(t);
     if (!rc) rc = crc;
   }
   cr_assert_gt(i, 50, "swaps before the cut work");
@@ -218,7 +218,7 @@ Test(truncate, in_memory_domain_cannot_be_shrunk_through_proc) {
   eve_val s;
   EVE_OK(eve_string(t, "a string long enough to be boxed", 32, &s));
   EVE_OK(eve_reset(t, a, s));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   char proc[64];
   snprintf(proc, sizeof proc, "/proc/%d/fd/%d", (int)getpid(), d->fd);
   pid_t p = fork();
@@ -235,9 +235,9 @@ Test(truncate, in_memory_domain_cannot_be_shrunk_through_proc) {
   const char *text;
   size_t n;
   EVE_OK(eve_deref(t, a, &v));
-  EVE_OK(eve_get_text(t, &v, &text, &n));
+  EVE_OK(eve_text_get(t, &v, &text, &n));
   cr_assert_eq(n, 32);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_atom_close(a));
   EVE_OK(eve_close(d));
 }

@@ -32,10 +32,10 @@ Test(value, integers_at_the_immediate_boundary) {
     int boxed = cases[i] > INT_IMM_MAX || cases[i] < INT_IMM_MIN;
     cr_assert_eq(VAL_IS_BLOCK(v), boxed, "%lld boxed=%d", (long long)cases[i], boxed);
     int64_t back;
-    EVE_OK(eve_get_int(t, v, &back));
+    EVE_OK(eve_int_get(t, v, &back));
     cr_assert_eq(back, cases[i]);
     eve_type ty;
-    EVE_OK(eve_type_of(t, v, &ty));
+    EVE_OK(eve_type_get(t, v, &ty));
     cr_assert_eq(ty, EVE_INT);
     eve_val again;
     EVE_OK(eve_int(t, cases[i], &again));
@@ -43,7 +43,7 @@ Test(value, integers_at_the_immediate_boundary) {
     EVE_OK(eve_equal(t, v, again, &eq));
     cr_assert(eq);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -57,7 +57,7 @@ Test(value, read_txn_refuses_to_allocate_but_not_immediates) {
   EVE_ERR(eve_int(t, INT64_MAX, &v), EVE_ETXN);
   EVE_ERR(eve_string(t, "a longer string", 15, &v), EVE_ETXN);
   EVE_ERR(eve_float(t, 1.5, &v), EVE_ETXN);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -71,7 +71,7 @@ Test(value, texts_inline_up_to_seven_bytes_and_keep_nuls) {
     cr_assert_eq(VAL_IS_BLOCK(s), n > 7, "length %zu", n);
     const char *p;
     size_t m;
-    EVE_OK(eve_get_text(t, &s, &p, &m));
+    EVE_OK(eve_text_get(t, &s, &p, &m));
     cr_assert_eq(m, n);
     cr_assert_eq(memcmp(p, text, n), 0);
     if (n == 0) continue;
@@ -83,9 +83,9 @@ Test(value, texts_inline_up_to_seven_bytes_and_keep_nuls) {
     EVE_OK(eve_equal(t, k, y, &eq));
     cr_assert(!eq);
     eve_type ty;
-    EVE_OK(eve_type_of(t, k, &ty));
+    EVE_OK(eve_type_get(t, k, &ty));
     cr_assert_eq(ty, EVE_KEYWORD);
-    EVE_OK(eve_type_of(t, y, &ty));
+    EVE_OK(eve_type_get(t, y, &ty));
     cr_assert_eq(ty, EVE_SYMBOL);
   }
   eve_val v;
@@ -96,13 +96,13 @@ Test(value, texts_inline_up_to_seven_bytes_and_keep_nuls) {
   EVE_ERR(eve_string(t, "abc\xe2\x82", 5, &v), EVE_EINVAL);    /* truncated */
   EVE_OK(eve_string(t, "\xe2\x82\xac\xf0\x9f\x98\x80", 7, &v)); /* euro + emoji */
   EVE_ERR(eve_keyword(t, "", 0, &v), EVE_EINVAL);
-  EVE_OK(eve_bytes_new(t, "\xff\x00\xfe", 3, &v));             /* bytes: anything */
+  EVE_OK(eve_bytes(t, "\xff\x00\xfe", 3, &v));             /* bytes: anything */
   const uint8_t *bp;
   size_t bn;
-  EVE_OK(eve_get_bytes(t, &v, &bp, &bn));
+  EVE_OK(eve_bytes_get(t, &v, &bp, &bn));
   cr_assert_eq(bn, 3);
   cr_assert_eq(bp[2], 0xfe);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -128,11 +128,11 @@ Test(value, floats_keep_their_bits_and_one_nan) {
   EVE_OK(eve_compare(t, i1, one, &c));
   cr_assert_lt(c, 0, "an int sorts before an equal float");
   double f;
-  EVE_OK(eve_get_float(t, nz, &f));
+  EVE_OK(eve_float_get(t, nz, &f));
   cr_assert(signbit(f));
-  EVE_ERR(eve_get_int(t, one, &(int64_t){0}), EVE_ETYPE);
-  EVE_ERR(eve_get_float(t, i1, &f), EVE_ETYPE);
-  EVE_OK(eve_txn_abort(t));
+  EVE_ERR(eve_int_get(t, one, &(int64_t){0}), EVE_ETYPE);
+  EVE_ERR(eve_float_get(t, i1, &f), EVE_ETYPE);
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -156,7 +156,7 @@ Test(value, int_float_order_is_exact) {
     cr_assert_eq(c, cases[k].want, "case %zu", k);
     cr_assert_eq(r, -cases[k].want, "case %zu reversed", k);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -166,19 +166,19 @@ Test(value, uuid_inst_types) {
   uint8_t u[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, back[16];
   eve_val uv, iv;
   EVE_OK(eve_uuid(t, u, &uv));
-  EVE_OK(eve_get_uuid(t, uv, back));
+  EVE_OK(eve_uuid_get(t, uv, back));
   cr_assert_eq(memcmp(u, back, 16), 0);
   EVE_OK(eve_inst(t, -86400000, &iv));
   int64_t ms;
-  EVE_OK(eve_get_inst(t, iv, &ms));
+  EVE_OK(eve_inst_get(t, iv, &ms));
   cr_assert_eq(ms, -86400000);
-  EVE_ERR(eve_get_inst(t, uv, &ms), EVE_ETYPE);
+  EVE_ERR(eve_inst_get(t, uv, &ms), EVE_ETYPE);
   eve_type ty;
-  EVE_OK(eve_type_of(t, uv, &ty));
+  EVE_OK(eve_type_get(t, uv, &ty));
   cr_assert_str_eq(eve_type_name(ty), "uuid");
-  EVE_OK(eve_type_of(t, EVE_V_EMPTY_MAP, &ty));
+  EVE_OK(eve_type_get(t, EVE_V_EMPTY_MAP, &ty));
   cr_assert_eq(ty, EVE_MAP);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -190,11 +190,11 @@ Test(value, corrupt_words_give_errors_not_crashes) {
     EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
     eve_type ty;
     uint64_t n, h;
-    int rc1 = eve_type_of(t, bad[i], &ty);
+    int rc1 = eve_type_get(t, bad[i], &ty);
     int rc2 = eve_count(t, bad[i], &n);
     int rc3 = eve_hash(t, bad[i], &h);
     cr_assert(rc1 < 0 || rc2 < 0 || rc3 < 0, "word %llx", (unsigned long long)bad[i]);
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   EVE_OK(eve_close(d));
 }
@@ -255,7 +255,7 @@ static eve_val rand_value(eve_txn *t, uint64_t *rng, int depth, int small) {
  * no block with v yet must be equal to it. */
 static eve_val rebuild(eve_txn *t, eve_val v) {
   eve_type ty;
-  EVE_OK(eve_type_of(t, v, &ty));
+  EVE_OK(eve_type_get(t, v, &ty));
   uint64_t n = 0;
   if (ty == EVE_LIST || ty == EVE_VECTOR || ty == EVE_SET || ty == EVE_MAP)
     EVE_OK(eve_count(t, v, &n));
@@ -327,7 +327,7 @@ Test(value, equality_hash_and_order_laws) {
       }
     }
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -362,7 +362,7 @@ Test(value, vector_and_list_with_equal_elements_are_equal) {
   eve_val got;
   EVE_OK(eve_map_get(t, m, l, &got));
   cr_assert_eq(got, EVE_V_TRUE);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -379,7 +379,7 @@ Test(value, abort_frees_only_unpublished_fresh_blocks) {
     EVE_OK(eve_map_assoc(t, m, k, v, &m));
   }
   t_publish(d, t, "m", m);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_domain_info_get(d, &i0));
   /* a build on top of the published map, repeatedly, then dropped: the file
    * must stop growing because each end frees its intermediates (and only
@@ -392,7 +392,7 @@ Test(value, abort_frees_only_unpublished_fresh_blocks) {
       EVE_OK(eve_int(t, round, &v));
       EVE_OK(eve_map_assoc(t, m2, k, v, &m2));
     }
-    EVE_OK(eve_txn_abort(t)); /* publishes nothing: all it built is freed */
+    EVE_OK(eve_txn_end(t)); /* publishes nothing: all it built is freed */
     EVE_OK(eve_domain_info_get(d, round == 0 ? &i1 : &i2));
   }
   cr_assert_eq(i2.bump, i1.bump, "freed blocks are reused: bump %llu then %llu",
@@ -409,10 +409,10 @@ Test(value, abort_frees_only_unpublished_fresh_blocks) {
     EVE_OK(eve_map_get(t, m, k, &v));
     const char *p;
     size_t len;
-    EVE_OK(eve_get_text(t, &v, &p, &len));
+    EVE_OK(eve_text_get(t, &v, &p, &len));
     cr_assert_eq(len, 26);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -509,7 +509,7 @@ static void *deep_walks(void *arg) {
   DEEP_CALL(j, eve_txn_error(t));
   eve_free(edn);
   eve_free(json);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return NULL;
 }
 
@@ -577,7 +577,7 @@ Test(value, nesting_limit_is_kept_by_every_constructor) {
   cr_assert_eq(val_depth(t, out), EVE_MAX_NESTING);
   EVE_ERR(eve_map_assoc(t, out, EVE_V_FALSE, deepest, &out), EVE_EDEPTH);
   EVE_OK(eve_txn_error(t));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -612,14 +612,14 @@ Test(value, a_loose_bound_never_refuses_a_shallow_value) {
   EVE_OK(eve_list_cons(t, v, EVE_V_EMPTY_LIST, &v));
   cr_assert_eq(val_depth(t, v), 2);
   EVE_OK(eve_txn_error(t));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
 /* The real depth, by recursion (test values are shallow). */
 static uint32_t real_depth(eve_txn *t, eve_val v) {
   eve_type ty;
-  EVE_OK(eve_type_of(t, v, &ty));
+  EVE_OK(eve_type_get(t, v, &ty));
   if (ty != EVE_LIST && ty != EVE_VECTOR && ty != EVE_SET && ty != EVE_MAP) return 0;
   uint32_t d = 0;
   eve_iter it;
@@ -649,7 +649,7 @@ Test(value, depth_bounds_cover_the_real_depth) {
     eve_val v = rand_value(t, &rng, 4, 1), x = rand_value(t, &rng, 3, 1), y;
     eve_type ty;
     uint64_t n = 0;
-    EVE_OK(eve_type_of(t, v, &ty));
+    EVE_OK(eve_type_get(t, v, &ty));
     if (ty == EVE_MAP || ty == EVE_SET || ty == EVE_VECTOR || ty == EVE_LIST) EVE_OK(eve_count(t, v, &n));
     eve_iter it;
     eve_val k = EVE_V_NIL;
@@ -675,7 +675,7 @@ Test(value, depth_bounds_cover_the_real_depth) {
   eve_atom *a;
   EVE_OK(eve_atom_open(d, "all", EVE_ATOM_CREATE, &a));
   EVE_OK(eve_reset(t, a, all));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   eve_check_report rep;
   EVE_OK(eve_check(d, &rep, check_problem, NULL));
   EVE_OK(eve_atom_close(a));
@@ -710,8 +710,8 @@ static ref_entry *ref_sorted(eve_txn *t, eve_val coll, uint64_t n) {
 
 static int ref_compare(eve_txn *t, eve_val a, eve_val b) {
   eve_type ta, tb;
-  EVE_OK(eve_type_of(t, a, &ta));
-  EVE_OK(eve_type_of(t, b, &tb));
+  EVE_OK(eve_type_get(t, a, &ta));
+  EVE_OK(eve_type_get(t, b, &tb));
   int sa = ta == EVE_LIST || ta == EVE_VECTOR, sb = tb == EVE_LIST || tb == EVE_VECTOR;
   int ua = ta == EVE_SET || ta == EVE_MAP;
   int c;
@@ -773,7 +773,7 @@ static void order_against_definition(uint64_t hash_mask, uint64_t seed) {
       }
     }
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
   eve__test_set_hash_mask(~0ull);
 }
@@ -801,7 +801,7 @@ Test(value, checker_verifies_depth_bounds) {
     EVE_OK(eve_reset(t, a, outer));
     blk *b = region_ptr(t->d, outer);
     b->aux = (b->aux & DEPTH_TYPE_MASK) | cases[i] << DEPTH_SHIFT; /* damage */
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
     eve_check_report rep;
     int bad = cases[i] == 1 || cases[i] > EVE_MAX_NESTING;
     EVE_ERR(eve_check(d, &rep, NULL, NULL), bad ? EVE_ECORRUPT : 0);

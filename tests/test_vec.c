@@ -149,7 +149,7 @@ Test(vec, empty_and_nil) {
     cr_assert_eq(count_of(t, v), 1);
     cr_assert_eq(nth(t, v, 0), x);
     eve_type ty;
-    EVE_OK(eve_type_of(t, v, &ty));
+    EVE_OK(eve_type_get(t, v, &ty));
     cr_assert_eq(ty, EVE_VECTOR);
     EVE_OK(eve_vec_assoc(t, e, 0, x, &v));
     cr_assert_eq(count_of(t, v), 1);
@@ -162,7 +162,7 @@ Test(vec, empty_and_nil) {
   eve_val k, val;
   EVE_OK(eve_iter_init(t, EVE_V_EMPTY_VECTOR, &it));
   EVE_ERR(eve_iter_next(&it, &k, &val), EVE_END);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -185,7 +185,7 @@ Test(vec, wrong_types) {
   cr_assert_eq(eve_txn_error(t), 0, "a wrong type is not a sticky error");
   EVE_ERR(eve_vec_nth(NULL, EVE_V_EMPTY_VECTOR, 0, &out), EVE_EINVAL);
   EVE_ERR(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, s, NULL), EVE_EINVAL);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -196,7 +196,7 @@ Test(vec, read_txn_refuses_updates) {
   for (int i = 0; i < 40; i++) xs[i] = ival(t, i);
   v = vec_of(t, xs, 40);
   t_publish(d, t, "v", v);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
   v = t_deref(d, t, "v");
   check_vec(t, v, xs, 40, 0);
@@ -206,7 +206,7 @@ Test(vec, read_txn_refuses_updates) {
   EVE_ERR(eve_vec_slice(t, v, 1, 2, &out), EVE_ETXN);
   EVE_ERR(eve_vec_conj(t, EVE_V_NIL, xs[0], &out), EVE_ETXN);
   cr_assert_eq(nth(t, v, 39), xs[39], "reads still work");
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -266,7 +266,7 @@ Test(vec, conj_pop_across_boundaries, .timeout = 120) {
   check_vec(t, vs[33], xs, 33, 0);
   free(xs);
   free(vs);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -306,7 +306,7 @@ Test(vec, assoc_at_boundaries) {
   EVE_ERR(eve_vec_assoc(t, v, n + 1, y, &z), EVE_ERANGE);
   EVE_ERR(eve_vec_assoc(t, v, UINT64_MAX, y, &z), EVE_ERANGE);
   free(xs);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -333,7 +333,7 @@ Test(vec, assoc_of_equal_value_is_free) {
   cr_assert_eq(t->nfresh, before, "nothing allocated");
   EVE_OK(eve_vec_assoc(t, v, 50, ival(t, 50), &w));
   cr_assert_neq(w, v);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -354,7 +354,7 @@ Test(vec, persistence) {
   check_vec(t, v2, xs, 1101, 0);
   xs[10] = y;
   check_vec(t, v3, xs, 1100, 0);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -399,7 +399,7 @@ Test(vec, slice_edges, .timeout = 120) {
   EVE_OK(eve_vec_slice(t, s, 33, 1100, &s));
   check_vec(t, s, xs + 73, 1067, rng);
   check_vec(t, v, xs, n, rng);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -437,7 +437,7 @@ Test(vec, hash_and_equality_match_lists) {
   EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, a, &va));
   EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, b, &vb));
   cr_assert_eq(hash_of(t, va), hash_of(t, vb));
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -463,7 +463,7 @@ Test(vec, incremental_hash_equals_fresh_build) {
     }
     cr_assert_eq(hash_of(t, v), hash_of(t, vec_of(t, xs, n)), "step %d", step);
   }
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   EVE_OK(eve_close(d));
 }
 
@@ -480,7 +480,7 @@ Test(vec, abort_keeps_the_published_vector_and_frees_the_rest) {
     EVE_OK(eve_vec_conj(t, v, xs[i], &v));
   }
   t_publish(d, t, "v", v);
-  EVE_OK(eve_txn_abort(t)); /* frees every intermediate version */
+  EVE_OK(eve_txn_end(t)); /* frees every intermediate version */
   t_assert_exact(d, "after the build");
   t = t_wtxn(d);
   /* New allocations reuse the freed blocks; the published vector must not
@@ -490,7 +490,7 @@ Test(vec, abort_keeps_the_published_vector_and_frees_the_rest) {
   v = t_deref(d, t, "v");
   check_vec(t, v, xs, n, rng);
   free(xs);
-  EVE_OK(eve_txn_abort(t));
+  EVE_OK(eve_txn_end(t));
   t_assert_exact(d, "after the churn");
   EVE_OK(eve_close(d));
 }
@@ -552,7 +552,7 @@ Test(vec, corrupt_blocks_are_reported) {
     int rc = eve_vec_nth(t, v, c == 7 ? 33 : 0, &x);
     cr_assert(rc == EVE_ECORRUPT, "case %d: nth -> %s", c, eve_err_name(rc));
     EVE_ERR(eve_vec_nth(t, EVE_V_EMPTY_VECTOR, 0, &x), EVE_ECORRUPT); /* sticky */
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   /* The same shapes through iteration and updates. */
   for (int op = 0; op < 4; op++) {
@@ -575,7 +575,7 @@ Test(vec, corrupt_blocks_are_reported) {
     default: rc = eve_vec_slice(t, v, 1, 33, &x); break;
     }
     cr_assert_eq(rc, EVE_ECORRUPT, "op %d -> %s", op, eve_err_name(rc));
-    EVE_OK(eve_txn_abort(t));
+    EVE_OK(eve_txn_end(t));
   }
   EVE_OK(eve_close(d));
 }
@@ -759,7 +759,7 @@ Test(vec_model, random_ops_against_array, .timeout = 600) {
   cr_assert_geq(phases, 2, "seed %#llx: grew and shrank back", (unsigned long long)m.seed);
   for (int k = 0; k < SNAPS; k++) free(m.snaps[k].xs);
   free(m.xs);
-  EVE_OK(eve_txn_abort(m.t));
+  EVE_OK(eve_txn_end(m.t));
   t_assert_exact(d, "after the model run"); /* the atoms own exactly what they reach */
   EVE_OK(eve_close(d));
 }

@@ -37,10 +37,10 @@ int cli_print(eve_txn *t, eve_val v, int json);
 enum cli_open {
   OPEN_CREATE,   /* create the file when absent (init, set, swap)            */
   OPEN_EXISTING, /* read-write, must exist                                   */
-  OPEN_READ,     /* must exist; read-write when permitted, else EVE_RDONLY   */
+  OPEN_READ,     /* must exist; read-write when permitted, else EVE_OPEN_RDONLY   */
 };
 /* Open the domain at path; prints the error.  Returns a CLI code.
- * *read_only (may be NULL) tells whether OPEN_READ fell back to EVE_RDONLY. */
+ * *read_only (may be NULL) tells whether OPEN_READ fell back to EVE_OPEN_RDONLY. */
 int cli_open(const char *path, enum cli_open how, eve_domain **out, int *read_only);
 
 /* ---- ops.c ---------------------------------------------------------------- */

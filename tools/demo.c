@@ -152,7 +152,7 @@ static int get_int(eve_txn *t, eve_val m, eve_val k, int64_t *out) {
   *out = 0;
   int rc = eve_map_get(t, m, k, &v);
   if (rc == EVE_ENOTFOUND || (!rc && v == EVE_V_NIL)) return 0;
-  return rc ? rc : eve_get_int(t, v, out);
+  return rc ? rc : eve_int_get(t, v, out);
 }
 
 static int get_map(eve_txn *t, eve_val m, eve_val k, eve_val *out) {
@@ -246,7 +246,7 @@ static int worker_main(const char *path, int w, uint64_t deadline, wstat *st) {
     uint64_t t0 = now_ns();
     if ((rc = eve_txn_begin(d, EVE_TXN_WRITE, &t))) break;
     rc = eve_swap(t, a, place_order, &ord, NULL);
-    eve_txn_abort(t); /* ends the txn; what the swap published stays */
+    eve_txn_end(t); /* ends the txn; what the swap published stays */
     if (rc) break;
     st->hist[hist_bucket(now_ns() - t0)]++;
     st->units += (uint64_t)ord.qty;
@@ -281,7 +281,7 @@ static int watcher_print(eve_domain *d, eve_atom *a, uint64_t version, int *done
     fflush(stdout);
     eve_free(text);
   }
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -301,7 +301,7 @@ static int watcher_main(const char *path, uint64_t give_up) {
     return cli_fail_rc(rc, "demo watcher: atom %s", ATOM);
   }
   uint64_t seen = 0;
-  rc = eve_atom_version(a, &seen);
+  rc = eve_atom_version_get(a, &seen);
   while (!rc && !done) {
     rc = eve_wait(a, seen, 1000, &seen);
     if (rc == EVE_ETIMEDOUT) {
@@ -409,7 +409,7 @@ static int setup(const char *path, int workers) {
   if (!rc) rc = cli_read_edn(t, text, strlen(text), "the initial value", &v);
   if (!rc && (rc = eve_atom_open(d, ATOM, EVE_ATOM_CREATE, &a))) rc = cli_fail_rc(rc, "demo: atom");
   if (!rc && (rc = eve_reset(t, a, v))) rc = cli_fail_rc(rc, "demo: reset");
-  if (t) eve_txn_abort(t);
+  if (t) eve_txn_end(t);
   if (a) eve_atom_close(a);
   eve_close(d);
   free(text);
@@ -425,7 +425,7 @@ static int mark_done(eve_domain *d, eve_atom *a) {
   if (!(rc = eve_deref(t, a, &shop)) &&
       !(rc = eve_map_assoc(t, shop, kw(t, "status"), kw(t, "done"), &shop)))
     rc = eve_reset(t, a, shop);
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 
@@ -492,13 +492,13 @@ static int verify_value(eve_domain *d, eve_atom *a, const wstat *st, int workers
     snprintf(what, sizeof what, "length of :recent %d", w);
     expect(bad, what, (int64_t)cnt, swaps < RECENT ? (int64_t)swaps : RECENT);
     if (cnt) {
-      if ((rc = eve_vec_nth(t, mine, cnt - 1, &last)) || (rc = eve_get_int(t, last, &n))) goto out;
+      if ((rc = eve_vec_nth(t, mine, cnt - 1, &last)) || (rc = eve_int_get(t, last, &n))) goto out;
       snprintf(what, sizeof what, "last of :recent %d", w);
       expect(bad, what, n, st[w].last_id);
     }
   }
 out:
-  eve_txn_abort(t);
+  eve_txn_end(t);
   return rc;
 }
 

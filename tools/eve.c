@@ -122,15 +122,15 @@ int cli_open(const char *path, enum cli_open how, eve_domain **out, int *read_on
   /* Readers open read-write too: only then do their transactions pin the
    * epoch, so that what they read cannot be freed under them by a
    * concurrent writer. */
-  o.flags = how == OPEN_CREATE ? EVE_CREATE : EVE_OPEN_EXISTING;
+  o.flags = how == OPEN_CREATE ? EVE_OPEN_CREATE : EVE_OPEN_EXISTING;
   int rc = eve_open(path, &o, out);
   if (rc == EVE_EACCESS && how == OPEN_READ) {
     /* No write permission: read unpinned, which is safe when nobody can
      * write the file (the usual reason for its mode). */
-    o.flags = EVE_RDONLY;
+    o.flags = EVE_OPEN_EXISTING | EVE_OPEN_RDONLY;
     rc = eve_open(path, &o, out);
   }
-  if (read_only) *read_only = !rc && o.flags == EVE_RDONLY;
+  if (read_only) *read_only = !rc && (o.flags & EVE_OPEN_RDONLY);
   if (rc == EVE_ENOENT && how != OPEN_CREATE)
     return cli_fail(CLI_FAIL, "%s: no such domain (eve init creates one)", path);
   if (rc) return cli_fail_rc(rc, "%s", path);
@@ -142,11 +142,11 @@ typedef struct session {
   eve_domain *d;
   eve_txn *t;
   eve_atom *a;
-  int read_only; /* opened EVE_RDONLY (no write permission) */
+  int read_only; /* opened EVE_OPEN_RDONLY (no write permission) */
 } session;
 
 static int end_session(session *s, int code) {
-  if (s->t) eve_txn_abort(s->t);
+  if (s->t) eve_txn_end(s->t);
   if (s->a) eve_atom_close(s->a);
   if (s->d) eve_close(s->d);
   memset(s, 0, sizeof *s);
@@ -289,7 +289,7 @@ static int cmd_ls(const cli_args *a) {
   while ((rc = eve_iter_next(&it, &name, &unused)) == 0) {
     const char *p;
     size_t n;
-    if ((rc = eve_get_text(s.t, &name, &p, &n))) break;
+    if ((rc = eve_text_get(s.t, &name, &p, &n))) break;
     fwrite(p, 1, n, stdout);
     fputc('\n', stdout);
   }
@@ -412,7 +412,7 @@ static int current_text(session *s, int json, char **text) {
   if (rc) return rc;
   if ((rc = eve_deref(s->t, s->a, &v))) rc = cli_fail_rc(rc, "watch");
   else rc = render(s->t, v, json, text);
-  eve_txn_abort(s->t);
+  eve_txn_end(s->t);
   s->t = NULL;
   return rc;
 }
@@ -428,10 +428,10 @@ static int cmd_watch(const cli_args *a) {
   long printed = 0;
   int rc = check_name(name);
   /* read-write: eve_wait announces itself in the atom's cell (a waiter
-   * count), which an EVE_RDONLY mapping cannot take (it faults) */
+   * count), which an EVE_OPEN_RDONLY mapping cannot take (it faults) */
   if (!rc) rc = cli_open(a->pos[0], OPEN_EXISTING, &s.d, NULL);
   if (!rc) rc = open_atom(s.d, name, 0, &s.a);
-  if (!rc && (rc = eve_atom_version(s.a, &seen))) rc = cli_fail_rc(rc, "watch %s", name);
+  if (!rc && (rc = eve_atom_version_get(s.a, &seen))) rc = cli_fail_rc(rc, "watch %s", name);
   while (!rc) {
     if ((rc = current_text(&s, a->json, &text))) break;
     if (!last || strcmp(text, last) != 0) {
@@ -492,7 +492,7 @@ static int cmd_check(const cli_args *a) {
   eve_check_report r;
   uint64_t printed = 0;
   memset(&r, 0, sizeof r);
-  /* Not OPEN_READ: eve_check on an EVE_RDONLY domain writes the header's
+  /* Not OPEN_READ: eve_check on an EVE_OPEN_RDONLY domain writes the header's
    * epoch (SIGSEGV on the read-only mapping; see the CLI report). */
   int rc = cli_open(a->pos[0], OPEN_EXISTING, &s.d, NULL);
   if (rc) return end_session(&s, rc);
@@ -547,7 +547,7 @@ static int cmd_export(const cli_args *a) {
     size_t len;
     char *key = NULL, *val = NULL, *cname;
     eve_atom *atom;
-    if ((rc = eve_get_text(s.t, &name, &p, &len))) break;
+    if ((rc = eve_text_get(s.t, &name, &p, &len))) break;
     if (!(cname = strndup(p, len))) {
       rc = cli_fail(CLI_FAIL, "out of memory");
       break;
@@ -615,7 +615,7 @@ static int import_check(eve_txn *t, eve_val m, const char *path, size_t *count) 
   eve_type ty;
   eve_iter it;
   eve_val k, v;
-  int rc = eve_type_of(t, m, &ty);
+  int rc = eve_type_get(t, m, &ty);
   if (rc) return cli_fail_rc(rc, "%s", path);
   if (ty != EVE_MAP)
     return cli_fail(CLI_FAIL, "%s: expected a map of atom name (string) to value, got %s", path,
@@ -625,10 +625,10 @@ static int import_check(eve_txn *t, eve_val m, const char *path, size_t *count) 
   while ((rc = eve_iter_next(&it, &k, &v)) == 0) {
     const char *p;
     size_t n;
-    if ((rc = eve_type_of(t, k, &ty))) break;
+    if ((rc = eve_type_get(t, k, &ty))) break;
     if (ty != EVE_STRING)
       return cli_fail(CLI_FAIL, "%s: atom names must be strings, got a %s", path, eve_type_name(ty));
-    if ((rc = eve_get_text(t, &k, &p, &n))) break;
+    if ((rc = eve_text_get(t, &k, &p, &n))) break;
     if (n == 0 || n > 4096 || memchr(p, 0, n))
       return cli_fail(CLI_FAIL, "%s: invalid atom name (1 to 4096 bytes, no NUL)", path);
     (*count)++;
@@ -655,7 +655,7 @@ static int cmd_import(const cli_args *a) {
     size_t len;
     char *name;
     eve_atom *atom;
-    if ((rc = eve_get_text(s.t, &k, &p, &len))) break;
+    if ((rc = eve_text_get(s.t, &k, &p, &len))) break;
     if (!(name = strndup(p, len))) {
       rc = cli_fail(CLI_FAIL, "out of memory");
       break;

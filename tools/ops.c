@@ -52,7 +52,7 @@ static int say(char *msg, size_t n, int rc, const char *fmt, ...) {
 }
 
 /* The type of v, or an error code (a corrupt value) as a negative int. */
-static int type_of(eve_txn *t, eve_val v, eve_type *ty) { return eve_type_of(t, v, ty); }
+static int type_of(eve_txn *t, eve_val v, eve_type *ty) { return eve_type_get(t, v, ty); }
 
 static const char *tname(eve_txn *t, eve_val v) {
   eve_type ty;
@@ -71,7 +71,7 @@ static int vec_index(eve_txn *t, const char *opn, eve_val vec, eve_val key, int 
                eve_type_name(ty));
   int64_t i;
   uint64_t n;
-  if ((rc = eve_get_int(t, key, &i)) || (rc = eve_count(t, vec, &n))) return rc;
+  if ((rc = eve_int_get(t, key, &i)) || (rc = eve_count(t, vec, &n))) return rc;
   if (i < 0 || (uint64_t)i > n || ((uint64_t)i == n && !may_append))
     return say(msg, msgsz, EVE_ERANGE, "%s: index %" PRId64 " is out of range for a vector of %" PRIu64,
                opn, i, n);
@@ -101,7 +101,7 @@ static int get_at(eve_txn *t, eve_val coll, eve_val key, eve_val *out) {
     int64_t i;
     uint64_t n;
     if ((rc = type_of(t, key, &kt)) || kt != EVE_INT) return rc;
-    if ((rc = eve_get_int(t, key, &i)) || (rc = eve_count(t, coll, &n))) return rc;
+    if ((rc = eve_int_get(t, key, &i)) || (rc = eve_count(t, coll, &n))) return rc;
     if (i >= 0 && (uint64_t)i < n) rc = eve_vec_nth(t, coll, (uint64_t)i, out);
     return rc;
   }
@@ -144,8 +144,8 @@ static int get_num(eve_txn *t, const char *opn, const char *what, eve_val v, num
   memset(n, 0, sizeof *n);
   switch (ty) {
   case EVE_NIL: return 0;
-  case EVE_INT: return eve_get_int(t, v, &n->i);
-  case EVE_FLOAT: n->is_float = 1; return eve_get_float(t, v, &n->f);
+  case EVE_INT: return eve_int_get(t, v, &n->i);
+  case EVE_FLOAT: n->is_float = 1; return eve_float_get(t, v, &n->f);
   default:
     return say(msg, msgsz, EVE_ETYPE, "%s: %s must be a number, got %s", opn, what,
                eve_type_name(ty));

@@ -102,19 +102,19 @@ static EX_UNUSED int ex_scalar(ex_walk *w, eve_val v, eve_type ty) {
   const uint8_t *p;
   size_t n;
   switch (ty) {
-  case EVE_BOOL: return EX_RC(eve_get_bool(t, v, &b));
-  case EVE_INT: return EX_RC(eve_get_int(t, v, &i));
-  case EVE_FLOAT: return EX_RC(eve_get_float(t, v, &f));
-  case EVE_CHAR: return EX_RC(eve_get_char(t, v, &c));
-  case EVE_UUID: return EX_RC(eve_get_uuid(t, v, u));
-  case EVE_INST: return EX_RC(eve_get_inst(t, v, &i));
+  case EVE_BOOL: return EX_RC(eve_bool_get(t, v, &b));
+  case EVE_INT: return EX_RC(eve_int_get(t, v, &i));
+  case EVE_FLOAT: return EX_RC(eve_float_get(t, v, &f));
+  case EVE_CHAR: return EX_RC(eve_char_get(t, v, &c));
+  case EVE_UUID: return EX_RC(eve_uuid_get(t, v, u));
+  case EVE_INST: return EX_RC(eve_inst_get(t, v, &i));
   case EVE_STRING: case EVE_KEYWORD: case EVE_SYMBOL: {
-    int rc = EX_RC(eve_get_text(t, &v, &s, &n));
+    int rc = EX_RC(eve_text_get(t, &v, &s, &n));
     for (size_t k = 0; !rc && k < n; k++) ex_sink += (unsigned char)s[k];
     return rc;
   }
   case EVE_BYTES: {
-    int rc = EX_RC(eve_get_bytes(t, &v, &p, &n));
+    int rc = EX_RC(eve_bytes_get(t, &v, &p, &n));
     for (size_t k = 0; !rc && k < n; k++) ex_sink += p[k];
     return rc;
   }
@@ -168,7 +168,7 @@ static int ex_value(ex_walk *w, eve_val v, int depth) {
   eve_type ty;
   uint64_t h;
   int eq = 0, cmp = 1;
-  int rc = EX_RC(eve_type_of(t, v, &ty));
+  int rc = EX_RC(eve_type_get(t, v, &ty));
   if (rc || w->budget-- <= 0) return rc;
   if ((rc = EX_RC(eve_hash(t, v, &h)))) return rc;
   if ((rc = EX_RC(eve_equal(t, v, v, &eq)))) return rc;
@@ -206,7 +206,7 @@ static EX_UNUSED int ex_atom(eve_domain *d, eve_txn *t, const char *name, const 
   uint64_t ver = 0, now;
   char *edn = NULL;
   int rc = EX_RC(eve_atom_open(d, name, 0, &a));
-  if (!rc) rc = EX_RC(eve_atom_version(a, &ver));
+  if (!rc) rc = EX_RC(eve_atom_version_get(a, &ver));
   if (!rc) {
     int wrc = EX_RC(eve_wait(a, ver, 0, &now));
     if (wrc && wrc != EVE_ETIMEDOUT && wrc != EVE_EREMOVED) rc = wrc;
@@ -226,7 +226,7 @@ static EX_UNUSED void ex_atom_txn(eve_domain *d, const char *name, const ex_opti
   eve_txn *t = NULL;
   int rc = EX_RC(eve_txn_begin(d, EVE_TXN_READ, &t));
   if (!rc) rc = ex_atom(d, t, name, o);
-  if (t) EX_RC(eve_txn_abort(t));
+  if (t) EX_RC(eve_txn_end(t));
   if (rc) r->values_err++;
   else r->values_ok++;
 }
@@ -248,11 +248,11 @@ static EX_UNUSED size_t ex_names(eve_domain *d, char **out, ex_result *r) {
          (r->names_rc = EX_RC(eve_iter_next(&it, &name, NULL))) == 0) {
     const char *p;
     size_t len;
-    if ((r->names_rc = EX_RC(eve_get_text(t, &name, &p, &len)))) break;
+    if ((r->names_rc = EX_RC(eve_text_get(t, &name, &p, &len)))) break;
     if (!(out[n++] = strndup(p, len))) ex_die("out of memory");
   }
   if (r->names_rc == EVE_END) r->names_rc = 0;
-  EX_RC(eve_txn_abort(t));
+  EX_RC(eve_txn_end(t));
   return n;
 }
 
@@ -279,7 +279,7 @@ static EX_UNUSED char *ex_atoms(eve_domain *d, const ex_options *o, ex_result *r
 static EX_UNUSED int ex_grow(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   eve_type ty;
-  int rc = eve_type_of(t, old, &ty);
+  int rc = eve_type_get(t, old, &ty);
   if (rc) return rc;
   switch (ty) {
   case EVE_NIL: case EVE_MAP: return eve_map_assoc(t, old, EVE_V_TRUE, EVE_V_FALSE, out);
@@ -298,7 +298,7 @@ static EX_UNUSED int ex_swap(eve_domain *d, const char *name) {
   if (!rc) rc = EX_RC(eve_txn_begin(d, EVE_TXN_WRITE, &t));
   if (!rc) rc = EX_RC(eve_swap(t, a, ex_grow, NULL, &v));
   if (t) {
-    int crc = EX_RC(eve_txn_abort(t));
+    int crc = EX_RC(eve_txn_end(t));
     if (!rc) rc = crc;
   }
   if (a) EX_RC(eve_atom_close(a));
@@ -317,7 +317,7 @@ static EX_UNUSED int ex_create(eve_domain *d) {
   if (!rc) rc = EX_RC(eve_map_assoc(t, EVE_V_EMPTY_MAP, k, EVE_V_TRUE, &m));
   if (!rc) rc = EX_RC(eve_reset(t, a, m));
   if (t) {
-    int crc = EX_RC(eve_txn_abort(t));
+    int crc = EX_RC(eve_txn_end(t));
     if (!rc) rc = crc;
   }
   if (a) EX_RC(eve_atom_close(a));
@@ -337,7 +337,7 @@ static EX_UNUSED int ex_domain(const char *path, const ex_options *opt, ex_resul
   eve_gc_report gr;
   memset(r, 0, sizeof *r);
   memset(&eo, 0, sizeof eo);
-  eo.flags = EVE_EXCL; /* without EVE_CREATE: open an existing file read-write */
+  eo.flags = EVE_OPEN_EXISTING; /* open an existing file read-write */
   if ((r->open_rc = EX_RC(eve_open(path, &eo, &d)))) return r->open_rc;
   r->info_rc = EX_RC(eve_domain_info_get(d, &info));
   r->stats_rc = EX_RC(eve_stats_get(d, &st));

@@ -34,7 +34,7 @@ static void set_atom(eve_domain *d, const char *name, const char *edn) {
   must(eve_read_edn(t, edn, strlen(edn), &v, NULL), edn);
   must(eve_atom_open(d, name, EVE_ATOM_CREATE, &a), name);
   must(eve_reset(t, a, v), "reset");
-  must(eve_txn_abort(t), "end");
+  must(eve_txn_end(t), "end");
   eve_atom_close(a);
 }
 
@@ -48,7 +48,7 @@ static void share_atom(eve_domain *d, const char *from, const char *to) {
   must(eve_atom_open(d, to, EVE_ATOM_CREATE, &b), to);
   must(eve_deref(t, a, &v), "deref");
   must(eve_reset(t, b, v), "reset");
-  must(eve_txn_abort(t), "end");
+  must(eve_txn_end(t), "end");
   eve_atom_close(a);
   eve_atom_close(b);
 }
@@ -81,7 +81,7 @@ static void grow(eve_domain *d, const char *name, int map, int n) {
     grow_arg g = {map, i};
     must(eve_txn_begin(d, EVE_TXN_WRITE, &t), "begin");
     must(eve_swap(t, a, grow_fn, &g, NULL), "swap");
-    must(eve_txn_abort(t), "end");
+    must(eve_txn_end(t), "end");
   }
   eve_atom_close(a);
 }

@@ -106,7 +106,7 @@ static EX_UNUSED void rt_input(const uint8_t *data, size_t size, rt_reader rd, i
     }
     eve_free(json);
   }
-  EX_RC(eve_txn_abort(t));
+  EX_RC(eve_txn_end(t));
 }
 
 #endif
