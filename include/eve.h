@@ -113,9 +113,6 @@ typedef enum eve_err {
 #undef EVE__ERR_ENUM
 } eve_err;
 
-/* End of iteration is reported as EVE_END (not a failure). */
-#define EVE_END EVE_END
-
 /* A human-readable message for an error code; it starts with the code's name. */
 EVE_API const char *eve_strerror(int err);
 /* The code's name, e.g. "EVE_ENOSPC"; "EVE_UNKNOWN" for anything else. */

@@ -45,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include "alloc.h"
+#include "inject.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -427,6 +428,7 @@ static int alloc_large(eve_domain *d, unsigned c, uint64_t *off) {
 int alloc_block(eve_domain *d, uint64_t bytes, unsigned type, uint64_t *off) {
   unsigned c = alloc_size_class(bytes);
   if (c >= EVE_NCLASSES) return EVE_EFULL;
+  if (inject_alloc_fails()) return EVE_ENOSPC;
   int rc = c < NSMALL ? alloc_small(d, &c, off) : alloc_large(d, c, off);
   if (rc) return rc;
   mark_live(d, *off, c, type);

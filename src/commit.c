@@ -86,6 +86,7 @@
 #include <string.h>
 
 #include "epoch.h"
+#include "inject.h"
 #include "value.h"
 
 enum {
@@ -841,7 +842,7 @@ static void drop_slot(void *ctx, const uint64_t *slot) {
   if (!VAL_IS_BLOCK(*slot)) return;
   if (w->v.n == w->v.cap) {
     size_t cap = w->v.cap ? w->v.cap * 2 : 64;
-    uint64_t *v = realloc(w->v.v, cap * sizeof *v);
+    uint64_t *v = inject_alloc_fails() ? NULL : realloc(w->v.v, cap * sizeof *v);
     if (!v) { /* this child and its subtree stay allocated: counted */
       leak_counted(w->d, 1);
       return;

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "commit.h"
+#include "inject.h"
 #include "support.h"
 
 /* The checker must find no problem and, with everything quiet, no leak. */
@@ -827,4 +828,80 @@ Test(atom, random_swaps_agree_with_and_without_pairs, .timeout = 600) {
     for (int i = 0; i < RS_ATOMS; i++) eve_atom_close(atoms[w][i]);
     EVE_OK(eve_close(d[w]));
   }
+}
+
+/* ---- after the root CAS, nothing fails --------------------------------------
+ * The swap below wins its CAS and then has to free a dead subtree: a value
+ * the atom held alone after another atom let go of it.  Every allocation
+ * from the CAS on is made to fail.  The swap must still report success
+ * (a caller told it failed would apply it again), bump the version once
+ * and wake a waiter; what could not be recorded is counted as skipped, and
+ * a full collection returns it. */
+static void fail_allocs_after_a_won_cas(enum commit_pause point, uint64_t off, int won,
+                                        void *ctx) {
+  (void)off;
+  (void)ctx;
+  if (point == PAUSE_AFTER_CAS && won) eve__test_fail_allocs(1);
+}
+
+static int to_text_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
+  (void)old;
+  return eve_read_edn(t, arg, strlen(arg), out, NULL);
+}
+
+Test(atom, a_swap_whose_cleanup_runs_out_of_memory_after_the_cas_still_succeeds) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a, *b;
+  EVE_OK(eve_atom_open(d, "a", EVE_ATOM_CREATE, &a));
+  EVE_OK(eve_atom_open(d, "b", EVE_ATOM_CREATE, &b));
+  const char *text = "{:x \"a boxed string value\" :y [\"another boxed string\" 1 2 3]}";
+  eve_txn *t = t_wtxn(d);
+  eve_val v;
+  EVE_OK(eve_read_edn(t, text, strlen(text), &v, NULL));
+  EVE_OK(eve_reset(t, a, v));
+  EVE_OK(eve_reset(t, b, v)); /* shared: two owners */
+  EVE_OK(eve_txn_end(t));
+  t = t_wtxn(d);
+  EVE_OK(eve_reset(t, a, EVE_V_NIL)); /* b is its only owner now */
+  EVE_OK(eve_txn_end(t));
+
+  uint64_t before, skipped_before = atomic_load(&d->hdr->skipped_retires);
+  EVE_OK(eve_atom_version_get(b, &before));
+  waiter w = {.a = b, .seen = before};
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, wait_for_change, &w), 0);
+  usleep(20000); /* let it sleep on the futex (the test holds either way) */
+
+  const char *next = "[:replaced]";
+  eve_val out;
+  t = t_wtxn(d);
+  eve__test_set_commit_pause(fail_allocs_after_a_won_cas, NULL);
+  int rc = eve_swap(t, b, to_text_fn, (void *)next, &out);
+  eve__test_set_commit_pause(NULL, NULL);
+  uint64_t injected = eve__test_injected_allocs();
+  eve__test_fail_allocs(0);
+  cr_assert_eq(rc, 0, "the swap reports success: %s", eve_strerror(rc));
+  cr_assert_gt(injected, 0, "an allocation after the CAS was made to fail");
+  cr_assert_str_eq(t_edn(t, out), next);
+  eve_val now;
+  EVE_OK(eve_deref(t, b, &now));
+  cr_assert_str_eq(t_edn(t, now), next);
+  EVE_OK(eve_txn_end(t));
+
+  uint64_t after;
+  EVE_OK(eve_atom_version_get(b, &after));
+  cr_assert_eq(after, before + 1, "the version moved once");
+  pthread_join(th, NULL);
+  cr_assert_eq(w.rc, 0, "the waiter woke: %s", eve_strerror(w.rc));
+  cr_assert_eq(w.now, after);
+  cr_assert_gt(atomic_load(&d->hdr->skipped_retires), skipped_before,
+               "what could not be retired is counted");
+
+  eve_gc_report g;
+  eve_atom_close(a);
+  eve_atom_close(b);
+  EVE_OK(eve_gc(d, &g));
+  cr_assert_gt(g.reclaimed_bytes, 0, "the collection returns the skipped blocks");
+  assert_exact(d, "after the collection");
+  EVE_OK(eve_close(d));
 }
