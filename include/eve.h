@@ -397,9 +397,23 @@ EVE_API int eve_atom_close(eve_atom *a);
 /* Remove an atom and free its value once no reader can see it.  Handles
  * still open on it return EVE_EREMOVED from then on.  EVE_ENOTFOUND if absent. */
 EVE_API int eve_atom_remove(eve_domain *d, const char *name);
-/* The names of every atom, as a vector of strings sorted by bytes (built
- * in t: EVE_ETXN in a domain opened EVE_OPEN_RDONLY). */
-EVE_API int eve_atom_names(eve_txn *t, eve_val *out);
+/* The names of the atoms.  Both forms work in any transaction (a read
+ * transaction too, and in a domain opened EVE_OPEN_RDONLY) and allocate
+ * nothing.  An atom being removed may still be listed.
+ *
+ * eve_atom_names: *count receives the number of atoms; the first
+ * min(cap, *count) names are stored in names[] as string values (valid
+ * until t ends; eve_text_get reads them), sorted by bytes when they all fit
+ * (cap >= *count), else in an unspecified order.  Call it with cap 0 to
+ * learn the count.  Errors: EVE_EINVAL (no t or count, or cap without
+ * names), EVE_ETXN, EVE_ECORRUPT. */
+EVE_API int eve_atom_names(eve_txn *t, eve_val *names, size_t cap, size_t *count);
+/* eve_atom_names_each: fn(ctx, name, n) once per atom, in an unspecified
+ * stable order; name is not NUL-terminated and is valid during the call
+ * only.  A non-zero return from fn stops the walk and is returned.  Errors:
+ * as eve_atom_names, or fn's. */
+typedef int (*eve_name_fn)(void *ctx, const char *name, size_t n);
+EVE_API int eve_atom_names_each(eve_txn *t, eve_name_fn fn, void *ctx);
 
 /* The atom's current value, valid until t ends. */
 EVE_API int eve_deref(eve_txn *t, eve_atom *a, eve_val *out);

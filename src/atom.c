@@ -146,13 +146,11 @@ static int name_value(eve_txn *t, const char *name, eve_val *out) {
   return eve_string(t, name, n, out); /* EVE_EINVAL if not UTF-8 */
 }
 
-/* The registry entry for key: its cell and generation; EVE_ENOTFOUND. */
-static int registry_lookup(eve_txn *t, eve_val reg, eve_val key, uint64_t *cell, uint64_t *gen) {
-  if (reg == EVE_V_NIL) return EVE_ENOTFOUND;
-  eve_val entry, c, g;
-  int rc = eve_map_get(t, reg, key, &entry);
-  if (rc) return rc;
+/* The cell and generation an entry [cell gen] names. */
+static int registry_entry(eve_txn *t, eve_val entry, uint64_t *cell, uint64_t *gen) {
+  eve_val c, g;
   int64_t ci, gi;
+  int rc;
   if ((rc = eve_vec_nth(t, entry, 0, &c)) || (rc = eve_vec_nth(t, entry, 1, &g)) ||
       (rc = eve_int_get(t, c, &ci)) || (rc = eve_int_get(t, g, &gi)))
     return rc == EVE_ETYPE || rc == EVE_ERANGE ? txn_fail(t, EVE_ECORRUPT) : rc;
@@ -161,6 +159,24 @@ static int registry_lookup(eve_txn *t, eve_val reg, eve_val key, uint64_t *cell,
   *cell = (uint64_t)ci;
   *gen = (uint64_t)gi;
   return 0;
+}
+
+/* The registry entry for key: its cell and generation; EVE_ENOTFOUND. */
+static int registry_lookup(eve_txn *t, eve_val reg, eve_val key, uint64_t *cell, uint64_t *gen) {
+  if (reg == EVE_V_NIL) return EVE_ENOTFOUND;
+  eve_val entry;
+  int rc = eve_map_get(t, reg, key, &entry);
+  return rc ? rc : registry_entry(t, entry, cell, gen);
+}
+
+/* The same lookup by the name's bytes: builds no key, so it allocates
+ * nothing and works in a read transaction. */
+static int registry_find(eve_txn *t, eve_val reg, const char *name, size_t n, uint64_t *cell,
+                         uint64_t *gen) {
+  if (reg == EVE_V_NIL) return EVE_ENOTFOUND;
+  eve_val entry;
+  int rc = eve_map_get_text(t, reg, EVE_STRING, name, n, &entry);
+  return rc ? rc : registry_entry(t, entry, cell, gen);
 }
 
 /* Replace the registry by f(registry) with a commit, retrying on conflict. */
@@ -304,44 +320,41 @@ static int cell_state(eve_domain *d, uint64_t cell, uint64_t gen) {
   return EVE_ECORRUPT;
 }
 
-/* The registry entry of a name, in a read-only domain, where no key can be
- * built for a name longer than an immediate: a scan of the registry. */
-static int registry_scan(eve_txn *t, eve_val reg, const char *name, uint64_t *cell,
-                         uint64_t *gen) {
-  size_t n = strlen(name);
-  eve_iter it;
-  eve_val k, v;
-  int rc = reg == EVE_V_NIL ? EVE_END : eve_iter_init(t, reg, &it);
-  while (!rc && (rc = eve_iter_next(&it, &k, &v)) == 0) {
-    const char *s;
-    size_t m;
-    if (eve_text_get(t, &k, &s, &m) == 0 && m == n && memcmp(s, name, n) == 0)
-      return registry_lookup(t, reg, k, cell, gen);
-  }
-  return rc == EVE_END ? EVE_ENOTFOUND : rc;
+static int new_handle(eve_domain *d, uint64_t cell, uint64_t gen, eve_atom **out) {
+  eve_atom *a = malloc(sizeof *a);
+  if (!a) return EVE_ENOMEM;
+  *a = (eve_atom){d, cell, gen};
+  *out = a;
+  return 0;
 }
 
-static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
-  int create = (flags & EVE_ATOM_CREATE) != 0;
-  if (create && d->read_only) return EVE_ETXN;
+/* Open an existing atom: a read transaction and a lookup by the name's
+ * bytes, so it allocates nothing in the domain and works read-only.  An
+ * atom being removed (its cell tombstoned) is gone: EVE_ENOTFOUND (its
+ * remover, or the next writer to meet it, finishes the removal). */
+static int atom_find(eve_domain *d, const char *name, size_t n, eve_atom **out) {
   eve_txn *t;
-  /* a write txn even to look up: a name longer than 7 bytes needs a block
-   * for its key (nothing is published unless the atom is created) */
-  int rc = with_txn(d, d->read_only ? EVE_TXN_READ : EVE_TXN_WRITE, &t);
+  int rc = with_txn(d, EVE_TXN_READ, &t);
+  if (rc) return rc;
+  uint64_t cell = 0, gen = 0;
+  rc = registry_find(t, atomic_load(&d->hdr->root), name, n, &cell, &gen);
+  if (!rc) {
+    int state = cell_state(d, cell, gen);
+    rc = state < 0 ? txn_fail(t, state) : state == 1 ? EVE_ENOTFOUND : 0;
+  }
+  if (!rc) rc = new_handle(d, cell, gen, out);
+  eve_txn_end(t);
+  return rc;
+}
+
+/* Open or create: a write transaction, since creating builds the key and
+ * the registry entry (nothing is published unless the atom is created). */
+static int atom_open_or_create(eve_domain *d, const char *name, eve_atom **out) {
+  eve_txn *t;
+  int rc = with_txn(d, EVE_TXN_WRITE, &t);
   if (rc) return rc;
   eve_val key = EVE_V_NIL;
   uint64_t cell = 0, gen = 0;
-  if (d->read_only) {
-    size_t n = strnlen(name, NAME_MAX_BYTES + 1);
-    rc = n == 0 || n > NAME_MAX_BYTES || !utf8_valid(name, n) ? EVE_EINVAL
-         : registry_scan(t, atomic_load(&d->hdr->root), name, &cell, &gen);
-    if (rc == 0) {
-      *out = malloc(sizeof **out);
-      rc = *out ? 0 : EVE_ENOMEM;
-      if (*out) **out = (eve_atom){d, cell, gen};
-    }
-    goto out;
-  }
   if ((rc = name_value(t, name, &key)) != 0) goto out;
   for (int spins = 0;; spins++) {
     rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
@@ -355,7 +368,7 @@ static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom *
       /* being removed: finish the removal, then look again */
       if ((rc = finish_removal(t, key, cell, gen)) != 0) goto out;
       rc = EVE_EBUSY;
-    } else if (rc == EVE_ENOTFOUND && create) {
+    } else if (rc == EVE_ENOTFOUND) {
       rc = create_atom(t, key, &cell, &gen);
       if (rc == 0) break;
       if (rc != EVE_EEXIST) goto out;
@@ -365,16 +378,19 @@ static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom *
     if (spins > 100000) goto out; /* a remover stopped half-way: EVE_EBUSY */
     sched_yield();
   }
-  eve_atom *a = malloc(sizeof *a);
-  if (!a) {
-    rc = EVE_ENOMEM;
-    goto out;
-  }
-  *a = (eve_atom){d, cell, gen};
-  *out = a;
+  rc = new_handle(d, cell, gen, out);
 out:
   eve_txn_end(t);
   return rc;
+}
+
+static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
+  size_t n = strnlen(name, NAME_MAX_BYTES + 1);
+  if (n == 0 || n > NAME_MAX_BYTES) return EVE_EINVAL;
+  int rc = atom_find(d, name, n, out);
+  if (rc != EVE_ENOTFOUND || !(flags & EVE_ATOM_CREATE)) return rc;
+  if (d->read_only) return EVE_ETXN;
+  return atom_open_or_create(d, name, out);
 }
 
 int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
@@ -440,32 +456,90 @@ int eve_atom_remove(eve_domain *d, const char *name) {
   return rc;
 }
 
-static int cmp_names(const void *x, const void *y, void *t) {
-  return val_compare(t, *(const eve_val *)x, *(const eve_val *)y);
+/* Names come sorted by bytes, in place: a heapsort, which needs no memory
+ * (qsort may allocate). */
+static void sift_down(eve_txn *t, eve_val *v, size_t i, size_t n) {
+  for (;;) {
+    size_t big = i, l = 2 * i + 1, r = l + 1;
+    if (l < n && val_compare(t, v[l], v[big]) > 0) big = l;
+    if (r < n && val_compare(t, v[r], v[big]) > 0) big = r;
+    if (big == i) return;
+    eve_val x = v[i];
+    v[i] = v[big];
+    v[big] = x;
+    i = big;
+  }
 }
 
-int eve_atom_names(eve_txn *t, eve_val *out) {
-  if (!t || !out) return EVE_EINVAL;
+static void sort_names(eve_txn *t, eve_val *v, size_t n) {
+  for (size_t i = n / 2; i-- > 0;) sift_down(t, v, i, n);
+  for (size_t end = n; end > 1; end--) {
+    eve_val x = v[0];
+    v[0] = v[end - 1];
+    v[end - 1] = x;
+    sift_down(t, v, 0, end - 1);
+  }
+}
+
+/* Calls fn(ctx, key) for every key of the registry; a non-zero return
+ * stops the walk and is returned.  A key that is not a string is damage. */
+static int each_registry_key(eve_txn *t, int (*fn)(void *ctx, eve_txn *t, eve_val key),
+                             void *ctx) {
   int rc = txn_usable(t, t->d);
   if (rc) return rc;
-  eve_val reg = atomic_load(&t->d->hdr->root);
-  uint64_t n = 0;
-  if ((rc = eve_count(t, reg, &n)) != 0) return rc;
-  /* the count is read from the file: no more atoms than blocks could hold */
-  if (n > (atomic_load(&t->d->hdr->bump) - t->d->heap_start) / BLK_MIN) return txn_fail(t, EVE_ECORRUPT);
-  eve_val *names = malloc((n ? n : 1) * sizeof *names);
-  if (!names) return EVE_ENOMEM;
+  eve_val reg = atomic_load(&t->d->hdr->root), key;
+  if (reg == EVE_V_NIL) return 0;
   eve_iter it;
-  uint64_t i = 0;
-  if ((rc = eve_iter_init(t, reg, &it)) == 0)
-    while (i < n && (rc = eve_iter_next(&it, &names[i], NULL)) == 0) i++;
-  if (rc == EVE_END) rc = 0;
-  if (!rc) qsort_r(names, i, sizeof *names, cmp_names, t); /* strings: byte order */
-  eve_val v = EVE_V_EMPTY_VECTOR;
-  for (uint64_t k = 0; k < i && !rc; k++) rc = eve_vec_conj(t, v, names[k], &v);
-  free(names);
-  if (!rc) *out = v;
-  return rc ? rc : t->err;
+  if ((rc = eve_iter_init(t, reg, &it)) != 0) return rc == EVE_ETYPE ? txn_fail(t, EVE_ECORRUPT) : rc;
+  while ((rc = eve_iter_next(&it, &key, NULL)) == 0) {
+    eve_type type;
+    if ((rc = eve_type_get(t, key, &type)) != 0) return rc;
+    if (type != EVE_STRING) return txn_fail(t, EVE_ECORRUPT);
+    if ((rc = fn(ctx, t, key)) != 0) return rc;
+  }
+  return rc == EVE_END ? t->err : rc;
+}
+
+typedef struct names_out {
+  eve_val *names;
+  size_t cap, count;
+} names_out;
+
+static int collect_name(void *ctx, eve_txn *t, eve_val key) {
+  (void)t;
+  names_out *o = ctx;
+  if (o->count < o->cap) o->names[o->count] = key;
+  o->count++;
+  return 0;
+}
+
+int eve_atom_names(eve_txn *t, eve_val *names, size_t cap, size_t *count) {
+  if (!t || !count || (cap && !names)) return EVE_EINVAL;
+  names_out o = {names, cap, 0};
+  int rc = each_registry_key(t, collect_name, &o);
+  if (rc) return rc;
+  if (o.count <= cap) sort_names(t, names, o.count);
+  *count = o.count;
+  return t->err;
+}
+
+typedef struct each_name {
+  eve_name_fn fn;
+  void *ctx;
+} each_name;
+
+static int call_with_text(void *ctx, eve_txn *t, eve_val key) {
+  each_name *e = ctx;
+  const char *s;
+  size_t n;
+  int rc = eve_text_get(t, &key, &s, &n);
+  return rc ? rc : e->fn(e->ctx, s, n);
+}
+
+int eve_atom_names_each(eve_txn *t, eve_name_fn fn, void *ctx) {
+  if (!t || !fn) return EVE_EINVAL;
+  each_name e = {fn, ctx};
+  return each_registry_key(t, call_with_text, &e);
 }
 
 /* ---- reading and changing ------------------------------------------------------------ */

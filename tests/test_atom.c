@@ -28,6 +28,20 @@ static void assert_sound(eve_domain *d, const char *when) {
                (unsigned long long)r.problems);
 }
 
+/* eve_atom_names as EDN text, e.g. ["a" "b"] (static buffer). */
+static const char *names_edn(eve_txn *t) {
+  static char buf[4096];
+  eve_val names[64];
+  size_t n = 0, len = 0;
+  EVE_OK(eve_atom_names(t, names, 64, &n));
+  cr_assert_leq(n, 64);
+  len += (size_t)snprintf(buf, sizeof buf, "[");
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " " : "", t_edn(t, names[i]));
+  snprintf(buf + len, sizeof buf - len, "]");
+  return buf;
+}
+
 static int inc_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   (void)arg;
   int64_t n = 0;
@@ -68,9 +82,7 @@ Test(atom, open_create_remove_names) {
   int64_t n;
   EVE_OK(eve_int_get(t, v, &n));
   cr_assert_eq(n, 42, "two handles, one atom");
-  eve_val names;
-  EVE_OK(eve_atom_names(t, &names));
-  cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\" \"b\"]");
+  cr_assert_str_eq(names_edn(t), "[\"a-rather-long-atom-name\" \"b\"]");
   EVE_OK(eve_txn_end(t));
 
   EVE_OK(eve_atom_remove(d, "b"));
@@ -78,8 +90,7 @@ Test(atom, open_create_remove_names) {
   t = t_wtxn(d);
   EVE_ERR(eve_deref(t, c, &v), EVE_EREMOVED);
   EVE_ERR(eve_reset(t, b, EVE_V_TRUE), EVE_EREMOVED);
-  EVE_OK(eve_atom_names(t, &names));
-  cr_assert_str_eq(t_edn(t, names), "[\"a-rather-long-atom-name\"]");
+  cr_assert_str_eq(names_edn(t), "[\"a-rather-long-atom-name\"]");
   EVE_OK(eve_txn_end(t));
   /* a new atom of the same name starts afresh; the old handles stay dead */
   eve_atom *b2;
@@ -903,5 +914,71 @@ Test(atom, a_swap_whose_cleanup_runs_out_of_memory_after_the_cas_still_succeeds)
   EVE_OK(eve_gc(d, &g));
   cr_assert_gt(g.reclaimed_bytes, 0, "the collection returns the skipped blocks");
   assert_exact(d, "after the collection");
+  EVE_OK(eve_close(d));
+}
+
+/* ---- listing and opening in a read transaction ------------------------------ */
+
+typedef struct seen_names {
+  char text[8][64];
+  size_t n;
+  int stop_after;
+} seen_names;
+
+static int note_name(void *ctx, const char *name, size_t n) {
+  seen_names *s = ctx;
+  cr_assert_lt(s->n, 8);
+  snprintf(s->text[s->n++], 64, "%.*s", (int)n, name);
+  return s->stop_after && (int)s->n == s->stop_after ? 7 : 0;
+}
+
+static int by_text(const void *a, const void *b) { return strcmp(a, b); }
+
+Test(atom, names_and_open_work_in_a_read_transaction_and_allocate_nothing) {
+  eve_domain *d = t_open_mem();
+  const char *want[] = {"zeta", "alpha", "a-name-longer-than-a-word", "b"};
+  for (int i = 0; i < 4; i++) {
+    eve_atom *a;
+    EVE_OK(eve_atom_open(d, want[i], EVE_ATOM_CREATE, &a));
+    eve_atom_close(a);
+  }
+  eve_stats before, after;
+  EVE_OK(eve_stats_get(d, &before));
+  eve_txn *t;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  eve_val names[4];
+  size_t n = 0;
+  EVE_OK(eve_atom_names(t, NULL, 0, &n));
+  cr_assert_eq(n, 4, "cap 0 counts");
+  EVE_OK(eve_atom_names(t, names, 2, &n));
+  cr_assert_eq(n, 4, "a short buffer still gets the count");
+  EVE_OK(eve_atom_names(t, names, 4, &n));
+  cr_assert_str_eq(names_edn(t), "[\"a-name-longer-than-a-word\" \"alpha\" \"b\" \"zeta\"]");
+  EVE_ERR(eve_atom_names(t, NULL, 3, &n), EVE_EINVAL);
+
+  seen_names s = {0};
+  EVE_OK(eve_atom_names_each(t, note_name, &s));
+  cr_assert_eq(s.n, 4);
+  qsort(s.text, s.n, sizeof s.text[0], by_text);
+  cr_assert_str_eq(s.text[0], "a-name-longer-than-a-word");
+  cr_assert_str_eq(s.text[3], "zeta");
+  seen_names stop = {.stop_after = 2};
+  EVE_ERR(eve_atom_names_each(t, note_name, &stop), 7);
+  cr_assert_eq(stop.n, 2, "a non-zero return stops the walk");
+
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "a-name-longer-than-a-word", 0, &a));
+  eve_val v;
+  EVE_OK(eve_deref(t, a, &v));
+  cr_assert_eq(v, EVE_V_NIL);
+  eve_atom_close(a);
+  EVE_ERR(eve_atom_open(d, "a-name-that-is-not-there", 0, &a), EVE_ENOTFOUND);
+  EVE_ERR(eve_atom_open(d, "", 0, &a), EVE_EINVAL);
+  EVE_ERR(eve_atom_open(d, "\xff\xfe", 0, &a), EVE_EINVAL);
+  EVE_OK(eve_txn_end(t));
+  EVE_OK(eve_stats_get(d, &after));
+  cr_assert_eq(after.live_bytes, before.live_bytes, "nothing was allocated in the domain");
+  cr_assert_eq(after.retired_bytes, before.retired_bytes, "nor built and freed");
+  assert_exact(d, "after listing");
   EVE_OK(eve_close(d));
 }

@@ -1288,21 +1288,21 @@ static void copy_file(const char *from, const char *to) {
 /* Every atom's EDN text, "name=value\n" in name order (malloc'd). */
 static char *dump(eve_domain *d) {
   eve_txn *t;
-  eve_val names, name, v;
-  uint64_t n = 0;
+  eve_val names[256], name, v;
+  size_t n = 0;
   size_t cap = 1 << 16, len = 0;
   char *out = calloc(1, cap);
   cr_assert_not_null(out);
-  EVE_OK(eve_txn_begin(d, EVE_TXN_WRITE, &t)); /* eve_atom_names builds a vector */
-  EVE_OK(eve_atom_names(t, &names));
-  EVE_OK(eve_count(t, names, &n));
-  for (uint64_t i = 0; i < n; i++) {
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &t));
+  EVE_OK(eve_atom_names(t, names, 256, &n));
+  cr_assert_leq(n, 256);
+  for (size_t i = 0; i < n; i++) {
     const char *s;
     size_t sn;
     char nm[64];
     eve_atom *a;
     char *edn = NULL;
-    EVE_OK(eve_vec_nth(t, names, i, &name));
+    name = names[i];
     EVE_OK(eve_text_get(t, &name, &s, &sn));
     snprintf(nm, sizeof nm, "%.*s", (int)sn, s);
     EVE_OK(eve_atom_open(d, nm, 0, &a));

@@ -178,7 +178,7 @@ static int open_atom(eve_domain *d, const char *name, unsigned flags, eve_atom *
 }
 
 /* A transaction for a command that only reads but builds scratch values
- * (a parsed key path; eve_atom_names' vector): a write transaction whose
+ * (a parsed key path): a write transaction whose
  * values are never published and are freed by the abort.  Read-only domains
  * get a read transaction, in which building values fails with EVE_ETXN. */
 static int begin(session *s, unsigned flags);
@@ -277,23 +277,43 @@ static int cmd_init(const cli_args *a) {
   return end_session(&s, rc);
 }
 
+/* The atoms' names sorted by bytes: string values valid until s->t ends,
+ * in an array from malloc.  Asks for the count, then for the names, again
+ * if atoms were created in between. */
+static int list_names(session *s, eve_val **out, size_t *n) {
+  eve_val *names = NULL;
+  size_t cap = 0;
+  for (;;) {
+    int rc = eve_atom_names(s->t, names, cap, n);
+    if (rc || *n <= cap) {
+      if (rc) free(names);
+      else *out = names;
+      return rc;
+    }
+    free(names);
+    cap = *n + 16;
+    if (!(names = malloc(cap * sizeof *names))) return EVE_ENOMEM;
+  }
+}
+
 static int cmd_ls(const cli_args *a) {
   session s = {0};
-  eve_val names, name, unused;
-  eve_iter it;
+  eve_val *names = NULL;
+  size_t count = 0;
   int rc = cli_open(a->pos[0], OPEN_READ, &s.d, &s.read_only);
-  if (!rc) rc = begin_scratch(&s); /* eve_atom_names builds a vector */
+  if (!rc) rc = begin(&s, EVE_TXN_READ);
   if (rc) return end_session(&s, rc);
-  if ((rc = eve_atom_names(s.t, &names)) || (rc = eve_iter_init(s.t, names, &it)))
+  if ((rc = list_names(&s, &names, &count)))
     return end_session(&s, cli_fail_rc(rc, "cannot list atoms"));
-  while ((rc = eve_iter_next(&it, &name, &unused)) == 0) {
+  for (size_t i = 0; i < count && !rc; i++) {
     const char *p;
     size_t n;
-    if ((rc = eve_text_get(s.t, &name, &p, &n))) break;
+    if ((rc = eve_text_get(s.t, &names[i], &p, &n))) break;
     fwrite(p, 1, n, stdout);
     fputc('\n', stdout);
   }
-  if (rc != EVE_END) return end_session(&s, cli_fail_rc(rc, "cannot list atoms"));
+  free(names);
+  if (rc) return end_session(&s, cli_fail_rc(rc, "cannot list atoms"));
   return end_session(&s, 0);
 }
 
@@ -529,20 +549,20 @@ static int cmd_gc(const cli_args *a) {
  * cannot build the map, and it need not be built to be printed. */
 static int cmd_export(const cli_args *a) {
   session s = {0};
-  eve_val names, name, unused, v;
-  eve_iter it;
+  eve_val *names = NULL, name, v;
+  size_t count = 0;
   char *buf = NULL;
   size_t bufsz = 0;
   int rc = cli_open(a->pos[0], OPEN_READ, &s.d, &s.read_only);
-  if (!rc) rc = begin_scratch(&s); /* eve_atom_names builds a vector */
+  if (!rc) rc = begin(&s, EVE_TXN_READ);
   if (rc) return end_session(&s, rc);
   FILE *out = open_memstream(&buf, &bufsz);
   if (!out) return end_session(&s, cli_fail(CLI_FAIL, "out of memory"));
-  if ((rc = eve_atom_names(s.t, &names)) || (rc = eve_iter_init(s.t, names, &it)))
-    rc = cli_fail_rc(rc, "cannot list atoms");
+  if ((rc = list_names(&s, &names, &count))) rc = cli_fail_rc(rc, "cannot list atoms");
   fputc('{', out);
   int n = 0;
-  while (!rc && (rc = eve_iter_next(&it, &name, &unused)) == 0) {
+  for (size_t i = 0; !rc && i < count; i++) {
+    name = names[i];
     const char *p;
     size_t len;
     char *key = NULL, *val = NULL, *cname;
@@ -573,9 +593,9 @@ static int cmd_export(const cli_args *a) {
   }
   fputc('}', out);
   fclose(out);
-  /* rc is EVE_END, an unreported EVE_E* (< 0) or an already reported CLI code */
-  if (rc == EVE_END) rc = 0;
-  else if (rc < 0) rc = cli_fail_rc(rc, "export");
+  free(names);
+  /* rc is 0, an unreported EVE_E* (< 0) or an already reported CLI code */
+  if (rc < 0) rc = cli_fail_rc(rc, "export");
   if (!rc) puts(buf);
   free(buf);
   return end_session(&s, rc);

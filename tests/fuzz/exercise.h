@@ -233,27 +233,28 @@ static EX_UNUSED void ex_atom_txn(eve_domain *d, const char *name, const ex_opti
 
 #define EX_MAX_NAMES 4096
 
-/* The names eve_atom_names lists, copied out (at most EX_MAX_NAMES). */
+/* The names eve_atom_names_each lists, copied out (at most EX_MAX_NAMES). */
+typedef struct ex_names_ctx {
+  char **out;
+  size_t n;
+} ex_names_ctx;
+
+static EX_UNUSED int ex_copy_name(void *ctx, const char *name, size_t len) {
+  ex_names_ctx *c = ctx;
+  if (c->n >= EX_MAX_NAMES) return 1; /* enough */
+  if (!(c->out[c->n++] = strndup(name, len))) ex_die("out of memory");
+  return 0;
+}
+
 static EX_UNUSED size_t ex_names(eve_domain *d, char **out, ex_result *r) {
   eve_txn *t = NULL;
-  eve_val names, name;
-  eve_iter it;
-  size_t n = 0;
-  /* a write txn: eve_atom_names builds its vector in the domain */
-  r->names_rc = EX_RC(eve_txn_begin(d, EVE_TXN_WRITE, &t));
+  ex_names_ctx c = {out, 0};
+  r->names_rc = EX_RC(eve_txn_begin(d, EVE_TXN_READ, &t));
   if (r->names_rc) return 0;
-  r->names_rc = EX_RC(eve_atom_names(t, &names));
-  if (!r->names_rc) r->names_rc = EX_RC(eve_iter_init(t, names, &it));
-  while (!r->names_rc && n < EX_MAX_NAMES &&
-         (r->names_rc = EX_RC(eve_iter_next(&it, &name, NULL))) == 0) {
-    const char *p;
-    size_t len;
-    if ((r->names_rc = EX_RC(eve_text_get(t, &name, &p, &len)))) break;
-    if (!(out[n++] = strndup(p, len))) ex_die("out of memory");
-  }
-  if (r->names_rc == EVE_END) r->names_rc = 0;
+  int rc = eve_atom_names_each(t, ex_copy_name, &c);
+  r->names_rc = EX_RC(rc == 1 ? 0 : rc);
   EX_RC(eve_txn_end(t));
-  return n;
+  return c.n;
 }
 
 /* Every atom eve_atom_names lists, then the caller's names.  Returns the
