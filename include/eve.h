@@ -42,6 +42,21 @@
  *    process-wide SIGBUS handler, which passes every other SIGBUS on to the
  *    handler it replaced; a program that installs its own SIGBUS handler
  *    later must do the same (call the previous one).
+ *  - Errors every call may return besides those it lists: EVE_EINVAL for a
+ *    NULL handle, pointer or unknown flag; and, for a call that takes a
+ *    transaction, EVE_ETXN (a transaction of another domain, or a write
+ *    in a read transaction), EVE_EFORKED (begun before a fork(), in the
+ *    child) and the transaction's sticky error (EVE_ECORRUPT, EVE_ETRUNC,
+ *    EVE_EIO, EVE_ENOSPC, EVE_EFULL, EVE_ENOMEM).  Each declaration below
+ *    lists the codes that are its own.
+ *  - Threads.  A domain handle (eve_domain) is shared by every thread of
+ *    the process: all calls on it may run concurrently, except eve_close,
+ *    which returns EVE_EBUSY while any other call or transaction of the
+ *    handle is in flight.  An atom handle (eve_atom) is plain memory: any
+ *    thread may use it, and several at once.  A transaction (eve_txn) is
+ *    used by one thread at a time (see below); an iterator likewise.  After
+ *    fork() the child may go on using the domain handle (it re-attaches);
+ *    transactions begun before the fork are EVE_EFORKED there.
  *  - Collections are immutable.  "Updating" returns a new value that shares
  *    structure with the old one; the old value is unchanged.  An update that
  *    changes nothing returns the same word and allocates nothing.
@@ -103,8 +118,7 @@ typedef uint64_t eve_val;
   X(EVE_EREMOVED,  -24, "the atom was removed")                                  \
   X(EVE_ESLOTS,    -25, "all reader slots of the domain are in use")             \
   X(EVE_EREENTRY,  -26, "a swap function tried to change its own atom")          \
-  X(EVE_EFORKED,   -27, "transaction or handle inherited across fork()")         \
-  X(EVE_EPANIC,    -28, "the domain hit an unrecoverable error; reopen it")
+  X(EVE_EFORKED,   -27, "transaction inherited across fork()")
 
 typedef enum eve_err {
   EVE_OK = 0,
@@ -153,9 +167,14 @@ typedef struct eve_options {
 /* Open (or create) the domain at path.  path == NULL makes an in-memory
  * domain (memfd): shared with threads and with children forked after the
  * open, sealed so that nobody can shrink it.  opts may be NULL for the
- * defaults.
+ * defaults.  Opening attaches the process to the domain, which repairs
+ * online what processes that died left behind: their reader slots, their
+ * half-done commits (each journal is finished or rolled back), and what
+ * they had retired is freed once no reader can see it.  It runs no full
+ * collection, so an open never costs a pass over the heap.
  * Errors: EVE_ENOENT, EVE_EACCESS, EVE_EEXIST, EVE_ENOTDOMAIN, EVE_EVERSION,
- * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL. */
+ * EVE_EBADHDR, EVE_ETRUNC, EVE_ENOSPC, EVE_EIO, EVE_ENOMEM, EVE_EINVAL (bad
+ * flags or sizes, non-zero reserved words, EVE_OPEN_RDONLY in memory). */
 EVE_API int eve_open(const char *path, const eve_options *opts, eve_domain **out);
 
 /* Unmap and close.  Values stay in the file.  EVE_EBUSY, and nothing
@@ -166,6 +185,11 @@ EVE_API int eve_open(const char *path, const eve_options *opts, eve_domain **out
  * EVE_EINVAL, never freed memory (closed handles are kept, and reused by a
  * later eve_open only after eight more have been closed).  A handle whose
  * file was truncated (EVE_ETRUNC) closes without writing anything. */
+/* The last process to close a domain that holds unreclaimed space left
+ * by a crash, or by a retire that found no memory (eve_stats_get shows
+ * retired bytes), runs a full collection there (as eve_gc), which takes
+ * time proportional to the heap; eve_close never fails because of it.
+ * Errors: EVE_EINVAL (NULL or already closed), EVE_EBUSY. */
 EVE_API int eve_close(eve_domain *d);
 
 typedef struct eve_domain_info {
@@ -174,8 +198,11 @@ typedef struct eve_domain_info {
   uint64_t heap_start;   /* offset of the first block                        */
   uint64_t bump;         /* offset of the next never-used byte               */
   uint32_t format_version;
+  uint32_t reserved32;
+  uint64_t reserved[6];  /* zero: room for more without an ABI break        */
 } eve_domain_info;
 
+/* The domain's sizes.  Errors: EVE_EINVAL, EVE_EBUSY, EVE_ETRUNC. */
 EVE_API int eve_domain_info_get(eve_domain *d, eve_domain_info *out);
 
 /* ------------------------------------------------------------------------
@@ -196,8 +223,10 @@ enum eve_txn_flags {
  * (eve_stats_get shows the oldest pin, its process and thread).  While
  * eve_gc or eve_close runs on the handle in another thread, waits for it
  * to finish, up to about 2 s, then EVE_EBUSY (eve_atom_open, eve_wait and
- * the other calls on the handle do the same).  EVE_EINVAL on a closed
- * handle. */
+ * the other calls on the handle do the same).
+ * Errors: EVE_EINVAL (bad flags, a closed handle), EVE_ESLOTS, EVE_EBUSY,
+ * EVE_ETXN (EVE_TXN_WRITE in a domain opened EVE_OPEN_RDONLY), EVE_ENOMEM,
+ * EVE_ETRUNC. */
 EVE_API int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction and free every block it created and did not publish
@@ -215,7 +244,8 @@ EVE_API int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
  * owner.  A value held only by a caller's variable has no such word, so it
  * would be freed under the caller (by eve_gc, or by a commit dropping the
  * blocks it shares with a published value) and miscounted if published
- * later. */
+ * later.  (An earlier draft had such a call, eve_txn_commit; it was removed
+ * for this reason.)  Errors: EVE_EINVAL (NULL), EVE_EFORKED. */
 EVE_API int eve_txn_end(eve_txn *t);
 
 /* The transaction's sticky error (0 if none). */
@@ -254,10 +284,12 @@ EVE_API const char *eve_type_name(eve_type type);
 #define EVE_V_EMPTY_VECTOR ((eve_val)0x32)
 #define EVE_V_EMPTY_LIST ((eve_val)0x3A)
 
-/* The type of v. */
+/* The type of v.  Errors: EVE_ECORRUPT (v points at no valid block). */
 EVE_API int eve_type_get(eve_txn *t, eve_val v, eve_type *out);
 
-/* Constructors.  Those that may allocate need a write transaction. */
+/* Constructors.  Those that take t may allocate and need a write
+ * transaction (EVE_ETXN otherwise); out of space they return EVE_ENOSPC or
+ * EVE_EFULL (sticky in t).  Text that is not UTF-8 is EVE_EINVAL. */
 EVE_API int eve_bool(int b, eve_val *out);
 EVE_API int eve_int(eve_txn *t, int64_t i, eve_val *out);
 EVE_API int eve_float(eve_txn *t, double f, eve_val *out);     /* NaNs become one NaN */
@@ -269,7 +301,8 @@ EVE_API int eve_uuid(eve_txn *t, const uint8_t bytes[16], eve_val *out);
 EVE_API int eve_inst(eve_txn *t, int64_t ms_since_epoch, eve_val *out);
 EVE_API int eve_bytes(eve_txn *t, const void *p, size_t n, eve_val *out);
 
-/* Accessors: EVE_ETYPE when v is not of that type. */
+/* Accessors: EVE_ETYPE when v is not of that type; they allocate nothing
+ * and work in any transaction. */
 EVE_API int eve_bool_get(eve_txn *t, eve_val v, int *out);
 EVE_API int eve_int_get(eve_txn *t, eve_val v, int64_t *out);
 EVE_API int eve_float_get(eve_txn *t, eve_val v, double *out);
@@ -291,7 +324,8 @@ EVE_API int eve_bytes_get(eve_txn *t, const eve_val *v, const uint8_t **p, size_
  * by element; sets and maps by count, then by their entries in sorted order
  * (key, then value).  Equality and order work at any depth up to
  * EVE_MAX_NESTING without recursion; a value deeper than that can only be
- * damage: EVE_ECORRUPT. */
+ * damage: EVE_ECORRUPT.  Errors: EVE_ECORRUPT, EVE_ENOMEM (the walk's
+ * stack, for values thousands of levels deep). */
 EVE_API int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out);
 EVE_API int eve_hash(eve_txn *t, eve_val v, uint64_t *out);
 EVE_API int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
@@ -315,6 +349,11 @@ EVE_API int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out);
  * was removed: each time it is put into another collection its elements
  * are examined (what is built on it records its real, smaller depth). */
 #define EVE_MAX_NESTING 4096
+
+/* Errors of the collection functions below: EVE_ETYPE when a value is not
+ * the collection the function expects; EVE_EDEPTH as above; lookups and
+ * reads allocate nothing and work in a read transaction, updates need a
+ * write transaction.  Their own codes are noted beside them. */
 
 /* Element count of a map, set, vector or list (EVE_ETYPE otherwise). */
 EVE_API int eve_count(eve_txn *t, eve_val coll, uint64_t *out);
@@ -353,18 +392,14 @@ EVE_API int eve_list_rest(eve_txn *t, eve_val list, eve_val *out);            /*
  * collections yield the element as key and nil as value.  Lists and
  * vectors iterate in order; maps and sets in an unspecified stable order.
  * eve_iter_next returns 0 with an item, EVE_END after the last item, or an
- * error.  The iterator is plain memory: no cleanup needed. */
-#define EVE_ITER_DEPTH 16
+ * error.  The iterator is plain memory the caller provides (on the stack,
+ * say): no cleanup, valid while its transaction is.  Its contents are
+ * private; the words reserved leave room to grow without an ABI break.
+ * eve_iter_init: EVE_ETYPE when coll is not a collection (nil is one: the
+ * empty map), EVE_EINVAL, EVE_ETXN, EVE_ECORRUPT.  eve_iter_next: EVE_END,
+ * EVE_EINVAL, EVE_ECORRUPT, EVE_ETRUNC. */
 typedef struct eve_iter {
-  eve_txn *txn;
-  eve_val coll;
-  int kind;
-  int depth;
-  uint64_t pos;
-  uint64_t end;
-  uint64_t stack[EVE_ITER_DEPTH];
-  uint32_t idx[EVE_ITER_DEPTH];
-  uint64_t aux;
+  uint64_t private_[40];
 } eve_iter;
 
 EVE_API int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it);
@@ -390,12 +425,21 @@ enum eve_atom_flags {
 
 /* Open the atom called `name` (NUL-terminated UTF-8, 1..4096 bytes).
  * Unrelated processes naming the same domain and atom get the same atom.
- * EVE_ENOTFOUND if it does not exist and EVE_ATOM_CREATE is not given.
- * A handle is plain memory: it may be used by any thread, one at a time. */
+ * Without EVE_ATOM_CREATE it only looks the name up, in a read
+ * transaction of its own, allocating nothing in the domain (so it works
+ * in a domain opened EVE_OPEN_RDONLY).  With it, a missing atom is created
+ * holding nil (a write: EVE_ETXN in a read-only domain).  The handle is
+ * plain memory (malloc), usable by any thread, several at once.
+ * Errors: EVE_ENOTFOUND (absent, or being removed, without
+ * EVE_ATOM_CREATE), EVE_EINVAL (bad name or flags), EVE_ETXN, EVE_ESLOTS,
+ * EVE_EBUSY, EVE_ENOMEM, EVE_ENOSPC, EVE_EFULL, EVE_ECORRUPT, EVE_ETRUNC. */
 EVE_API int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out);
+/* Free the handle (the atom stays).  Errors: EVE_EINVAL (NULL). */
 EVE_API int eve_atom_close(eve_atom *a);
 /* Remove an atom and free its value once no reader can see it.  Handles
- * still open on it return EVE_EREMOVED from then on.  EVE_ENOTFOUND if absent. */
+ * still open on it return EVE_EREMOVED from then on.
+ * Errors: EVE_ENOTFOUND if absent, EVE_EINVAL, EVE_ETXN (read-only
+ * domain), EVE_ESLOTS, EVE_EBUSY, EVE_ENOSPC, EVE_EFULL, EVE_ECORRUPT. */
 EVE_API int eve_atom_remove(eve_domain *d, const char *name);
 /* The names of the atoms.  Both forms work in any transaction (a read
  * transaction too, and in a domain opened EVE_OPEN_RDONLY) and allocate
@@ -415,9 +459,11 @@ EVE_API int eve_atom_names(eve_txn *t, eve_val *names, size_t cap, size_t *count
 typedef int (*eve_name_fn)(void *ctx, const char *name, size_t n);
 EVE_API int eve_atom_names_each(eve_txn *t, eve_name_fn fn, void *ctx);
 
-/* The atom's current value, valid until t ends. */
+/* The atom's current value, valid until t ends.  Any transaction.
+ * Errors: EVE_EREMOVED, EVE_ECORRUPT. */
 EVE_API int eve_deref(eve_txn *t, eve_atom *a, eve_val *out);
-/* A counter bumped by every change of the atom (for eve_wait). */
+/* A counter bumped by every change of the atom (for eve_wait).
+ * Errors: EVE_EINVAL, EVE_EREMOVED. */
 EVE_API int eve_atom_version_get(eve_atom *a, uint64_t *out);
 
 /* A swap function: build the new value from old (valid as long as t) and
@@ -435,13 +481,25 @@ typedef int (*eve_swap_fn)(eve_txn *t, eve_val old, void *arg, eve_val *out);
  * The version a swap replaces is freed once every transaction that could
  * see it has ended, t included: a transaction that swaps many times holds
  * every version it replaced until it ends.  Use one transaction per swap
- * (or per small batch of swaps). */
+ * (or per small batch of swaps).
+ * Errors: fn's code; EVE_EREMOVED; EVE_EREENTRY; EVE_ETXN (read
+ * transaction); EVE_ENOSPC, EVE_EFULL, EVE_ENOMEM before the publishing
+ * CAS (nothing published: retrying is safe); EVE_ETRUNC, EVE_ECORRUPT.
+ * Once the CAS has won nothing can fail: a success is never reported as
+ * an error. */
 EVE_API int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out);
-/* Set the atom to v (a value built in t or read in t). */
+/* eve_swap that also returns the value it replaced (Clojure's swap-vals!):
+ * *old (may be NULL) is the value fn was given on the attempt that won,
+ * valid until t ends; *out the value published.  Errors: as eve_swap. */
+EVE_API int eve_swap_vals(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *old,
+                          eve_val *out);
+/* Set the atom to v (a value built in t or read in t).  Errors: as
+ * eve_swap. */
 EVE_API int eve_reset(eve_txn *t, eve_atom *a, eve_val v);
 /* Set the atom to v only if it holds exactly `expected` (the same word, as
  * returned by eve_deref in t); else EVE_ECONFLICT and nothing changes.
- * The library frees whatever v's publication would have needed. */
+ * The library frees whatever v's publication would have needed.
+ * Errors: EVE_ECONFLICT, and those of eve_swap. */
 EVE_API int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v);
 
 /* Sleep until the atom's version differs from `seen` (0 and *now set),
@@ -449,7 +507,8 @@ EVE_API int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_v
  * Sleeps on a futex in the shared file: no polling, across processes (in a
  * domain opened EVE_OPEN_RDONLY, which cannot announce a sleeper, it re-checks
  * every 20 ms instead).  EVE_EREMOVED when the atom is removed.  While a
- * thread waits, eve_close of the domain returns EVE_EBUSY. */
+ * thread waits, eve_close of the domain returns EVE_EBUSY.
+ * Errors: EVE_ETIMEDOUT, EVE_EREMOVED, EVE_EINVAL, EVE_EBUSY, EVE_ETRUNC. */
 EVE_API int eve_wait(eve_atom *a, uint64_t seen, int64_t timeout_ms, uint64_t *now);
 
 /* ------------------------------------------------------------------------
@@ -465,7 +524,14 @@ typedef struct eve_stats {
   uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
   int64_t oldest_pin_pid;   /* its process, 0 if none                          */
   int64_t oldest_pin_tid;   /* the thread that began it (Linux tid), 0 if none */
+  uint64_t reserved[8];     /* zero: room for more without an ABI break       */
 } eve_stats;
+/* Space and readers of the domain, for monitoring.  It begins a read
+ * transaction, and ending one may run a reclamation pass: eve_stats_get
+ * can free retired blocks that no reader can see any more (never anything
+ * reachable).  With every reader slot taken it still answers (the atom
+ * count read unpinned).  Errors: EVE_EINVAL, EVE_EBUSY, EVE_ECORRUPT,
+ * EVE_ETRUNC. */
 EVE_API int eve_stats_get(eve_domain *d, eve_stats *out);
 
 typedef struct eve_check_report {
@@ -481,6 +547,7 @@ typedef struct eve_check_report {
   uint64_t settled;         /* 1: no commit won during the check, so the
                                ownership counts were verified; 0: writers kept
                                changing atoms, only the structure was checked */
+  uint64_t reserved[8];     /* zero: room for more without an ABI break       */
 } eve_check_report;
 /* Verify the whole domain: every offset, magic, type and size; every key
  * re-hashed against its trie path; counts and hashes; the ownership
@@ -503,6 +570,7 @@ EVE_API int eve_check(eve_domain *d, eve_check_report *out,
 typedef struct eve_gc_report {
   uint64_t reclaimed_bytes; /* allocated but unreachable bytes returned        */
   uint64_t live_bytes;      /* reachable bytes after the collection            */
+  uint64_t reserved[6];     /* zero: room for more without an ABI break       */
 } eve_gc_report;
 /* Full collection: mark from the atoms, rebuild the free lists, recompute
  * SHARED counts.  Needs exclusive access: EVE_EBUSY while another process
@@ -510,7 +578,9 @@ typedef struct eve_gc_report {
  * the handle open or is inside a call on it.  While it runs, no transaction
  * of the handle can begin (eve_txn_begin waits for it).  A domain
  * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
- * would free blocks that only look unreachable because of the damage. */
+ * would free blocks that only look unreachable because of the damage.
+ * Errors: EVE_EBUSY, EVE_ECORRUPT, EVE_ETXN (read-only domain), EVE_ENOMEM,
+ * EVE_EINVAL, EVE_ETRUNC. */
 EVE_API int eve_gc(eve_domain *d, eve_gc_report *out);
 
 /* ------------------------------------------------------------------------
@@ -553,9 +623,11 @@ EVE_API int eve_read_json(eve_txn *t, const char *text, size_t n, eve_val *out,
  * strings, keywords or symbols as their text, other keys as their EDN text.
  * NaN and infinities are EVE_ETYPE (JSON has none).  A value that contains
  * itself, or nests deeper than EVE_MAX_NESTING, can only come from a damaged
- * file: EVE_ECORRUPT (sticky in t). */
+ * file: EVE_ECORRUPT (sticky in t).  Any transaction.  Errors: EVE_ETYPE
+ * (JSON only), EVE_ECORRUPT, EVE_ENOMEM. */
 EVE_API int eve_print_edn(eve_txn *t, eve_val v, char **out, size_t *len);
 EVE_API int eve_print_json(eve_txn *t, eve_val v, char **out, size_t *len);
+/* Free a buffer the printers returned (NULL is fine). */
 EVE_API void eve_free(void *p);
 
 #ifdef __cplusplus

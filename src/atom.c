@@ -604,7 +604,7 @@ static int enter_swap(eve_txn *t, uint64_t cell) {
 /* One swap: the loop shared by swap, reset and compare-and-set.  With
  * expected != NULL, a single attempt that fails unless the root holds it. */
 static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const eve_val *expected,
-                     eve_val *out) {
+                     eve_val *old_out, eve_val *out) {
   atom_cell *c;
   int rc = live_cell(t, a, &c);
   if (rc) return rc;
@@ -634,6 +634,7 @@ static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const e
     if (rc) break;
     if (won) {
       if (next != old) wake_waiters(c);
+      if (old_out) *old_out = old;
       if (out) *out = next;
       break;
     }
@@ -649,7 +650,13 @@ static int swap_loop(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, const e
 
 int eve_swap(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *out) {
   if (!fn) return EVE_EINVAL;
-  return swap_loop(t, a, fn, arg, NULL, out);
+  return swap_loop(t, a, fn, arg, NULL, NULL, out);
+}
+
+int eve_swap_vals(eve_txn *t, eve_atom *a, eve_swap_fn fn, void *arg, eve_val *old,
+                  eve_val *out) {
+  if (!fn) return EVE_EINVAL;
+  return swap_loop(t, a, fn, arg, NULL, old, out);
 }
 
 static int constant_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
@@ -660,11 +667,11 @@ static int constant_fn(eve_txn *t, eve_val old, void *arg, eve_val *out) {
 }
 
 int eve_reset(eve_txn *t, eve_atom *a, eve_val v) {
-  return swap_loop(t, a, constant_fn, &v, NULL, NULL);
+  return swap_loop(t, a, constant_fn, &v, NULL, NULL, NULL);
 }
 
 int eve_compare_and_set(eve_txn *t, eve_atom *a, eve_val expected, eve_val v) {
-  return swap_loop(t, a, constant_fn, &v, &expected, NULL);
+  return swap_loop(t, a, constant_fn, &v, &expected, NULL, NULL);
 }
 
 /* ---- waiting ------------------------------------------------------------------------ */

@@ -106,14 +106,14 @@ uint64_t list_hash(eve_txn *t, eve_val l) {
 
 /* Iterator state: pos/end count the elements yielded/in the list, aux is
  * the next cell's word. */
-void list_iter_init(eve_iter *it) {
+void list_iter_init(iter_state *it) {
   cell c;
   it->pos = 0;
   it->end = cell_load(it->txn, it->coll, &c) ? 0 : c.count;
   it->aux = it->coll;
 }
 
-int list_iter_next(eve_iter *it, eve_val *x) {
+int list_iter_next(iter_state *it, eve_val *x) {
   eve_txn *t = it->txn;
   if (t->err) return t->err;
   if (it->pos >= it->end) return EVE_END;

@@ -620,7 +620,7 @@ uint64_t champ_hash(eve_txn *t, const champ_kind *k, eve_val coll) {
  * Nodes are re-read on every call: the iterator holds offsets, not
  * pointers, and every read is checked. */
 
-void champ_iter_init(eve_iter *it, const champ_kind *k) {
+void champ_iter_init(iter_state *it, const champ_kind *k) {
   it->pos = 0;
   it->aux = 0;
   it->depth = -1;
@@ -632,7 +632,7 @@ void champ_iter_init(eve_iter *it, const champ_kind *k) {
   it->end = champ_count(it->txn, k, it->coll);
 }
 
-int champ_iter_next(eve_iter *it, const champ_kind *k, const eve_val **entry) {
+int champ_iter_next(iter_state *it, const champ_kind *k, const eve_val **entry) {
   eve_txn *t = it->txn;
   if (t->err) return t->err;
   while (it->depth >= 0) {
@@ -820,7 +820,7 @@ int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out) {
 
 /* Insert every entry of src into acc (keep: acc's existing keys win). */
 static int merge_into(eve_txn *t, eve_val acc, eve_val src, int keep, eve_val *out) {
-  eve_iter it = {.txn = t, .coll = src};
+  iter_state it = {.txn = t, .coll = src};
   champ_iter_init(&it, &champ_map_kind);
   const eve_val *e;
   int rc;
@@ -857,9 +857,9 @@ int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out) {
 
 uint64_t map_count(eve_txn *t, eve_val m) { return champ_count(t, &champ_map_kind, m); }
 uint64_t map_hash(eve_txn *t, eve_val m) { return champ_hash(t, &champ_map_kind, m); }
-void map_iter_init(eve_iter *it) { champ_iter_init(it, &champ_map_kind); }
+void map_iter_init(iter_state *it) { champ_iter_init(it, &champ_map_kind); }
 
-int map_iter_next(eve_iter *it, eve_val *k, eve_val *v) {
+int map_iter_next(iter_state *it, eve_val *k, eve_val *v) {
   const eve_val *e;
   int rc = champ_iter_next(it, &champ_map_kind, &e);
   if (rc) return rc;

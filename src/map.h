@@ -16,10 +16,10 @@ uint64_t set_hash(eve_txn *t, eve_val s);
 
 /* Iteration (called by eve_iter_init/eve_iter_next in value.c with
  * it->coll already set to a non-empty map or set). */
-void map_iter_init(eve_iter *it);
-int map_iter_next(eve_iter *it, eve_val *k, eve_val *v);
-void set_iter_init(eve_iter *it);
-int set_iter_next(eve_iter *it, eve_val *x);
+void map_iter_init(iter_state *it);
+int map_iter_next(iter_state *it, eve_val *k, eve_val *v);
+void set_iter_init(iter_state *it);
+int set_iter_next(iter_state *it, eve_val *x);
 
 /* Child words of a T_MAP*, T_SET* block (see blk_child_words): every entry
  * word (immediates included), then every child offset. */
@@ -42,7 +42,7 @@ int set_check(eve_txn *t, eve_val s);
 _Static_assert(CHAMP_BITS * (CHAMP_COLL_LEVEL - 1) < 64 &&
                    CHAMP_BITS * CHAMP_COLL_LEVEL >= 64,
                "level 12 takes the last bits of a 64-bit hash");
-_Static_assert(CHAMP_MAX_DEPTH <= EVE_ITER_DEPTH, "iterator stack holds a path");
+_Static_assert(CHAMP_MAX_DEPTH <= ITER_DEPTH, "iterator stack holds a path");
 
 /* Every node of the trie.  A bitmap node (root T_MAP/T_SET, inner
  * T_MAP_NODE/T_SET_NODE) holds popcount(datamap) inline entries of `stride`
@@ -113,8 +113,8 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key,
                  eve_val *out);
 uint64_t champ_count(eve_txn *t, const champ_kind *k, eve_val coll);
 uint64_t champ_hash(eve_txn *t, const champ_kind *k, eve_val coll);
-void champ_iter_init(eve_iter *it, const champ_kind *k);
-int champ_iter_next(eve_iter *it, const champ_kind *k, const eve_val **entry);
+void champ_iter_init(iter_state *it, const champ_kind *k);
+int champ_iter_next(iter_state *it, const champ_kind *k, const eve_val **entry);
 int champ_check(eve_txn *t, const champ_kind *k, eve_val coll);
 
 #endif

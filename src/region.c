@@ -433,6 +433,7 @@ static void teardown(eve_domain *d) {
 
 int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
   if (!d || !out) return EVE_EINVAL;
+  memset(out, 0, sizeof *out);
   guard_node call = {0};
   int rc = guard_enter(d, &call);
   if (rc) return rc;

@@ -28,9 +28,9 @@ int eve_set_disj(eve_txn *t, eve_val s, eve_val x, eve_val *out) {
 
 uint64_t set_count(eve_txn *t, eve_val s) { return champ_count(t, &champ_set_kind, s); }
 uint64_t set_hash(eve_txn *t, eve_val s) { return champ_hash(t, &champ_set_kind, s); }
-void set_iter_init(eve_iter *it) { champ_iter_init(it, &champ_set_kind); }
+void set_iter_init(iter_state *it) { champ_iter_init(it, &champ_set_kind); }
 
-int set_iter_next(eve_iter *it, eve_val *x) {
+int set_iter_next(iter_state *it, eve_val *x) {
   const eve_val *e;
   int rc = champ_iter_next(it, &champ_set_kind, &e);
   if (rc) return rc;

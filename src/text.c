@@ -648,7 +648,7 @@ static int emit(pwalk *w, eve_val v) {
    * blocks); without this check a cycle would be printed again at every
    * level down to the depth limit: depth x size work before failing */
   for (size_t i = 0; i < w->depth && VAL_IS_BLOCK(v); i++) /* (empty ones are words) */
-    if (w->lv[i].it.coll == v) return txn_fail(w->t, EVE_ECORRUPT);
+    if (iter_of(&w->lv[i].it)->coll == v) return txn_fail(w->t, EVE_ECORRUPT);
   if (w->depth >= EVE_MAX_NESTING) return txn_fail(w->t, EVE_ECORRUPT);
   rc = text_grow((void **)&w->lv, &w->cap, w->depth + 1, sizeof *w->lv);
   plevel *l = rc ? NULL : &w->lv[w->depth];

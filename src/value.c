@@ -514,9 +514,10 @@ int eve_count(eve_txn *t, eve_val coll, uint64_t *out) {
   return t->err;
 }
 
-int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it) {
-  if (!t || !it) return EVE_EINVAL;
-  memset(it, 0, sizeof *it);
+int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *pub) {
+  if (!t || !pub) return EVE_EINVAL;
+  memset(pub, 0, sizeof *pub);
+  iter_state *it = iter_of(pub);
   it->txn = t;
   it->coll = coll;
   if (t->err) return t->err;
@@ -533,8 +534,10 @@ int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *it) {
   return t->err;
 }
 
-int eve_iter_next(eve_iter *it, eve_val *key, eve_val *val) {
-  if (!it || !it->txn) return EVE_EINVAL;
+int eve_iter_next(eve_iter *pub, eve_val *key, eve_val *val) {
+  if (!pub) return EVE_EINVAL;
+  iter_state *it = iter_of(pub);
+  if (!it->txn) return EVE_EINVAL;
   eve_txn *t = it->txn;
   if (t->err) return t->err;
   eve_val k = EVE_V_NIL, v = EVE_V_NIL;

@@ -22,6 +22,25 @@
 
 #include "txn.h"
 
+/* The state behind an eve_iter (whose public face is reserved words):
+ * which walk it is, and where it stands.  may_alias: it is read and
+ * written through the caller's eve_iter. */
+#define ITER_DEPTH 16
+typedef struct iter_state {
+  eve_txn *txn;
+  eve_val coll;
+  int kind;
+  int depth;
+  uint64_t pos;
+  uint64_t end;
+  uint64_t stack[ITER_DEPTH];
+  uint32_t idx[ITER_DEPTH];
+  uint64_t aux;
+} __attribute__((may_alias)) iter_state;
+_Static_assert(sizeof(iter_state) <= sizeof(eve_iter), "eve_iter reserves room for its state");
+
+static inline iter_state *iter_of(eve_iter *it) { return (iter_state *)(void *)it; }
+
 enum val_tag { TAG_PTR = 0, TAG_INT = 1, TAG_SPECIAL = 2, TAG_STR = 3, TAG_KW = 4, TAG_SYM = 5 };
 enum special_kind { SK_FALSE = 1, SK_TRUE = 2, SK_CHAR = 3, SK_EMPTY_MAP = 4,
                     SK_EMPTY_SET = 5, SK_EMPTY_VEC = 6, SK_EMPTY_LIST = 7 };

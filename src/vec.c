@@ -73,7 +73,7 @@ typedef struct blk_slots {
   uint64_t w[];
 } blk_slots;
 
-_Static_assert(VEC_MAX_LEVELS + 4 <= EVE_ITER_DEPTH, "iterator stack holds a path");
+_Static_assert(VEC_MAX_LEVELS + 4 <= ITER_DEPTH, "iterator stack holds a path");
 
 /* A validated copy of a root block's fields.  Copying once means later
  * decisions cannot be fooled by bytes that change under us. */
@@ -420,7 +420,7 @@ static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_va
  * amortised O(1) node reads per leaf, O(1) per element. */
 enum { CUR_TAIL = VEC_MAX_LEVELS, CUR_TAILOFF, CUR_PATH, CUR_LEAF };
 
-static void cur_init(eve_iter *it, const vec_hdr *h, uint64_t pos) {
+static void cur_init(iter_state *it, const vec_hdr *h, uint64_t pos) {
   memset(it->stack, 0, sizeof it->stack);
   memset(it->idx, 0, sizeof it->idx);
   it->depth = 0;
@@ -439,7 +439,7 @@ static void cur_init(eve_iter *it, const vec_hdr *h, uint64_t pos) {
 
 /* Child `sub` of the cached node at depth d (its slot count is re-derived
  * from the block header just before the words). */
-static uint64_t cur_child(eve_iter *it, unsigned d, unsigned sub) {
+static uint64_t cur_child(iter_state *it, unsigned d, unsigned sub) {
   const uint64_t *kids = (const uint64_t *)(uintptr_t)it->stack[d];
   if (!kids) return 0;
   const blk *b = (const blk *)kids - 1;
@@ -452,7 +452,7 @@ static uint64_t cur_child(eve_iter *it, unsigned d, unsigned sub) {
 
 /* Point it->aux at the trie leaf starting at index i (i % 32 == 0, i <
  * tailoff), reusing the cached path above the nodes that change. */
-static int cur_trie_leaf(eve_iter *it, uint64_t i) {
+static int cur_trie_leaf(iter_state *it, uint64_t i) {
   eve_txn *t = it->txn;
   unsigned shift = it->idx[0], levels = shift / VEC_BITS;
   unsigned d = 1; /* shallowest depth whose node must be re-read */
@@ -479,7 +479,7 @@ static int cur_trie_leaf(eve_iter *it, uint64_t i) {
 }
 
 /* Make it->aux the leaf holding element it->pos < end. */
-static int cur_leaf(eve_iter *it) {
+static int cur_leaf(iter_state *it) {
   uint64_t i = it->pos & ~(uint64_t)VEC_MASK;
   if (i < it->stack[CUR_TAILOFF]) return cur_trie_leaf(it, i);
   const uint64_t *w = leaf_read(it->txn, it->stack[CUR_TAIL], it->idx[1]);
@@ -490,7 +490,7 @@ static int cur_leaf(eve_iter *it) {
 }
 
 /* Copy the next k elements (k <= end - pos) into dst. */
-static int cur_take(eve_iter *it, uint64_t *dst, unsigned k) {
+static int cur_take(iter_state *it, uint64_t *dst, unsigned k) {
   while (k) {
     if (!it->aux || (it->pos & VEC_MASK) == 0) {
       int rc = cur_leaf(it);
@@ -506,13 +506,13 @@ static int cur_take(eve_iter *it, uint64_t *dst, unsigned k) {
   return 0;
 }
 
-void vec_iter_init(eve_iter *it) {
+void vec_iter_init(iter_state *it) {
   vec_hdr h;
   if (vec_load(it->txn, it->coll, &h)) h.count = 0;
   cur_init(it, &h, 0);
 }
 
-int vec_iter_next(eve_iter *it, eve_val *x) {
+int vec_iter_next(iter_state *it, eve_val *x) {
   if (it->txn->err) return it->txn->err;
   if (it->pos >= it->end) return EVE_END;
   if (!it->aux || (it->pos & VEC_MASK) == 0) {
@@ -562,7 +562,7 @@ static uint64_t seq_hash_add(eve_txn *t, uint64_t raw, const uint64_t *w, unsign
 
 /* The next leaf of the slice: k words from the cursor, shared when the
  * cursor sits at the start of an old leaf of exactly k words. */
-static uint64_t slice_leaf(eve_iter *cur, unsigned k, uint64_t *hash) {
+static uint64_t slice_leaf(iter_state *cur, unsigned k, uint64_t *hash) {
   eve_txn *t = cur->txn;
   uint64_t words[VEC_WIDTH];
   if ((cur->pos & VEC_MASK) == 0) {
@@ -596,7 +596,7 @@ static int vec_slice(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t from, uin
   unsigned shift = VEC_BITS;
   while (!trie_holds(shift, tailoff)) shift += VEC_BITS;
   b.top = shift / VEC_BITS;
-  eve_iter cur = {.txn = t};
+  iter_state cur = {.txn = t};
   cur_init(&cur, h, from);
   for (uint64_t j = 0; j < tailoff; j += VEC_WIDTH) {
     uint64_t leaf = slice_leaf(&cur, VEC_WIDTH, &hash);

@@ -11,10 +11,10 @@ uint64_t vec_hash(eve_txn *t, eve_val v);
 uint64_t list_count(eve_txn *t, eve_val l);
 uint64_t list_hash(eve_txn *t, eve_val l);
 
-void vec_iter_init(eve_iter *it);
-int vec_iter_next(eve_iter *it, eve_val *x);
-void list_iter_init(eve_iter *it);
-int list_iter_next(eve_iter *it, eve_val *x);
+void vec_iter_init(iter_state *it);
+int vec_iter_next(iter_state *it, eve_val *x);
+void list_iter_init(iter_state *it);
+int list_iter_next(iter_state *it, eve_val *x);
 
 /* Child words of T_VEC*, T_LIST blocks (see blk_child_words). */
 const uint64_t *vec_child_words(eve_txn *t, const blk *b, size_t *n);

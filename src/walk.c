@@ -489,7 +489,7 @@ static int depth_next(depth_frame *f, eve_val *e) {
     return 0;
   }
   int rc = eve_iter_next(&f->it, e, &f->pending);
-  f->has_pending = rc == 0 && f->it.kind == T_MAP;
+  f->has_pending = rc == 0 && iter_of(&f->it)->kind == T_MAP;
   return rc;
 }
 

@@ -982,3 +982,68 @@ Test(atom, names_and_open_work_in_a_read_transaction_and_allocate_nothing) {
   assert_exact(d, "after listing");
   EVE_OK(eve_close(d));
 }
+
+/* ---- swap-vals: the value replaced ---------------------------------------------
+ * Two threads increment one counter with eve_swap_vals.  Every (old, new)
+ * pair must be (k, k + 1), and the olds of all swaps together must be
+ * exactly 0 .. N-1, each once: the old value is the one the winning
+ * attempt was given, never one from a lost attempt. */
+#define SV_EACH 500
+
+typedef struct sv_job {
+  eve_domain *d;
+  int64_t olds[SV_EACH];
+} sv_job;
+
+static void *swap_vals_up(void *arg) {
+  sv_job *j = arg;
+  eve_atom *a;
+  EVE_OK(eve_atom_open(j->d, "sv", 0, &a));
+  for (int i = 0; i < SV_EACH; i++) {
+    eve_txn *t = t_wtxn(j->d);
+    eve_val old, now;
+    EVE_OK(eve_swap_vals(t, a, inc_fn, NULL, &old, &now));
+    int64_t o = 0, n;
+    if (old != EVE_V_NIL) EVE_OK(eve_int_get(t, old, &o));
+    EVE_OK(eve_int_get(t, now, &n));
+    cr_assert_eq(n, o + 1, "new is old + 1");
+    j->olds[i] = o;
+    EVE_OK(eve_txn_end(t));
+  }
+  eve_atom_close(a);
+  return NULL;
+}
+
+Test(atom, swap_vals_returns_the_value_each_swap_replaced) {
+  eve_domain *d = t_open_mem();
+  eve_atom *a;
+  EVE_OK(eve_atom_open(d, "sv", EVE_ATOM_CREATE, &a));
+  static sv_job jobs[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    jobs[i].d = d;
+    cr_assert_eq(pthread_create(&th[i], NULL, swap_vals_up, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  static unsigned char seen[2 * SV_EACH];
+  memset(seen, 0, sizeof seen);
+  for (int i = 0; i < 2; i++)
+    for (int k = 0; k < SV_EACH; k++) {
+      int64_t o = jobs[i].olds[k];
+      cr_assert(o >= 0 && o < 2 * SV_EACH, "old %lld in range", (long long)o);
+      cr_assert_eq(seen[o], 0, "old %lld seen once", (long long)o);
+      seen[o] = 1;
+    }
+  cr_assert_eq(deref_int(d, a), 2 * SV_EACH);
+  eve_txn *t = t_wtxn(d);
+  EVE_ERR(eve_swap_vals(t, a, NULL, NULL, NULL, NULL), EVE_EINVAL);
+  eve_val old = EVE_V_TRUE;
+  EVE_OK(eve_swap_vals(t, a, inc_fn, NULL, &old, NULL)); /* out may be NULL */
+  int64_t o;
+  EVE_OK(eve_int_get(t, old, &o));
+  cr_assert_eq(o, 2 * SV_EACH);
+  EVE_OK(eve_txn_end(t));
+  eve_atom_close(a);
+  assert_exact(d, "after the swaps");
+  EVE_OK(eve_close(d));
+}

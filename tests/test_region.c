@@ -105,6 +105,33 @@ Test(region, open_flags) {
   EVE_OK(eve_close(d));
   EVE_ERR(eve_open(NULL, NULL, NULL), EVE_EINVAL);
   EVE_ERR(eve_open(dir, NULL, &d), EVE_ENOTDOMAIN);
+  /* the default mode opens what exists and creates what does not */
+  eve_options dflt = {.flags = EVE_OPEN_CREATE};
+  EVE_OK(eve_open(path, &dflt, &d));
+  EVE_OK(eve_close(d));
+  char *other = t_path(dir, "g.eve");
+  EVE_OK(eve_open(other, &dflt, &d));
+  EVE_OK(eve_close(d));
+  cr_assert_eq(access(other, F_OK), 0, "created");
+  /* read-only with EXISTING is the same as read-only alone */
+  eve_options ro_existing = {.flags = EVE_OPEN_EXISTING | EVE_OPEN_RDONLY};
+  EVE_OK(eve_open(path, &ro_existing, &d));
+  EVE_OK(eve_close(d));
+  /* what is refused, before anything is created or opened */
+  char *none = t_path(dir, "none.eve");
+  eve_options bad[] = {
+      {.flags = EVE_OPEN_NEW | EVE_OPEN_RDONLY}, /* read-only never creates   */
+      {.flags = EVE_OPEN_MODE_MASK},             /* no mode 3                 */
+      {.flags = 1u << 5},                        /* an unknown bit            */
+      {.reserved = {0, 0, 1, 0}},                /* reserved words not zero   */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    d = NULL;
+    EVE_ERR(eve_open(none, &bad[i], &d), EVE_EINVAL);
+    cr_assert_null(d);
+    cr_assert_neq(access(none, F_OK), 0, "case %zu created nothing", i);
+  }
+  EVE_ERR(eve_open(NULL, &ro, &d), EVE_EINVAL); /* no read-only memory domain */
   t_rmdir(dir);
 }
 
