@@ -42,6 +42,11 @@
  *    process-wide SIGBUS handler, which passes every other SIGBUS on to the
  *    handler it replaced; a program that installs its own SIGBUS handler
  *    later must do the same (call the previous one).
+ *  - Names: eve_<noun>_<verb>; a call that reads a property into *out
+ *    ends in _get (eve_int_get, eve_stats_get).  The few that return their
+ *    answer directly cannot fail: eve_strerror, eve_err_name,
+ *    eve_type_name, eve_txn_error (and eve_version).  Flags are
+ *    EVE_OPEN_*, EVE_TXN_*, EVE_ATOM_*; errors EVE_E*, plus EVE_END.
  *  - Errors every call may return besides those it lists: EVE_EINVAL for a
  *    NULL handle, pointer or unknown flag; and, for a call that takes a
  *    transaction, EVE_ETXN (a transaction of another domain, or a write
