@@ -600,8 +600,11 @@ typedef struct eve_parse_error {
 /* Read one EDN value from exactly n bytes (no NUL needed).  Whitespace,
  * commas, comments and #_ discards may surround it; anything else after it
  * is an error.  Tags: #uuid, #inst (RFC 3339, kept as ms since the epoch),
- * #eve/bytes (base64); any other tag, a map with a duplicate key or a set
- * with a duplicate element is EVE_EPARSE.  Needs a write transaction
+ * #eve/bytes (base64); any other tag (unless its element is discarded by
+ * #_), a map with a duplicate key or a set with a duplicate element is
+ * EVE_EPARSE.  Integers (also with N) must fit int64 and M decimals must
+ * be exactly a double (1.5M, not 1.1M): EVE_EPARSE otherwise, never a
+ * wrapped or rounded value.  Needs a write transaction
  * (EVE_ETXN).  Errors: EVE_EPARSE, or EVE_EDEPTH for collections nested
  * deeper than EVE_MAX_NESTING (the constructors' limit) or tags nested as
  * deep, with *err (may be NULL) set to the 1-based line/byte column; or

@@ -6,7 +6,10 @@
  * or the top level, which accepts exactly one value.  "#_" increments the
  * innermost frame's discard counter; the next value finished in that frame
  * is dropped instead of delivered.  That handles "#_ #_ a b", "#_ [..]" and
- * "#inst #_ x \"...\"" alike without a frame per discard.
+ * "#inst #_ x \"...\"" alike without a frame per discard.  A frame opened
+ * for a value that will be dropped (or inside one) is marked `dropped`: no
+ * tag handler runs there, so "#_ #my/tag x" reads even though eve knows no
+ * #my/tag (the spec: a discarded element is read, not interpreted).
  *
  * Collections are built as elements arrive (vectors by conj, maps by assoc,
  * sets by conj) so duplicate keys are reported at the duplicate itself;
@@ -14,6 +17,8 @@
  * the list closes.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,12 +31,13 @@
  * ==================================================================== */
 
 enum frame_kind { F_TOP, F_LIST, F_VEC, F_SET, F_MAP, F_TAG };
-enum tag_kind { TAG_UUID, TAG_INST, TAG_BYTES };
+enum tag_kind { TAG_UUID, TAG_INST, TAG_BYTES, TAG_OTHER /* only in a dropped frame */ };
 
 typedef struct frame {
   unsigned char kind;   /* enum frame_kind */
   unsigned char tag;    /* F_TAG: enum tag_kind */
   unsigned char full;   /* F_TOP: has its value; F_MAP: holds a key */
+  unsigned char dropped; /* this frame's value will be discarded */
   size_t discard;       /* pending "#_" */
   size_t open;          /* offset of the opening delimiter or tag */
   size_t base;          /* F_LIST: first element on the value stack */
@@ -97,7 +103,10 @@ static frame *top(reader *r) { return &r->fr[r->nfr - 1]; }
 
 static int push(reader *r, size_t at, unsigned char kind, eve_val coll) {
   if (text_grow((void **)&r->fr, &r->capfr, r->nfr + 1, sizeof *r->fr)) return fail_rc(r, at, EVE_ENOMEM);
-  r->fr[r->nfr++] = (frame){.kind = kind, .open = at, .base = r->nvals, .coll = coll};
+  /* the next value the parent finishes is this frame's: dropped if the
+   * parent has a "#_" pending or is dropped itself */
+  unsigned char dropped = r->nfr && (top(r)->dropped || top(r)->discard);
+  r->fr[r->nfr++] = (frame){.kind = kind, .dropped = dropped, .open = at, .base = r->nvals, .coll = coll};
   return 0;
 }
 
@@ -136,7 +145,8 @@ static long check_part(const char *s, size_t n, int digit_first_ok) {
   return -1;
 }
 
-/* A symbol is "/", "name" or "prefix/name".  Returns the bad offset or -1. */
+/* A symbol is "/", "name" or "prefix/name".  digit_first_ok (keywords)
+ * applies to the first part only.  Returns the bad offset or -1. */
 static long check_symbol(const char *s, size_t n, int digit_first_ok) {
   if (n == 1 && s[0] == '/') return -1;
   const char *slash = memchr(s, '/', n);
@@ -147,8 +157,66 @@ static long check_symbol(const char *s, size_t n, int digit_first_ok) {
   if (second) return (long)(second - s);
   long bad = check_part(s, k, digit_first_ok);
   if (bad >= 0) return bad;
-  bad = check_part(slash + 1, n - k - 1, digit_first_ok);
+  bad = check_part(slash + 1, n - k - 1, 0);
   return bad >= 0 ? bad + (long)k + 1 : -1;
+}
+
+/* The significant digits of a decimal, without leading or trailing zeros,
+ * and the power of ten of the last one: the value is digits * 10^exp10. */
+typedef struct decimal {
+  tbuf digits;
+  int64_t exp10;
+} decimal;
+
+/* From the text s[0..n): [sign] digits [. digits] [e|E [sign] digits], or
+ * from printf's "%e" output, whose decimal point may be any non-digit.
+ * Returns 0 or EVE_ENOMEM. */
+static int decimal_of(const char *s, size_t n, decimal *d) {
+  size_t i = 0;
+  int64_t frac = 0, zeros = 0; /* digits after the point; trailing zeros held back */
+  int point = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+  for (; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+    if (!is_digit((unsigned char)s[i])) {
+      point = 1;
+      continue;
+    }
+    frac += point;
+    if (s[i] == '0') {
+      if (d->digits.len) zeros++;
+      continue;
+    }
+    for (; zeros; zeros--) tbuf_putc(&d->digits, '0');
+    tbuf_putc(&d->digits, s[i]);
+  }
+  int64_t e = 0;
+  int eneg = 0;
+  if (i < n) i++; /* the 'e' */
+  if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+  for (; i < n; i++) /* saturate: such exponents never match a double's */
+    if (e < INT64_C(1) << 50) e = e * 10 + (s[i] - '0');
+  d->exp10 = (eneg ? -e : e) - frac + zeros;
+  return d->digits.err;
+}
+
+/* Whether the decimal text s[0..n) is exactly the double f it parsed to.
+ * Returns 1, 0, or EVE_ENOMEM. */
+static int decimal_is_exact(const char *s, size_t n, double f) {
+  /* a double's exact decimal expansion has at most 767 significant digits */
+  char buf[1100];
+  int k = snprintf(buf, sizeof buf, "%.800e", fabs(f));
+  if (k < 0 || (size_t)k >= sizeof buf) return 0;
+  decimal a = {0}, b = {0};
+  int rc = decimal_of(s, n, &a);
+  if (!rc) rc = decimal_of(buf, (size_t)k, &b);
+  if (!rc) {
+    int zero = !a.digits.len && !b.digits.len;
+    rc = zero || (a.digits.len == b.digits.len && a.exp10 == b.exp10 &&
+                  !memcmp(tbuf_data(&a.digits), tbuf_data(&b.digits), a.digits.len));
+  }
+  tbuf_free(&a.digits);
+  tbuf_free(&b.digits);
+  return rc;
 }
 
 static int read_number(reader *r, size_t start, size_t end, eve_val *out) {
@@ -178,6 +246,13 @@ static int read_number(reader *r, size_t start, size_t end, eve_val *out) {
   if (i != end) return FAIL(r, i, "invalid number");
   double f;
   if (text_to_double(s + start, mant - start, &f)) return FAIL(r, start, "float out of range");
+  if (mant != end) {
+    /* eve has no big decimals: an M number is kept as a double, so only
+     * one that a double holds exactly (1.5M, 1e10M), never a rounded one */
+    int exact = decimal_is_exact(s + start, mant - start, f);
+    if (exact < 0) return fail_rc(r, start, exact);
+    if (!exact) return FAIL(r, start, "M decimal that a double cannot hold exactly");
+  }
   int rc = eve_float(r->t, f, out);
   return rc ? fail_rc(r, start, rc) : 0;
 }
@@ -205,7 +280,9 @@ static int read_keyword(reader *r, eve_val *out) {
   r->pos = end;
   if (len == 0) return FAIL(r, start, "empty keyword");
   if (s[0] == ':') return FAIL(r, start + 1, "'::' keywords are not EDN");
-  /* Clojure reads :1 and :a/1; so do we */
+  /* like Clojure, :1 and :1/a are read; the name after a '/' follows the
+   * symbol rules (:a/1 is not a keyword), and so does a lone "/" */
+  if (len == 1 && s[0] == '/') return FAIL(r, start + 1, "':/' is not a keyword");
   long bad = check_symbol(s, len, 1);
   if (bad >= 0) return FAIL(r, start + 1 + (size_t)bad, "invalid character in keyword");
   int rc = eve_keyword(r->t, s, len, out);
@@ -274,6 +351,13 @@ static int read_symbolic(reader *r, eve_val *out) {
 }
 
 /* ---- delivering values to frames --------------------------------------- */
+
+/* A tag frame's name as written, for messages: "#%.*s", TAG_NAME(r, f). */
+static int tag_len(const reader *r, const frame *f) {
+  size_t len = token_end(r, f->open + 1) - f->open - 1;
+  return (int)(len > 64 ? 64 : len);
+}
+#define TAG_NAME(r, f) tag_len((r), (f)), (r)->s + (f)->open + 1
 
 /* The value of a finished tag frame f, from its string v. */
 static int apply_tag(reader *r, const frame *f, eve_val v, size_t at, eve_val *out) {
@@ -350,8 +434,8 @@ static int deliver(reader *r, eve_val v, size_t at) {
       return rc ? fail_rc(r, at, rc) : 0;
     case F_SET: return add_to_set(r, f, v, at);
     case F_MAP: return add_to_map(r, f, v, at);
-    default: /* F_TAG */
-      if ((rc = apply_tag(r, f, v, at, &v))) return rc;
+    default: /* F_TAG; in a dropped frame v passes through to be dropped */
+      if (!f->dropped && (rc = apply_tag(r, f, v, at, &v))) return rc;
       at = f->open;
       r->nfr--;
       r->ntag--;
@@ -378,7 +462,7 @@ static int close_coll(reader *r, size_t at) {
   frame *f = top(r);
   char c = r->s[at];
   if (f->kind == F_TOP) return FAIL(r, at, "unmatched '%c'", c);
-  if (f->kind == F_TAG) return FAIL(r, at, "#%s needs a value before '%c'", tag_names[f->tag], c);
+  if (f->kind == F_TAG) return FAIL(r, at, "#%.*s needs a value before '%c'", TAG_NAME(r, f), c);
   if (closer_of[f->kind] != c)
     return FAIL(r, at, "unexpected '%c', expected '%c'", c, closer_of[f->kind]);
   if (f->discard) return FAIL(r, at, "#_ needs a form before '%c'", c);
@@ -404,8 +488,14 @@ static int open_tag(reader *r, size_t at) {
   const char *name = r->s + at + 1;
   int rc;
   unsigned char tag = 0;
-  while (tag < 3 && !(strlen(tag_names[tag]) == len && !memcmp(tag_names[tag], name, len))) tag++;
-  if (tag == 3) return FAIL(r, at, "unknown tag #%.*s", (int)(len > 64 ? 64 : len), name);
+  while (tag < TAG_OTHER && !(strlen(tag_names[tag]) == len && !memcmp(tag_names[tag], name, len))) tag++;
+  if (tag == TAG_OTHER) {
+    /* a tag eve does not know is only acceptable on a discarded element */
+    long bad = check_symbol(name, len, 0);
+    if (bad >= 0) return FAIL(r, at + 1 + (size_t)bad, "invalid character in tag");
+    if (!top(r)->dropped && !top(r)->discard)
+      return FAIL(r, at, "unknown tag #%.*s", (int)(len > 64 ? 64 : len), name);
+  }
   if (r->ntag >= EVE_MAX_NESTING)
     return text_error(r->err, r->s, at, EVE_EDEPTH, "tags nested deeper than %d", EVE_MAX_NESTING);
   if ((rc = push(r, at, F_TAG, EVE_V_NIL))) return rc;
@@ -453,7 +543,7 @@ static int read_scalar(reader *r) {
 /* End of input: only a complete top-level value is acceptable. */
 static int finish(reader *r, eve_val *out) {
   frame *f = top(r);
-  if (f->kind == F_TAG) return FAIL(r, r->n, "unexpected end of input after #%s", tag_names[f->tag]);
+  if (f->kind == F_TAG) return FAIL(r, r->n, "unexpected end of input after #%.*s", TAG_NAME(r, f));
   if (f->kind != F_TOP)
     return FAIL(r, r->n, "unexpected end of input: '%c' is not closed", closer_of[f->kind]);
   if (f->discard) return FAIL(r, r->n, "unexpected end of input after #_");

@@ -359,7 +359,7 @@ Test(edn, characters) {
 
 Test(edn, keywords_and_symbols) {
   OPEN();
-  static const char *kws[] = {":a", ":ns/name", ":a.b/c-d?", ":<=>", ":a:b", ":a#", ":/", ":1", ":-1", ":a/1", ":*"};
+  static const char *kws[] = {":a", ":ns/name", ":a.b/c-d?", ":<=>", ":a:b", ":a#", ":1", ":-1", ":1/a", ":*"};
   for (size_t i = 0; i < sizeof kws / sizeof *kws; i++) {
     expect_text(t, kws[i], EVE_KEYWORD, kws[i] + 1, strlen(kws[i]) - 1);
     expect_same(t, kws[i]);
@@ -373,6 +373,10 @@ Test(edn, keywords_and_symbols) {
   }
   expect_err(t, ":", EVE_EPARSE, 1, 1);
   expect_err(t, "::a", EVE_EPARSE, 1, 2);
+  /* the name after '/' follows the symbol rules even in a keyword */
+  expect_err(t, ":/", EVE_EPARSE, 1, 2);
+  expect_err(t, ":a/1", EVE_EPARSE, 1, 4);
+  expect_err(t, ":a/-1", EVE_EPARSE, 1, 5);
   expect_err(t, "a/", EVE_EPARSE, 1, 2);
   expect_err(t, "/a", EVE_EPARSE, 1, 1);
   expect_err(t, "a/b/c", EVE_EPARSE, 1, 4);
@@ -617,7 +621,7 @@ Test(edn, comments_and_discard) {
   expect_print(t, "{:a 1 #_ :b}", "{:a 1}");
   expect_print(t, "#{1 #_ 1}", "#{1}");
   expect_print(t, "[1 ; two\n 3]", "[1 3]");
-  expect_err(t, "[1 #_ #foo 2 3]", EVE_EPARSE, 1, 7); /* a discarded form still has to read */
+  expect_err(t, "[1 #_ (2 3] 4]", EVE_EPARSE, 1, 11); /* a discarded form still has to read */
   expect_print(t, "#inst #_ 1 \"1970\"", "#inst \"1970-01-01T00:00:00.000-00:00\"");
   expect_print(t, "#_ #inst \"1970\" 5", "5");
   expect_err(t, "#_", EVE_EPARSE, 1, 3);
@@ -964,6 +968,66 @@ Test(edn, random_roundtrip) {
       eve_txn_end(t);
       t = t_wtxn(d);
     }
+  }
+  CLOSE();
+}
+
+/* ---- conformance fixes (tests/test_conformance.c runs the suites) -------- */
+
+/* No tag handler runs on a discarded element, so a tag eve does not know is
+ * fine there, at any depth and after stacked discards. */
+Test(edn, discard_unknown_tag) {
+  OPEN();
+  expect_print(t, "[1 #_ #foo/bar 2 3]", "[1 3]");
+  expect_print(t, "[#_ #_ #x a #y/z b c]", "[c]");
+  expect_print(t, "[#_ #foo #_ x y z]", "[z]");
+  expect_print(t, "#_ [#foo 1 {:a #bar/baz 2}] 5", "5");
+  expect_print(t, "[#_ #foo #inst \"not a date\" 1]", "[1]");
+  expect_print(t, "#inst #_ #foo 1 \"1970\"", "#inst \"1970-01-01T00:00:00.000-00:00\"");
+  expect_print(t, "#_ #_ a b c", "c");
+  /* still refused when kept, and a discarded tag still needs its element */
+  expect_msg(t, "[#foo/bar 1]", "unknown tag #foo/bar");
+  expect_msg(t, "[#foo #_ 1 2]", "unknown tag #foo");
+  expect_err(t, "[#_ #foo]", EVE_EPARSE, 1, 9);
+  expect_msg(t, "[#_ #foo]", "#foo needs a value");
+  expect_err(t, "#_ #foo", EVE_EPARSE, 1, 8);
+  expect_msg(t, "#_ #foo", "after #foo");
+  expect_err(t, "#_ #a@b 1 2", EVE_EPARSE, 1, 6);
+  CLOSE();
+}
+
+/* M decimals are doubles: exact ones are read, others refused, never rounded. */
+Test(edn, decimal_m_exact_only) {
+  OPEN();
+  cr_assert_eq(get_f(t, rd_ok(t, "1.5M")), 1.5);
+  cr_assert_eq(get_f(t, rd_ok(t, "1e10M")), 1e10);
+  cr_assert_eq(get_f(t, rd_ok(t, "-2.50000M")), -2.5);
+  cr_assert_eq(get_f(t, rd_ok(t, "0.0078125M")), 0.0078125);
+  cr_assert_eq(get_f(t, rd_ok(t, "9007199254740992M")), 9007199254740992.0);
+  cr_assert_eq(get_f(t, rd_ok(t, "9223372036854775808M")), 9223372036854775808.0);
+  cr_assert(signbit(get_f(t, rd_ok(t, "-0.000M"))));
+  static const char *inexact[] = {"1.1M", "0.1M", "-42.23M", "9007199254740993M", "5e-324M",
+                                  "1e-400M", "1.000000000000000000001M"};
+  for (size_t i = 0; i < sizeof inexact / sizeof *inexact; i++) {
+    expect_err(t, inexact[i], EVE_EPARSE, 1, 1);
+    expect_msg(t, inexact[i], "cannot hold exactly");
+  }
+  cr_assert_eq(get_f(t, rd_ok(t, "1.1")), 1.1); /* without M: the nearest double */
+  expect_msg(t, "1e400M", "float out of range");
+  CLOSE();
+}
+
+/* N integers must fit int64: beyond it is an error, never a wrapped value. */
+Test(edn, integer_n_int64_only) {
+  OPEN();
+  cr_assert_eq(get_i(t, rd_ok(t, "9223372036854775807N")), INT64_MAX);
+  cr_assert_eq(get_i(t, rd_ok(t, "-9223372036854775808N")), INT64_MIN);
+  cr_assert_eq(get_i(t, rd_ok(t, "+0N")), 0);
+  static const char *big[] = {"9223372036854775808N", "-9223372036854775809N", "18446744073709551616N",
+                              "123456789012345678901234567890N", "9223372036854775808"};
+  for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+    expect_err(t, big[i], EVE_EPARSE, 1, 1);
+    expect_msg(t, big[i], "integer out of range");
   }
   CLOSE();
 }
