@@ -60,9 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atom.h"
-#include "check.h"
-#include "commit.h"
+#include "cell.h"
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
 #define RECLAIM_IN_TXN 1024 /* ... or, inside one long transaction, these   */
@@ -338,7 +336,7 @@ static uint64_t oldest_live_pin(eve_domain *d, uint64_t below) {
 }
 
 static void free_entry(eve_domain *d, const retire_entry *r) {
-  if (r->off & 1) atom_cell_release(d, r->off & ~1ull, r->gen);
+  if (r->off & 1) cell_release(d, r->off & ~1ull, r->gen);
   else alloc_free_retired(d, r->off, r->gen);
 }
 
@@ -744,7 +742,7 @@ static void release_attachment(eve_domain *d) {
   d->attached = 0;
 }
 
-void epoch_detach(eve_domain *d) {
+void epoch_detach(eve_domain *d, void (*before_release)(eve_domain *d)) {
   if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
   if (region_damage(d)) { /* the mapping is zeros now (fault.c): nothing to hand over */
     release_attachment(d);
@@ -760,7 +758,7 @@ void epoch_detach(eve_domain *d) {
   atomic_store(logs_head(d, d->proc_index), 0); /* empty now: unlist, then free */
   alloc_for_each_retire_buf(d, 1, free_log, d);
   /* the last process to detach repairs what crashes and drops left */
-  check_recover_if_needed(d);
+  if (before_release) before_release(d);
   atomic_store(&proc_at(d, d->proc_index)->incarnation, 0); /* a clean detach */
   release_attachment(d);
 }
@@ -791,6 +789,17 @@ void epoch_detach(eve_domain *d) {
  * its transactions, a bounded leak the collector returns. */
 
 #define REPAIR_EVERY_NS (200ull * 1000000ull)
+
+static _Atomic(epoch_journal_repair_fn) g_journal_repair;
+
+void epoch_set_journal_repair(epoch_journal_repair_fn fn) { atomic_store(&g_journal_repair, fn); }
+
+static int repair_journal(eve_domain *d, uint64_t journal, uint64_t *seq) {
+  epoch_journal_repair_fn fn = atomic_load(&g_journal_repair);
+  if (fn) return fn(d, journal, seq);
+  *seq = 0;
+  return COMMIT_UNKNOWN;
+}
 
 typedef struct repair_ctx {
   eve_domain *d;
@@ -879,7 +888,7 @@ static void repair_process(eve_domain *d, uint32_t p, uint64_t inc) {
     eve_slot *s = slot_at(d, i);
     r.outcome[i] = COMMIT_NONE;
     if (atomic_load(&s->owner_proc) == p + 1ull && atomic_load(&s->owner_inc) == inc)
-      r.outcome[i] = commit_repair_journal(d, atomic_load(&s->journal), &r.seq[i]);
+      r.outcome[i] = repair_journal(d, atomic_load(&s->journal), &r.seq[i]);
   }
   r.tag = epoch_tag(d); /* after every published commit's root CAS */
   uint64_t logs = atomic_load(&pr->logs);

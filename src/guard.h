@@ -35,14 +35,8 @@ typedef struct guard_node {
   int is_txn;                 /* embedded in an eve_txn (txn.c)           */
 } guard_node;
 
-/* Bits of eve_domain.guard. */
-enum {
-  GUARD_EXCLUSIVE = 1u,     /* a collection or a close is running          */
-  GUARD_CLOSED = 2u,        /* eve_close returned: the handle is a husk     */
-  GUARD_TRUNCATED = 4u,     /* a page of the mapping was cut off: EVE_ETRUNC */
-  GUARD_IO_ERROR = 8u,      /* a page could not be read: EVE_EIO            */
-};
-#define GUARD_DAMAGE (GUARD_TRUNCATED | GUARD_IO_ERROR)
+/* The bits of eve_domain.guard (GUARD_*) are in region.h: the handle
+ * carries them, and region_damage() reads them. */
 
 /* The error a call gets from a handle in state st (st != 0). */
 int guard_refusal(unsigned st);

@@ -313,7 +313,7 @@ static void block_edges(graph *g, size_t i) {
   case T_CELLS: {
     uint64_t first;
     unsigned count;
-    atom_page_cells(off, &first, &count);
+    cell_page_cells(off, &first, &count);
     for (unsigned k = 0; k < count; k++) add_edge(g, i, first + k * sizeof(atom_cell));
     return;
   }
@@ -750,7 +750,7 @@ static uint8_t *one_atom_domain(const char *path, const char *name, size_t *n, u
   unsigned count;
   cr_assert(page && page < *n);
   while (word_at(img, page + 16)) page = word_at(img, page + 16); /* the oldest page is last */
-  atom_page_cells(page, &first, &count);
+  cell_page_cells(page, &first, &count);
   uint64_t root = word_at(img, first);
   cr_assert(root && root % 16 == 0, "the first cell holds the first atom's map (%#" PRIx64 ")", root);
   *cell = first;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "atom.h"
-#include "check.h"
+#include "collect.h"
 #include "region.h"
 #include "support.h"
 
@@ -359,7 +359,7 @@ Test(lifecycle, close_is_busy_while_another_thread_waits_on_an_atom, .timeout = 
   uint64_t first, page = atomic_load(&d->hdr->cell_pages);
   unsigned n;
   cr_assert_neq(page, 0);
-  atom_page_cells(page, &first, &n);
+  cell_page_cells(page, &first, &n);
   atom_cell *cell = region_ptr(d, first); /* the first atom has the first cell */
   while (atomic_load(&cell->waiters) == 0) sched_yield();
   EVE_ERR(eve_close(d), EVE_EBUSY);
