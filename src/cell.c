@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cas128.h"
 
 void cell_page_cells(uint64_t page, uint64_t *first, unsigned *count) {
   /* body word 0 links the pages; cells start on the next cache line */
@@ -21,8 +22,6 @@ void cell_page_cells(uint64_t page, uint64_t *first, unsigned *count) {
   *count = (unsigned)((page + ATOM_PAGE_BYTES - start) / sizeof(atom_cell));
 }
 
-typedef unsigned __int128 u128;
-
 void cell_push(eve_domain *d, uint64_t cell) {
   eve_stack_head *h = &d->hdr->cell_free;
   uint64_t off, tag;
@@ -30,8 +29,7 @@ void cell_push(eve_domain *d, uint64_t cell) {
     tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
     off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
     atomic_store(&cell_at(d, cell)->next_free, off);
-  } while (!__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
-                                         (u128)cell | ((u128)(tag + 1) << 64)));
+  } while (!cas128(h, off, tag, cell, tag + 1));
 }
 
 static uint64_t cell_pop(eve_domain *d) {
@@ -42,9 +40,7 @@ static uint64_t cell_pop(eve_domain *d) {
     if (!off) return 0;
     if (off % 64 || !region_contains(d, off, sizeof(atom_cell))) return 0; /* corrupt */
     uint64_t next = atomic_load(&cell_at(d, off)->next_free);
-    if (__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
-                                     (u128)next | ((u128)(tag + 1) << 64)))
-      return off;
+    if (cas128(h, off, tag, next, tag + 1)) return off;
   }
 }
 

@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cas128.h"
 #include "cell.h"
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
@@ -224,12 +225,10 @@ void epoch_exclusive_end(eve_domain *d) {
 
 /* ---- pins ------------------------------------------------------------------- */
 
-typedef unsigned __int128 u128;
-
+/* The owner pair {owner_proc, owner_inc}: the first 16 bytes of the slot,
+ * which is cache-line aligned. */
 static int cas_owner(eve_slot *s, uint64_t proc, uint64_t inc, uint64_t nproc, uint64_t ninc) {
-  return __sync_bool_compare_and_swap((u128 *)&s->owner_proc,
-                                      (u128)proc | ((u128)inc << 64),
-                                      (u128)nproc | ((u128)ninc << 64));
+  return cas128(&s->owner_proc, proc, inc, nproc, ninc);
 }
 
 static __thread uint32_t tls_slot_hint;
@@ -512,11 +511,8 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
  * unreachable garbage like any other), and its private buffer likewise; a
  * process that exits cleanly leaves its waiting blocks here for others. */
 
-typedef unsigned __int128 u128;
-
 static int batches_cas(eve_domain *d, uint64_t off, uint64_t tag, uint64_t noff, uint64_t ntag) {
-  return __sync_bool_compare_and_swap((u128 *)&d->hdr->batches, (u128)off | ((u128)tag << 64),
-                                      (u128)noff | ((u128)ntag << 64));
+  return cas128(&d->hdr->batches, off, tag, noff, ntag);
 }
 
 /* A batch block read from the list, or NULL if the offset is damaged. */
