@@ -29,11 +29,16 @@
 struct eve_domain;
 struct guard_chunk;
 
-typedef struct guard_node {
+typedef struct guard_node guard_node;
+struct guard_node {
   struct guard_chunk *chunk;  /* where its slot is; NULL when not inside  */
   unsigned index;
-  int is_txn;                 /* embedded in an eve_txn (txn.c)           */
-} guard_node;
+  /* What a thread that exits inside d still owes this node: set by txn.c
+   * for the node embedded in an eve_txn (end the transaction), NULL for a
+   * call (forgotten).  A function pointer, so the guard needs nothing of
+   * the module above it. */
+  void (*at_thread_exit)(guard_node *n);
+};
 
 /* The bits of eve_domain.guard (GUARD_*) are in region.h: the handle
  * carries them, and region_damage() reads them. */
@@ -41,7 +46,7 @@ typedef struct guard_node {
 /* The error a call gets from a handle in state st (st != 0). */
 int guard_refusal(unsigned st);
 
-/* Enter d with node n (is_txn set by the caller): 0, or EVE_EINVAL once
+/* Enter d with node n (at_thread_exit set by the caller): 0, or EVE_EINVAL once
  * closed, EVE_ETRUNC / EVE_EIO once damaged (fault.c), EVE_ENOMEM.  While d is held exclusively it waits (about 2 s at
  * most, then EVE_EBUSY).  Leave with guard_leave (a no-op on a node that
  * is not inside), from any thread. */
@@ -61,9 +66,5 @@ void guard_exclusive_end(struct eve_domain *d, int closed);
 void guard_fork_prepare(void);
 void guard_fork_parent(void);
 void guard_fork_child(void);
-
-/* Implemented by txn.c: end the transaction whose node this is, because
- * the thread that began it is exiting. */
-void txn_end_at_thread_exit(guard_node *n);
 
 #endif
