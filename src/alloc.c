@@ -35,7 +35,7 @@
  * touch no shared cache line.  A cache whose thread exited is kept by the
  * domain and adopted by the next thread that needs one; eve_close flushes
  * them all.  A crashed process loses its caches (a bounded leak that the
- * collector returns: atoms issue).
+ * collector returns: docs/RECLAMATION.md, "Repairing a dead process").
  *
  * Fork: a child gets private copies of the parent's caches.  If both used
  * them, parent and child would hand out the same block twice.  The child

@@ -18,7 +18,8 @@
  * generation, drops the registry entry, and retires the cell through the
  * epochs: the cell is reused only once no transaction that could have
  * passed the generation check is still pinned.  That closes the ABA of a
- * reused cell whose new atom's root is again 0 or nil (finding 11).
+ * reused cell whose new atom's root is again 0 or nil (docs/RECLAMATION.md,
+ * F11).
  */
 #define _GNU_SOURCE
 #include "atom.h"
@@ -39,7 +40,8 @@
 
 #define NAME_MAX_BYTES 4096u
 #define WAIT_SLICE_MS 100 /* futex sleeps are bounded: a writer killed before
-                             its wake must not strand waiters (finding 14c) */
+                             its wake must not strand waiters
+                             (docs/RECLAMATION.md, F14: lost wake-up) */
 
 struct eve_atom {
   eve_domain *d;

@@ -29,7 +29,7 @@
  *
  * Pins belong to transactions, not threads: each transaction claims its
  * own slot, so nesting and handing a transaction to another thread need no
- * counters (docs/RECLAMATION.md, F7 and F16).
+ * counters (docs/RECLAMATION.md, R4 and F7).
  *
  * Liveness from the kernel
  * ------------------------
@@ -38,15 +38,16 @@
  * kernel drops the lock when the process dies, across pid namespaces too.
  * A slot whose owner's lock is gone is ignored by reclamation and may be
  * claimed again by CAS; nobody but its claimer ever writes it, so a
- * reclaimer cannot race a new claimer (finding 5c).  Probes use a second
- * descriptor that holds no locks, because F_OFD_GETLK through the locking
- * descriptor reports our own locks as free (5a); we never probe our own
+ * reclaimer cannot race a new claimer (docs/RECLAMATION.md, R5 and F5).
+ * Probes use a second descriptor that holds no locks, because F_OFD_GETLK
+ * through the locking descriptor reports our own locks as free (F5); we
+ * never probe our own
  * process, and only probe slots that hold reclamation back.
  *
  * Fork: the child inherits the parent's descriptors.  Unlocking through
  * them would drop the parent's locks, so the child only closes them (the
  * parent's reference keeps the locks) and attaches again with descriptors
- * of its own, as a new process (finding 6).
+ * of its own, as a new process (docs/RECLAMATION.md, F6).
  */
 #define _GNU_SOURCE
 #include "epoch.h"

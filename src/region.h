@@ -23,7 +23,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define EVE_CACHE_LINE 64u
 #define EVE_HEADER_BYTES 4096u
 #define EVE_SLOT_BYTES 64u
-#define EVE_SLOT_COUNT 128u          /* reader slots reserved (atoms issue) */
+#define EVE_SLOT_COUNT 128u          /* reader slots: docs/DESIGN.md, "One reader
+                                        slot per transaction" */
 #define EVE_DEFAULT_MAX (1ull << 40) /* 1 TiB of address space            */
 #define EVE_DEFAULT_INITIAL (64u * 1024u)
 #define EVE_GROW_QUANTUM (64u * 1024u)
@@ -53,7 +54,7 @@ typedef struct eve_file_header {
   uint32_t header_bytes;
   uint64_t layout;
   uint64_t max_size;
-  uint64_t slots_off;      /* reader-slot table (reserved for atoms)        */
+  uint64_t slots_off;      /* reader-slot table (epoch.h)                   */
   uint64_t slots_count;
   uint64_t heap_start;     /* first block                                  */
   uint64_t features;       /* must be 0 in format 1                        */
