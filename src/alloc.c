@@ -35,7 +35,7 @@
  * touch no shared cache line.  A cache whose thread exited is kept by the
  * domain and adopted by the next thread that needs one; eve_close flushes
  * them all.  A crashed process loses its caches (a bounded leak that the
- * collector returns: atoms issue).
+ * collector returns: docs/RECLAMATION.md, "Repairing a dead process").
  *
  * Fork: a child gets private copies of the parent's caches.  If both used
  * them, parent and child would hand out the same block twice.  The child
@@ -51,6 +51,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cas128.h"
 
 #define NSMALL 63
 #define TC_CAP 64
@@ -133,18 +135,12 @@ static int looks_free(eve_domain *d, uint64_t off, unsigned cls) {
 
 /* ---- Treiber stacks with a 128-bit {offset, tag} head ------------------- */
 
-typedef unsigned __int128 u128;
-
-static u128 pack(uint64_t off, uint64_t tag) { return (u128)off | ((u128)tag << 64); }
-
 static void load_head(eve_stack_head *h, uint64_t *off, uint64_t *tag) {
 #if EVE_TSAN
   /* ThreadSanitizer cannot relate 64-bit loads to the 128-bit CAS that
    * wrote the head (mixed-size atomics), so it would miss the ordering
    * they give: read the pair with a 128-bit CAS instead. */
-  u128 v = __sync_val_compare_and_swap((u128 *)h, 0, 0);
-  *off = (uint64_t)v;
-  *tag = (uint64_t)(v >> 64);
+  cas128_read(h, off, tag);
 #else
   /* Two plain atomic loads; a torn pair only makes the CAS below fail. */
   *tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
@@ -153,7 +149,7 @@ static void load_head(eve_stack_head *h, uint64_t *off, uint64_t *tag) {
 }
 
 static int cas_head(eve_stack_head *h, uint64_t off, uint64_t tag, uint64_t noff, uint64_t ntag) {
-  return __sync_bool_compare_and_swap((u128 *)h, pack(off, tag), pack(noff, ntag));
+  return cas128(h, off, tag, noff, ntag);
 }
 
 /* Push the chain first..last (already linked, last's link set here). */

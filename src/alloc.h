@@ -41,7 +41,7 @@ enum blk_type {
   T_UUID = 6,
   T_INST = 7,
   T_BYTES = 8,
-  /* 9: a page of atom cells (atom.h); 10: a retire batch, 11: a retire
+  /* 9: a page of atom cells (cell.h); 10: a retire batch, 11: a retire
    * log (epoch.h); 12: a commit journal (commit.h).  Never values. */
   T_MAP = 16,     /* CHAMP root of a map                     */
   T_MAP_NODE = 17,

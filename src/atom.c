@@ -18,7 +18,8 @@
  * generation, drops the registry entry, and retires the cell through the
  * epochs: the cell is reused only once no transaction that could have
  * passed the generation check is still pinned.  That closes the ABA of a
- * reused cell whose new atom's root is again 0 or nil (finding 11).
+ * reused cell whose new atom's root is again 0 or nil (docs/RECLAMATION.md,
+ * F11).
  */
 #define _GNU_SOURCE
 #include "atom.h"
@@ -39,90 +40,14 @@
 
 #define NAME_MAX_BYTES 4096u
 #define WAIT_SLICE_MS 100 /* futex sleeps are bounded: a writer killed before
-                             its wake must not strand waiters (finding 14c) */
+                             its wake must not strand waiters
+                             (docs/RECLAMATION.md, F14: lost wake-up) */
 
 struct eve_atom {
   eve_domain *d;
   uint64_t cell;
   uint64_t generation;
 };
-
-static atom_cell *cell_at(eve_domain *d, uint64_t off) { return region_ptr(d, off); }
-
-/* ---- the cell pool ------------------------------------------------------- */
-
-void atom_page_cells(uint64_t page, uint64_t *first, unsigned *count) {
-  /* body word 0 links the pages; cells start on the next cache line */
-  uint64_t start = (page + sizeof(blk) + 8 + 63) / 64 * 64;
-  *first = start;
-  *count = (unsigned)((page + ATOM_PAGE_BYTES - start) / sizeof(atom_cell));
-}
-
-typedef unsigned __int128 u128;
-
-static void cell_push(eve_domain *d, uint64_t cell) {
-  eve_stack_head *h = &d->hdr->cell_free;
-  uint64_t off, tag;
-  do {
-    tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
-    off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
-    atomic_store(&cell_at(d, cell)->next_free, off);
-  } while (!__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
-                                         (u128)cell | ((u128)(tag + 1) << 64)));
-}
-
-static uint64_t cell_pop(eve_domain *d) {
-  eve_stack_head *h = &d->hdr->cell_free;
-  for (;;) {
-    uint64_t tag = __atomic_load_n(&h->tag, __ATOMIC_ACQUIRE);
-    uint64_t off = __atomic_load_n(&h->off, __ATOMIC_ACQUIRE);
-    if (!off) return 0;
-    if (off % 64 || !region_contains(d, off, sizeof(atom_cell))) return 0; /* corrupt */
-    uint64_t next = atomic_load(&cell_at(d, off)->next_free);
-    if (__sync_bool_compare_and_swap((u128 *)h, (u128)off | ((u128)tag << 64),
-                                     (u128)next | ((u128)(tag + 1) << 64)))
-      return off;
-  }
-}
-
-/* A new page of cells: all but the first go to the free stack. */
-static int cell_page_new(eve_domain *d, uint64_t *cell) {
-  uint64_t page;
-  int rc = alloc_block(d, ATOM_PAGE_BYTES, T_CELLS, &page);
-  if (rc) return rc;
-  memset((uint8_t *)region_ptr(d, page) + sizeof(blk), 0, ATOM_PAGE_BYTES - sizeof(blk));
-  uint64_t first;
-  unsigned n;
-  atom_page_cells(page, &first, &n);
-  for (unsigned i = 1; i < n; i++) cell_push(d, first + i * sizeof(atom_cell));
-  /* link the page into the list of pages */
-  _Atomic uint64_t *link = (_Atomic uint64_t *)region_ptr(d, page + sizeof(blk));
-  uint64_t head = atomic_load(&d->hdr->cell_pages);
-  do atomic_store(link, head);
-  while (!atomic_compare_exchange_weak(&d->hdr->cell_pages, &head, page));
-  *cell = first;
-  return 0;
-}
-
-static int cell_get(eve_domain *d, uint64_t *cell) {
-  *cell = cell_pop(d);
-  return *cell ? 0 : cell_page_new(d, cell);
-}
-
-void atom_cell_release(eve_domain *d, uint64_t cell, uint64_t gen) {
-  if (cell % 64 || !region_contains(d, cell, sizeof(atom_cell))) return; /* damage */
-  if (!atomic_compare_exchange_strong(&cell_at(d, cell)->generation, &gen, gen + 1)) return;
-  cell_push(d, cell);
-}
-
-void atom_for_each_page(eve_domain *d, void (*fn)(void *ctx, uint64_t page), void *ctx) {
-  uint64_t page = atomic_load(&d->hdr->cell_pages);
-  for (uint64_t n = 0; page && n < (1u << 24); n++) {
-    if (page % 16 || !region_contains(d, page, ATOM_PAGE_BYTES)) return;
-    fn(ctx, page);
-    page = atomic_load((_Atomic uint64_t *)region_ptr(d, page + sizeof(blk)));
-  }
-}
 
 /* ---- transactions of the atom layer ----------------------------------------- */
 

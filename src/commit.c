@@ -18,7 +18,7 @@
  *    itself.  Words are counted, not parent blocks: a value stored twice in
  *    one node has two owners (docs/RECLAMATION.md, F2).  The root word
  *    counts, so `rest`, `pop` and reset-to-an-old-value, which publish no
- *    fresh block at all, are accounted like everything else (finding 3).
+ *    fresh block at all, are accounted like everything else (F3, R7).
  *    Words a copied node shares with the node it replaces are not counted
  *    at all when that node dies: see "pairs" below; they change nothing.
  *
@@ -32,7 +32,7 @@
  *        staying dead.  A doom that finds SHARED (an adopter got there
  *        first) means the block lives: treat it as SHARED.  A block already
  *        RETIRED by a racing committer counts as doomed.
- *    Dooming before the CAS is what defeats finding 1: an adopter that
+ *    Dooming before the CAS is what defeats F1 (R8): an adopter that
  *    wants to share a block of this version CASes SHARED onto it unless it
  *    is RETIRED, else copies it.  Either the adopter's CAS comes first (the
  *    doom fails, we see SHARED, the block lives and its boundary children
@@ -44,7 +44,8 @@
  *    "doom all garbage" rule R8 of docs/RECLAMATION.md, which passes
  *    every scenario); dropping a large value costs time proportional to it.  The
  *    lazier variant S1 (doom only the copied spine, expand dropped subtrees
- *    at free time) is a later optimisation.
+ *    at free time) is a later optimisation (docs/DESIGN.md, "Doom all
+ *    garbage, not only the copied spine").
  *
  * 3. ADOPT.  For every block on the boundary, owners_after = owners_before
  *    − dying + new.
@@ -857,8 +858,8 @@ static void drop_slot(void *ctx, const uint64_t *slot) {
  * take one owner from each of its children, down through plain blocks.
  *
  * The retire tag is read after the CAS that made the block garbage, not
- * reused from the commit's root CAS (docs/RECLAMATION.md, "the tag of a
- * count that reaches zero").  The count can reach zero only after other
+ * reused from the commit's root CAS (docs/RECLAMATION.md, R3: a count that
+ * reaches zero is tagged after the decrement that made it zero).  The count can reach zero only after other
  * commits, later than ours, took their owners away: a reader that pinned
  * after our root CAS may have loaded one of their old roots and still be
  * walking this block.  Each of those commits took its owner after its own

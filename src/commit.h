@@ -31,13 +31,8 @@ int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version
  * sequence in *seq (the pending retirements in the dead process's logs name
  * it). */
 #define T_JOURNAL 12
-enum commit_outcome {
-  COMMIT_NONE = 0,        /* no commit in flight                           */
-  COMMIT_PUBLISHED,       /* its root CAS won: owners it still had to take
-                             are taken, its doomed blocks are garbage       */
-  COMMIT_NOT_PUBLISHED,   /* it never won: owners it raised are given back */
-  COMMIT_UNKNOWN,         /* cannot tell: both left as they are (a leak)   */
-};
+/* (The outcomes, enum commit_outcome, are epoch.h's: epoch.c calls this
+ * through the hook domain.c registers there.) */
 int commit_repair_journal(eve_domain *d, uint64_t off, uint64_t *seq);
 
 /* Test-only pause points: when a hook is set, every commit calls it at

@@ -29,7 +29,7 @@
  *
  * Pins belong to transactions, not threads: each transaction claims its
  * own slot, so nesting and handing a transaction to another thread need no
- * counters (docs/RECLAMATION.md, F7 and F16).
+ * counters (docs/RECLAMATION.md, R4 and F7).
  *
  * Liveness from the kernel
  * ------------------------
@@ -38,15 +38,16 @@
  * kernel drops the lock when the process dies, across pid namespaces too.
  * A slot whose owner's lock is gone is ignored by reclamation and may be
  * claimed again by CAS; nobody but its claimer ever writes it, so a
- * reclaimer cannot race a new claimer (finding 5c).  Probes use a second
- * descriptor that holds no locks, because F_OFD_GETLK through the locking
- * descriptor reports our own locks as free (5a); we never probe our own
+ * reclaimer cannot race a new claimer (docs/RECLAMATION.md, R5 and F5).
+ * Probes use a second descriptor that holds no locks, because F_OFD_GETLK
+ * through the locking descriptor reports our own locks as free (F5); we
+ * never probe our own
  * process, and only probe slots that hold reclamation back.
  *
  * Fork: the child inherits the parent's descriptors.  Unlocking through
  * them would drop the parent's locks, so the child only closes them (the
  * parent's reference keeps the locks) and attaches again with descriptors
- * of its own, as a new process (finding 6).
+ * of its own, as a new process (docs/RECLAMATION.md, F6).
  */
 #define _GNU_SOURCE
 #include "epoch.h"
@@ -60,9 +61,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atom.h"
-#include "check.h"
-#include "commit.h"
+#include "cas128.h"
+#include "cell.h"
 
 #define RECLAIM_EVERY 64   /* retirements between reclamation passes ...   */
 #define RECLAIM_IN_TXN 1024 /* ... or, inside one long transaction, these   */
@@ -226,12 +226,10 @@ void epoch_exclusive_end(eve_domain *d) {
 
 /* ---- pins ------------------------------------------------------------------- */
 
-typedef unsigned __int128 u128;
-
+/* The owner pair {owner_proc, owner_inc}: the first 16 bytes of the slot,
+ * which is cache-line aligned. */
 static int cas_owner(eve_slot *s, uint64_t proc, uint64_t inc, uint64_t nproc, uint64_t ninc) {
-  return __sync_bool_compare_and_swap((u128 *)&s->owner_proc,
-                                      (u128)proc | ((u128)inc << 64),
-                                      (u128)nproc | ((u128)ninc << 64));
+  return cas128(&s->owner_proc, proc, inc, nproc, ninc);
 }
 
 static __thread uint32_t tls_slot_hint;
@@ -338,7 +336,7 @@ static uint64_t oldest_live_pin(eve_domain *d, uint64_t below) {
 }
 
 static void free_entry(eve_domain *d, const retire_entry *r) {
-  if (r->off & 1) atom_cell_release(d, r->off & ~1ull, r->gen);
+  if (r->off & 1) cell_release(d, r->off & ~1ull, r->gen);
   else alloc_free_retired(d, r->off, r->gen);
 }
 
@@ -514,11 +512,8 @@ static void reclaim_buf(retire_buf *rb, void *ctx) {
  * unreachable garbage like any other), and its private buffer likewise; a
  * process that exits cleanly leaves its waiting blocks here for others. */
 
-typedef unsigned __int128 u128;
-
 static int batches_cas(eve_domain *d, uint64_t off, uint64_t tag, uint64_t noff, uint64_t ntag) {
-  return __sync_bool_compare_and_swap((u128 *)&d->hdr->batches, (u128)off | ((u128)tag << 64),
-                                      (u128)noff | ((u128)ntag << 64));
+  return cas128(&d->hdr->batches, off, tag, noff, ntag);
 }
 
 /* A batch block read from the list, or NULL if the offset is damaged. */
@@ -744,7 +739,7 @@ static void release_attachment(eve_domain *d) {
   d->attached = 0;
 }
 
-void epoch_detach(eve_domain *d) {
+void epoch_detach(eve_domain *d, void (*before_release)(eve_domain *d)) {
   if (!d->attached || d->attach_fork_gen != region_fork_gen()) return;
   if (region_damage(d)) { /* the mapping is zeros now (fault.c): nothing to hand over */
     release_attachment(d);
@@ -760,7 +755,7 @@ void epoch_detach(eve_domain *d) {
   atomic_store(logs_head(d, d->proc_index), 0); /* empty now: unlist, then free */
   alloc_for_each_retire_buf(d, 1, free_log, d);
   /* the last process to detach repairs what crashes and drops left */
-  check_recover_if_needed(d);
+  if (before_release) before_release(d);
   atomic_store(&proc_at(d, d->proc_index)->incarnation, 0); /* a clean detach */
   release_attachment(d);
 }
@@ -791,6 +786,17 @@ void epoch_detach(eve_domain *d) {
  * its transactions, a bounded leak the collector returns. */
 
 #define REPAIR_EVERY_NS (200ull * 1000000ull)
+
+static _Atomic(epoch_journal_repair_fn) g_journal_repair;
+
+void epoch_set_journal_repair(epoch_journal_repair_fn fn) { atomic_store(&g_journal_repair, fn); }
+
+static int repair_journal(eve_domain *d, uint64_t journal, uint64_t *seq) {
+  epoch_journal_repair_fn fn = atomic_load(&g_journal_repair);
+  if (fn) return fn(d, journal, seq);
+  *seq = 0;
+  return COMMIT_UNKNOWN;
+}
 
 typedef struct repair_ctx {
   eve_domain *d;
@@ -879,7 +885,7 @@ static void repair_process(eve_domain *d, uint32_t p, uint64_t inc) {
     eve_slot *s = slot_at(d, i);
     r.outcome[i] = COMMIT_NONE;
     if (atomic_load(&s->owner_proc) == p + 1ull && atomic_load(&s->owner_inc) == inc)
-      r.outcome[i] = commit_repair_journal(d, atomic_load(&s->journal), &r.seq[i]);
+      r.outcome[i] = repair_journal(d, atomic_load(&s->journal), &r.seq[i]);
   }
   r.tag = epoch_tag(d); /* after every published commit's root CAS */
   uint64_t logs = atomic_load(&pr->logs);

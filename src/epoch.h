@@ -62,8 +62,12 @@ eve_slot *epoch_slot(eve_domain *d, uint32_t i);
 
 /* Attach this process to the domain (lazily called by pin). */
 int epoch_attach(eve_domain *d);
-/* At close: reclaim what can be, count the rest as skipped, let go. */
-void epoch_detach(eve_domain *d);
+/* At close: reclaim what can be, count the rest as skipped, let go.
+ * `before_release` (may be NULL) runs once the handover is done, while this
+ * process is still attached and before its entry is marked clean: domain.c
+ * passes the collector's recovery (collect.h), which the last process to
+ * detach runs.  Not called when there is nothing attached to hand over. */
+void epoch_detach(eve_domain *d, void (*before_release)(eve_domain *d));
 /* In a forked child: forget the parent's attachment without unlocking. */
 void epoch_after_fork(eve_domain *d);
 
@@ -94,6 +98,23 @@ int epoch_retire_pending(eve_domain *d, uint64_t off, uint64_t gen, uint64_t pen
                          size_t *start);
 void epoch_pending_publish(eve_domain *d, size_t start, uint64_t tag);
 void epoch_pending_drop(eve_domain *d, size_t start);
+
+/* What became of the commit a dead process's slot had in flight, as its
+ * journal tells (commit.c, "journals"). */
+enum commit_outcome {
+  COMMIT_NONE = 0,        /* no commit in flight                           */
+  COMMIT_PUBLISHED,       /* its root CAS won: owners it still had to take
+                             are taken, its doomed blocks are garbage       */
+  COMMIT_NOT_PUBLISHED,   /* it never won: owners it raised are given back */
+  COMMIT_UNKNOWN,         /* cannot tell: both left as they are (a leak)   */
+};
+/* Settling such a commit is the commit's business, a module above this
+ * one: domain.c registers commit_repair_journal here before any domain is
+ * opened.  fn(d, journal, &seq) settles the commit recorded in journal
+ * block `journal` and gives its journal sequence in seq.  Without a hook
+ * every such commit counts as COMMIT_UNKNOWN (a leak, never an early free). */
+typedef int (*epoch_journal_repair_fn)(eve_domain *d, uint64_t journal, uint64_t *seq);
+void epoch_set_journal_repair(epoch_journal_repair_fn fn);
 
 /* Repair what dead processes left half-done (their commits in flight, their
  * retire logs, the batches they held), while everyone else stays attached.

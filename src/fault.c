@@ -51,7 +51,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "guard.h"
 #include "region.h"
 
 /* The handler runs between any two instructions of the process, also

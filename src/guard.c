@@ -76,7 +76,7 @@ static void owner_exit(void *arg) {
     for (unsigned i = 0; i < SLOTS; i++) {
       if (!atomic_load(&c->domain[i])) continue;
       guard_node *n = atomic_load(&c->node[i]);
-      if (n && n->is_txn) txn_end_at_thread_exit(n);
+      if (n && n->at_thread_exit) n->at_thread_exit(n);
       else empty_slot(c, i); /* a call left by pthread_exit: forget it */
     }
   pthread_mutex_lock(&g_owners_lock);

@@ -29,25 +29,24 @@
 struct eve_domain;
 struct guard_chunk;
 
-typedef struct guard_node {
+typedef struct guard_node guard_node;
+struct guard_node {
   struct guard_chunk *chunk;  /* where its slot is; NULL when not inside  */
   unsigned index;
-  int is_txn;                 /* embedded in an eve_txn (txn.c)           */
-} guard_node;
-
-/* Bits of eve_domain.guard. */
-enum {
-  GUARD_EXCLUSIVE = 1u,     /* a collection or a close is running          */
-  GUARD_CLOSED = 2u,        /* eve_close returned: the handle is a husk     */
-  GUARD_TRUNCATED = 4u,     /* a page of the mapping was cut off: EVE_ETRUNC */
-  GUARD_IO_ERROR = 8u,      /* a page could not be read: EVE_EIO            */
+  /* What a thread that exits inside d still owes this node: set by txn.c
+   * for the node embedded in an eve_txn (end the transaction), NULL for a
+   * call (forgotten).  A function pointer, so the guard needs nothing of
+   * the module above it. */
+  void (*at_thread_exit)(guard_node *n);
 };
-#define GUARD_DAMAGE (GUARD_TRUNCATED | GUARD_IO_ERROR)
+
+/* The bits of eve_domain.guard (GUARD_*) are in region.h: the handle
+ * carries them, and region_damage() reads them. */
 
 /* The error a call gets from a handle in state st (st != 0). */
 int guard_refusal(unsigned st);
 
-/* Enter d with node n (is_txn set by the caller): 0, or EVE_EINVAL once
+/* Enter d with node n (at_thread_exit set by the caller): 0, or EVE_EINVAL once
  * closed, EVE_ETRUNC / EVE_EIO once damaged (fault.c), EVE_ENOMEM.  While d is held exclusively it waits (about 2 s at
  * most, then EVE_EBUSY).  Leave with guard_leave (a no-op on a node that
  * is not inside), from any thread. */
@@ -67,9 +66,5 @@ void guard_exclusive_end(struct eve_domain *d, int closed);
 void guard_fork_prepare(void);
 void guard_fork_parent(void);
 void guard_fork_child(void);
-
-/* Implemented by txn.c: end the transaction whose node this is, because
- * the thread that began it is exiting. */
-void txn_end_at_thread_exit(guard_node *n);
 
 #endif

@@ -38,20 +38,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "alloc.h"
-#include "check.h"
-#include "epoch.h"
-#include "fault.h"
-#include "guard.h"
-
 /* Every open domain of this process, so the fork handler and thread-exit
  * destructors can tell live domains from closed ones. */
 static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static eve_domain *g_open;
 static uint64_t g_next_id = 1;
 static unsigned g_fork_gen;
-static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
-static void register_fork_handlers(void);
 
 static int errno_to_eve(int e) {
   switch (e) {
@@ -172,7 +164,7 @@ static int read_and_validate(int fd) {
 /* The mutable words, once mapped: bump is loaded before size (a grower
  * publishes size before anyone moves bump past it), and the file's length
  * after both (it only grows), so a consistent domain always passes. */
-static int validate_mapped(eve_domain *d) {
+int region_validate_mapped(eve_domain *d) {
   uint64_t bump = atomic_load(&d->hdr->bump);
   uint64_t size = atomic_load(&d->hdr->size);
   struct stat st;
@@ -227,7 +219,7 @@ static int create_file(const char *path, unsigned mode, uint64_t max_size, uint6
   return 0;
 }
 
-static int open_file(const char *path, const eve_options *o, int *fd_out) {
+int region_open_file(const char *path, const eve_options *o, int *fd_out) {
   unsigned mode = o->flags & EVE_OPEN_MODE_MASK;
   int read_only = (o->flags & EVE_OPEN_RDONLY) != 0;
   int may_open = mode != EVE_OPEN_NEW;
@@ -258,7 +250,7 @@ static int open_file(const char *path, const eve_options *o, int *fd_out) {
  * process that reopens it through /proc/PID/fd, can cut pages from under
  * the mapping (growth stays allowed).  Without sealing support the SIGBUS
  * handler (fault.c) still turns a truncation into EVE_ETRUNC. */
-static int open_memory(const eve_options *o, int *fd_out) {
+int region_open_memory(const eve_options *o, int *fd_out) {
   int fd = memfd_create("eve-domain", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0 && errno == EINVAL) fd = memfd_create("eve-domain", MFD_CLOEXEC);
   if (fd < 0) return errno_to_eve(errno);
@@ -272,11 +264,11 @@ static int open_memory(const eve_options *o, int *fd_out) {
   return 0;
 }
 
-/* ---- open / close ---------------------------------------------------------- */
+/* ---- the mapping ----------------------------------------------------------- */
 
-static void teardown(eve_domain *d);
-
-static int map_domain(eve_domain *d, int rdonly) {
+/* Map the whole reserved range; nothing is read through it yet (the caller
+ * lets fault.c watch it first). */
+int region_map(eve_domain *d, int rdonly) {
   eve_file_header h;
   if (pread(d->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return EVE_EIO;
   int prot = PROT_READ | (rdonly ? 0 : PROT_WRITE);
@@ -286,116 +278,27 @@ static int map_domain(eve_domain *d, int rdonly) {
   d->hdr = base;
   d->max_size = h.max_size;
   d->heap_start = h.heap_start;
-  fault_watch(d, !rdonly); /* before the first access through the mapping */
-  atomic_store_explicit(&d->known_size, atomic_load(&d->hdr->size), memory_order_relaxed);
   return 0;
 }
 
-static void unmap_domain(eve_domain *d) {
-  fault_unwatch(d);
-  munmap(d->base, d->max_size);
-}
+void region_unmap(eve_domain *d) { munmap(d->base, d->max_size); }
 
-/* ---- handles are never freed ----------------------------------------------
- * A call that races eve_close (another thread's eve_txn_begin on the handle
- * being closed) must find the handle's memory still there, saying "closed".
- * So closed handles are kept, and reused by eve_open only once more than
- * HUSKS_KEPT of them wait (oldest first): memory stays bounded by the
- * handles open at once, and a closed handle keeps answering EVE_EINVAL
- * until HUSKS_KEPT more handles have been closed after it. */
-#define HUSKS_KEPT 8
-static eve_domain *g_husks, *g_husks_tail; /* under g_open_lock */
-static unsigned g_nhusks;
+/* ---- the open-domain list, for alloc.c's thread-exit and fork handlers ---- */
 
-/* A handle to open, marked closed until eve_open is done with it. */
-static eve_domain *handle_get(void) {
-  pthread_mutex_lock(&g_open_lock);
-  eve_domain *d = NULL;
-  if (g_nhusks > HUSKS_KEPT) {
-    d = g_husks;
-    g_husks = d->next_husk;
-    if (!g_husks) g_husks_tail = NULL;
-    g_nhusks--;
-  }
-  pthread_mutex_unlock(&g_open_lock);
-  if (d) {
-    memset(d, 0, EVE_DOMAIN_RESET_BYTES);
-    d->next_husk = NULL;
-  } else {
-    if (!(d = calloc(1, sizeof *d))) return NULL;
-    fault_add_handle(d);
-  }
-  atomic_store(&d->guard, GUARD_CLOSED);
-  return d;
-}
+void region_lock_open_list(void) { pthread_mutex_lock(&g_open_lock); }
+void region_unlock_open_list(void) { pthread_mutex_unlock(&g_open_lock); }
+eve_domain *region_open_list(void) { return g_open; }
+unsigned region_fork_gen(void) { return g_fork_gen; }
 
-/* A closed (or never opened) handle joins the queue for reuse. */
-static void handle_put(eve_domain *d) {
-  atomic_fetch_or(&d->guard, GUARD_CLOSED);
-  pthread_mutex_lock(&g_open_lock);
-  if (g_husks_tail) g_husks_tail->next_husk = d;
-  else g_husks = d;
-  g_husks_tail = d;
-  g_nhusks++;
-  pthread_mutex_unlock(&g_open_lock);
-}
-
-int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
-  if (!out) return EVE_EINVAL;
-  *out = NULL;
-  eve_options o = {0};
-  if (opts) o = *opts;
-  if (!o.max_size) o.max_size = EVE_DEFAULT_MAX;
-  if (!o.initial_size) o.initial_size = EVE_DEFAULT_INITIAL;
-  o.max_size = round_up(o.max_size, EVE_PAGE);
-  if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
-  if (o.flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return EVE_EINVAL;
-  if ((o.flags & EVE_OPEN_MODE_MASK) > EVE_OPEN_NEW) return EVE_EINVAL;
-  if ((o.flags & EVE_OPEN_RDONLY) && (o.flags & EVE_OPEN_MODE_MASK) == EVE_OPEN_NEW) return EVE_EINVAL;
-  if (!path && (o.flags & EVE_OPEN_RDONLY)) return EVE_EINVAL;
-  for (size_t i = 0; i < sizeof o.reserved / sizeof o.reserved[0]; i++)
-    if (o.reserved[i]) return EVE_EINVAL;
-
-  int rc = fault_install();
-  if (rc) return rc;
-  eve_domain *d = handle_get();
-  if (!d) return EVE_ENOMEM;
-  d->fd = -1;
-  d->in_memory = path == NULL;
-  rc = path ? open_file(path, &o, &d->fd) : open_memory(&o, &d->fd);
-  if (!rc) rc = map_domain(d, (o.flags & EVE_OPEN_RDONLY) != 0);
-  if (!rc && (rc = region_error(d, validate_mapped(d))) != 0) unmap_domain(d);
-  if (rc) {
-    if (d->fd >= 0) close(d->fd);
-    handle_put(d);
-    return rc;
-  }
-  d->read_only = (o.flags & EVE_OPEN_RDONLY) != 0;
-  d->path = path ? strdup(path) : NULL;
-  d->lock_fd = d->probe_fd = -1;
-  pthread_mutex_init(&d->lock, NULL);
-  pthread_mutex_init(&d->attach_lock, NULL);
-  pthread_once(&g_fork_once, register_fork_handlers);
+void region_list_add(eve_domain *d) {
   pthread_mutex_lock(&g_open_lock);
   d->id = g_next_id++; /* before any allocation: thread caches are keyed by it */
   d->next_open = g_open;
   g_open = d;
   pthread_mutex_unlock(&g_open_lock);
-  /* no collection here: what a dead process left is repaired online when
-   * we attach (epoch.c), and its private leftovers wait for the last
-   * process to detach, so an open never waits for a heap-sized pass */
-  /* open for calls, unless the file was cut off under us meanwhile */
-  unsigned closed = GUARD_CLOSED;
-  if (!atomic_compare_exchange_strong(&d->guard, &closed, 0)) {
-    rc = region_damage(d);
-    teardown(d);
-    return rc ? rc : EVE_EIO;
-  }
-  *out = d;
-  return 0;
 }
 
-static void forget_open(eve_domain *d) {
+void region_list_remove(eve_domain *d) {
   pthread_mutex_lock(&g_open_lock);
   for (eve_domain **p = &g_open; *p; p = &(*p)->next_open)
     if (*p == d) {
@@ -405,76 +308,7 @@ static void forget_open(eve_domain *d) {
   pthread_mutex_unlock(&g_open_lock);
 }
 
-/* Only once no thread is inside the handle (guard.c): a transaction still
- * open or a call in flight makes it EVE_EBUSY, and the handle stays open.
- * A damaged handle closes without touching the domain. */
-int eve_close(eve_domain *d) {
-  if (!d) return EVE_EINVAL;
-  int rc = guard_exclusive_begin(d, GUARD_DAMAGE);
-  if (rc) return rc;
-  teardown(d);
-  return 0;
-}
-
-/* Detach, unmap, close; the handle becomes a husk (closed for good). */
-static void teardown(eve_domain *d) {
-  forget_open(d);
-  epoch_detach(d); /* last use of the slots: frees what it can, counts the rest */
-  if (!d->read_only) alloc_close(d);
-  unmap_domain(d);
-  close(d->fd);
-  pthread_mutex_destroy(&d->lock);
-  pthread_mutex_destroy(&d->attach_lock);
-  free(d->path);
-  d->path = NULL;
-  guard_exclusive_end(d, 1);
-  handle_put(d);
-}
-
-int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
-  if (!d || !out) return EVE_EINVAL;
-  memset(out, 0, sizeof *out);
-  guard_node call = {0};
-  int rc = guard_enter(d, &call);
-  if (rc) return rc;
-  out->file_bytes = atomic_load(&d->hdr->size);
-  out->max_bytes = d->max_size;
-  out->heap_start = d->heap_start;
-  out->bump = atomic_load(&d->hdr->bump);
-  out->format_version = d->hdr->format_version;
-  guard_leave(&call);
-  return region_damage(d);
-}
-
-/* ---- the open-domain list, for alloc.c's thread-exit and fork handlers ---- */
-
-void region_lock_open_list(void) { pthread_mutex_lock(&g_open_lock); }
-void region_unlock_open_list(void) { pthread_mutex_unlock(&g_open_lock); }
-eve_domain *region_open_list(void) { return g_open; }
-unsigned region_fork_gen(void) { return g_fork_gen; }
-
-/* fork(): hold the list lock across it so the child's copy is consistent;
- * in the child, reset locks and let each module drop what it inherited. */
-static void fork_prepare(void) {
-  pthread_mutex_lock(&g_open_lock);
-  guard_fork_prepare();
-}
-static void fork_parent(void) {
-  guard_fork_parent();
-  pthread_mutex_unlock(&g_open_lock);
-}
-static void fork_child(void) {
-  guard_fork_child();
+void region_fork_child(void) {
   pthread_mutex_init(&g_open_lock, NULL);
   g_fork_gen++;
-  for (eve_domain *d = g_open; d; d = d->next_open) {
-    /* a collection or close running in another of the parent's threads is
-     * not running here */
-    atomic_fetch_and(&d->guard, ~GUARD_EXCLUSIVE);
-    pthread_mutex_init(&d->lock, NULL);
-    alloc_after_fork(d);
-    epoch_after_fork(d);
-  }
 }
-
-static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }

@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "eve.h"
-#include "guard.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the domain format is little-endian; a big-endian port needs byte swaps");
@@ -24,7 +23,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define EVE_CACHE_LINE 64u
 #define EVE_HEADER_BYTES 4096u
 #define EVE_SLOT_BYTES 64u
-#define EVE_SLOT_COUNT 128u          /* reader slots reserved (atoms issue) */
+#define EVE_SLOT_COUNT 128u          /* reader slots: docs/DESIGN.md, "One reader
+                                        slot per transaction" */
 #define EVE_DEFAULT_MAX (1ull << 40) /* 1 TiB of address space            */
 #define EVE_DEFAULT_INITIAL (64u * 1024u)
 #define EVE_GROW_QUANTUM (64u * 1024u)
@@ -54,7 +54,7 @@ typedef struct eve_file_header {
   uint32_t header_bytes;
   uint64_t layout;
   uint64_t max_size;
-  uint64_t slots_off;      /* reader-slot table (reserved for atoms)        */
+  uint64_t slots_off;      /* reader-slot table (epoch.h)                   */
   uint64_t slots_count;
   uint64_t heap_start;     /* first block                                  */
   uint64_t features;       /* must be 0 in format 1                        */
@@ -93,6 +93,16 @@ _Static_assert(offsetof(eve_file_header, batches) == 320, "format 1 layout");
 _Static_assert(offsetof(eve_file_header, epoch) == 384, "format 1 layout");
 _Static_assert(offsetof(eve_file_header, free_heads) == 448, "format 1 layout");
 
+/* Bits of eve_domain.guard, the handle's state word (guard.c sets and
+ * reads the first two, fault.c sets the damage bits). */
+enum {
+  GUARD_EXCLUSIVE = 1u,     /* a collection or a close is running          */
+  GUARD_CLOSED = 2u,        /* eve_close returned: the handle is a husk     */
+  GUARD_TRUNCATED = 4u,     /* a page of the mapping was cut off: EVE_ETRUNC */
+  GUARD_IO_ERROR = 8u,      /* a page could not be read: EVE_EIO            */
+};
+#define GUARD_DAMAGE (GUARD_TRUNCATED | GUARD_IO_ERROR)
+
 struct alloc_shared;
 
 struct eve_domain {
@@ -122,9 +132,9 @@ struct eve_domain {
   _Atomic uint64_t next_repair_ns; /* when to look for dead processes again   */
   _Atomic int repairing;   /* a thread of ours is repairing a dead process   */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
-  /* --- kept across close and reuse of the handle (region.c): a call that
+  /* --- kept across close and reuse of the handle (domain.c): a call that
    *     races eve_close, and the SIGBUS handler, may read these at any time */
-  _Atomic unsigned guard;  /* GUARD_* (guard.h): exclusive, closed, damaged  */
+  _Atomic unsigned guard;  /* GUARD_* (above): exclusive, closed, damaged   */
   _Atomic uintptr_t watch_base; /* the mapping as fault.c sees it (0: none)  */
   _Atomic uint64_t watch_len;
   _Atomic int watch_prot, watch_fd;
@@ -168,12 +178,30 @@ static inline void *region_ptr(eve_domain *d, uint64_t off) { return d->base + o
  * Returns 0, EVE_ENOSPC, EVE_EFULL or EVE_EIO. */
 int region_grow(eve_domain *d, uint64_t end);
 
-/* The process-wide list of open domains (guarded by its lock).  alloc.c uses
- * it to tell live domains from closed ones at thread exit and after fork. */
+/* Open the file at `path` as o->flags ask (creating it atomically where
+ * allowed), or create an in-memory domain, and validate its header; the
+ * descriptor in *fd_out.  Map it (nothing read through the mapping yet:
+ * domain.c lets fault.c watch it first), check the mutable header words
+ * once mapped, and unmap. */
+int region_open_file(const char *path, const eve_options *o, int *fd_out);
+int region_open_memory(const eve_options *o, int *fd_out);
+int region_map(eve_domain *d, int rdonly);
+int region_validate_mapped(eve_domain *d);
+void region_unmap(eve_domain *d);
+
+/* The process-wide list of open domains (guarded by its lock, which also
+ * guards domain.c's closed handles).  alloc.c uses it to tell live domains
+ * from closed ones at thread exit and after fork.  region_list_add gives d
+ * its process-unique id. */
 void region_lock_open_list(void);
 void region_unlock_open_list(void);
 eve_domain *region_open_list(void);
+void region_list_add(eve_domain *d);
+void region_list_remove(eve_domain *d);
 /* Bumped in a forked child: thread-local state keyed by it dies. */
 unsigned region_fork_gen(void);
+/* In a forked child (domain.c's fork handler): a fresh list lock, and the
+ * next fork generation. */
+void region_fork_child(void);
 
 #endif

@@ -2,7 +2,8 @@
  *
  *  - tbuf: a growable output buffer with a sticky out-of-memory flag, so a
  *    printer can append freely and check once at the end;
- *  - UTF-8 decoding/encoding (strict: no overlongs, no surrogates);
+ *  - UTF-8 decoding/encoding: utf8.h, included here (strict: no overlongs,
+ *    no surrogates, nothing past U+10FFFF);
  *  - number formatting and parsing independent of the process locale;
  *  - string literals (both formats use the same escapes, with small
  *    differences chosen by a flag), uuid, inst and base64 text forms;
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "eve.h"
+#include "utf8.h"
 
 /* ---- output buffer ---------------------------------------------------- */
 typedef struct tbuf {
@@ -41,12 +43,7 @@ void tbuf_free(tbuf *b);
  * Returns 0 or EVE_ENOMEM (the array is unchanged on failure). */
 int text_grow(void **p, size_t *cap, size_t need, size_t elem);
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-/* Decode one code point at s (n > 0 bytes available).  Returns its length
- * (1..4) or 0 when the bytes are not valid UTF-8. */
-size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
-/* Encode cp (a scalar value) into out; returns the length. */
-size_t utf8_encode(uint32_t cp, char out[4]);
+/* ---- UTF-8: utf8.h (the readers and printers decode and encode with it) - */
 
 /* ---- numbers ------------------------------------------------------------ */
 /* Append a finite double in the shortest form that reads back bit-exactly,

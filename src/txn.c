@@ -99,6 +99,15 @@ int txn_begin_internal(eve_domain *d, unsigned flags, eve_txn **out) {
   return 0;
 }
 
+/* The thread that began t is exiting with t open (guard.c): end it as an
+ * abort would, so its pin stops holding reclamation back. */
+static void txn_end_at_thread_exit(guard_node *n) {
+  eve_txn *t = (eve_txn *)(void *)((char *)n - offsetof(eve_txn, node));
+  tls_exiting = 1; /* the thread's spare may be gone already: free t outright */
+  eve_txn_end(t);
+  tls_exiting = 0;
+}
+
 /* The transaction enters the guard first (guard.c): while it is open,
  * eve_gc and eve_close of this handle return EVE_EBUSY, and while one of
  * them runs this waits for it (then EVE_EBUSY, after about 2 s). */
@@ -106,7 +115,7 @@ int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
   eve_txn *t = txn_new();
   if (!t) return EVE_ENOMEM;
-  t->node.is_txn = 1;
+  t->node.at_thread_exit = txn_end_at_thread_exit;
   int rc = guard_enter(d, &t->node);
   if (!rc) {
     t->guarded = 1;
@@ -146,15 +155,6 @@ int eve_txn_end(eve_txn *t) {
     if (t->fresh[i]) alloc_free(d, t->fresh[i]);
   txn_free(t);
   return region_damage(d); /* ended, but say that the domain is gone */
-}
-
-/* The thread that began t is exiting with t open (guard.c): end it as an
- * abort would, so its pin stops holding reclamation back. */
-void txn_end_at_thread_exit(guard_node *n) {
-  eve_txn *t = (eve_txn *)(void *)((char *)n - offsetof(eve_txn, node));
-  tls_exiting = 1; /* the thread's spare may be gone already: free t outright */
-  eve_txn_end(t);
-  tls_exiting = 0;
 }
 
 /* ---- checked reads and fresh allocation ---------------------------------- */

@@ -1,6 +1,6 @@
-/* value.c — value words, scalars, hashing, equality, total order, and the
- * dispatch from generic operations (count, iteration, child enumeration)
- * to the collection modules. */
+/* value.c — value words, scalars, equality, and the dispatch from generic
+ * operations (count, iteration, child enumeration) to the collection
+ * modules.  Hashing is hash.c's, the total order order.c's, UTF-8 utf8.c's. */
 #define _GNU_SOURCE
 #include "value.h"
 
@@ -8,88 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "map.h"
+#include "utf8.h"
 #include "vec.h"
 #include "walk.h"
-
-/* ---- hashing ------------------------------------------------------------ */
-
-static uint64_t g_hash_mask = ~0ull;
-
-void eve__test_set_hash_mask(uint64_t mask) { g_hash_mask = mask; }
-
-uint64_t hash_mask(uint64_t h) { return h & g_hash_mask; }
-
-/* splitmix64's finaliser: a bijection, so distinct inputs stay distinct. */
-uint64_t hash_mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-/* Not symmetric in k and v, so {a b} and {b a} hash apart. */
-uint64_t hash_entry(uint64_t hk, uint64_t hv) {
-  return hash_mix(hk ^ (hv * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull));
-}
-
-uint64_t hash_finish(uint64_t raw, uint64_t count, enum hash_kind kind) {
-  return hash_mask(hash_mix(raw + hash_mix(count * 0x9e3779b97f4a7c15ull + kind)));
-}
-
-static uint64_t pow_u64(uint64_t b, uint64_t n) {
-  uint64_t r = 1;
-  while (n) {
-    if (n & 1) r *= b;
-    b *= b;
-    n >>= 1;
-  }
-  return r;
-}
-
-uint64_t hash_pow(uint64_t n) { return pow_u64(HASH_P, n); }
-uint64_t hash_pow_inv(uint64_t n) { return pow_u64(HASH_P_INV, n); }
-_Static_assert((HASH_P * HASH_P_INV) == 1, "HASH_P_INV is the inverse of HASH_P mod 2^64");
-
-enum { SEED_NIL = 1, SEED_BOOL, SEED_INT, SEED_FLOAT, SEED_CHAR, SEED_STRING, SEED_KEYWORD,
-       SEED_SYMBOL, SEED_UUID, SEED_INST, SEED_BYTES };
-
-static uint64_t hash_scalar(uint64_t bits, unsigned seed) {
-  return hash_mix(bits ^ (seed * 0xd6e8feb86659fd93ull));
-}
-
-static uint64_t hash_bytes(const void *p, size_t n, unsigned seed) {
-  return XXH3_64bits_withSeed(p, n, seed);
-}
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-int utf8_valid(const char *s, size_t n) {
-  if (n == 0) return 1;
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  while (p < end) {
-    unsigned c = *p++;
-    if (c < 0x80) continue;
-    unsigned need, min;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) need = 1, min = 0x80, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) need = 2, min = 0x800, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) need = 3, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    if ((size_t)(end - p) < need) return 0;
-    for (unsigned i = 0; i < need; i++) {
-      if ((p[i] & 0xC0) != 0x80) return 0;
-      cp = cp << 6 | (p[i] & 0x3F);
-    }
-    p += need;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  }
-  return 1;
-}
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -330,35 +252,6 @@ int eve_inst_get(eve_txn *t, eve_val v, int64_t *out) {
   return rc;
 }
 
-/* A boxed text, checked against its block's capacity. */
-typedef struct text {
-  const char *s;
-  uint64_t len;
-  const blk *b;
-} text;
-
-static text text_load(eve_txn *t, eve_val v) {
-  const blk *b = txn_read_any(t, v);
-  uint64_t len = b->aux, skip = len >= TEXT_HASHED_MIN ? 8 : 0;
-  if (!txn_fits(t, b, sizeof(blk) + skip + len)) return (text){"", 0, &txn_dummy.h};
-  return (text){(const char *)(b + 1) + skip, len, b};
-}
-
-static unsigned seed_of_type(unsigned type) {
-  return type == T_STRING ? SEED_STRING : type == T_KEYWORD ? SEED_KEYWORD
-       : type == T_SYMBOL ? SEED_SYMBOL : SEED_BYTES;
-}
-
-/* The hash of a boxed text: stored for long texts, computed for short. */
-static uint64_t text_hash(const text *x) {
-  if (x->len >= TEXT_HASHED_MIN) {
-    uint64_t h;
-    memcpy(&h, x->b + 1, 8);
-    return h;
-  }
-  return hash_bytes(x->s, x->len, seed_of_type(x->b->type));
-}
-
 int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   if (!t || !v || !s || !n) return EVE_EINVAL;
   if (t->err) return t->err;
@@ -371,7 +264,7 @@ int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   if (!VAL_IS_BLOCK(*v)) return EVE_ETYPE;
   unsigned type = value_block_type(t, *v);
   if (type != T_STRING && type != T_KEYWORD && type != T_SYMBOL) return t->err ? t->err : EVE_ETYPE;
-  text x = text_load(t, *v);
+  val_text x = val_text_load(t, *v);
   *s = x.s;
   *n = x.len;
   return t->err;
@@ -407,7 +300,7 @@ uint64_t key_probe_hash(eve_txn *t, const key_probe *p) {
 int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p) {
   if (!p->s) return val_equal(t, stored, p->word);
   if (!VAL_IS_BLOCK(stored) || value_block_type(t, stored) != p->type) return 0;
-  text x = text_load(t, stored);
+  val_text x = val_text_load(t, stored);
   return x.len == p->n && memcmp(x.s, p->s, p->n) == 0;
 }
 
@@ -415,79 +308,9 @@ int eve_bytes_get(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {
   if (!t || !v || !p || !n) return EVE_EINVAL;
   int rc;
   if (!typed_block(t, *v, T_BYTES, &rc)) return rc;
-  text x = text_load(t, *v);
+  val_text x = val_text_load(t, *v);
   *p = (const uint8_t *)x.s;
   *n = x.len;
-  return t->err;
-}
-
-/* ---- hashing of values -------------------------------------------------------- */
-
-/* The hash seed of an inline text, by tag (the same as its boxed type's). */
-static unsigned text_seed(unsigned tag) {
-  return tag == TAG_STR ? SEED_STRING : tag == TAG_KW ? SEED_KEYWORD : SEED_SYMBOL;
-}
-
-/* depth (may be NULL): also the value's depth bound, from the same read.
- * Inlined into val_hash and val_hash_depth, so a lookup's hash pays
- * nothing for it. */
-static inline __attribute__((always_inline)) uint64_t hash_block(eve_txn *t, eve_val v,
-                                                                 uint32_t *depth) {
-  const blk *b = txn_read_any(t, v);
-  if (depth) *depth = blk_is_coll_root(b->type) ? root_depth(b) : 0;
-  switch (b->type) {
-  case T_INT: return hash_scalar((uint64_t)((const blk_int *)b)->i, SEED_INT);
-  case T_FLOAT: {
-    uint64_t bits;
-    memcpy(&bits, &((const blk_float *)b)->f, 8);
-    return hash_scalar(bits, SEED_FLOAT);
-  }
-  case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
-    text x = text_load(t, v);
-    return text_hash(&x);
-  }
-  case T_UUID: return hash_bytes(((const blk_uuid *)b)->b, 16, SEED_UUID);
-  case T_INST: return hash_scalar((uint64_t)((const blk_inst *)b)->ms, SEED_INST);
-  case T_MAP: return map_hash(t, v);
-  case T_SET: return set_hash(t, v);
-  case T_VEC: return vec_hash(t, v);
-  case T_LIST: return list_hash(t, v);
-  default: txn_fail(t, EVE_ECORRUPT); return 0;
-  }
-}
-
-static inline __attribute__((always_inline)) uint64_t hash_value(eve_txn *t, eve_val v,
-                                                                 uint32_t *depth) {
-  if (depth && !VAL_IS_BLOCK(v)) *depth = val_depth(t, v); /* no read */
-  uint64_t h;
-  switch (VAL_TAG(v)) {
-  case TAG_PTR: h = v ? hash_block(t, v, depth) : hash_scalar(0, SEED_NIL); break;
-  case TAG_INT: h = hash_scalar((uint64_t)((int64_t)v >> 3), SEED_INT); break;
-  case TAG_STR: case TAG_KW: case TAG_SYM:
-    h = hash_bytes((const char *)&v + 1, (v >> 3) & 7, text_seed(VAL_TAG(v)));
-    break;
-  default:
-    switch ((v >> 3) & 31) {
-    case SK_CHAR: h = hash_scalar(v >> 8, SEED_CHAR); break;
-    case SK_EMPTY_MAP: h = hash_finish(0, 0, HK_MAP); break;
-    case SK_EMPTY_SET: h = hash_finish(0, 0, HK_SET); break;
-    case SK_EMPTY_VEC: case SK_EMPTY_LIST: h = hash_finish(0, 0, HK_SEQ); break;
-    default: h = hash_scalar(v, SEED_BOOL); break;
-    }
-  }
-  return hash_mask(h);
-}
-
-uint64_t val_hash(eve_txn *t, eve_val v) { return hash_value(t, v, NULL); }
-
-uint64_t val_hash_depth(eve_txn *t, eve_val v, uint32_t *depth) {
-  return hash_value(t, v, depth);
-}
-
-int eve_hash(eve_txn *t, eve_val v, uint64_t *out) {
-  if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
-  *out = val_hash(t, v);
   return t->err;
 }
 
@@ -586,9 +409,9 @@ static int scalar_block_equal(eve_txn *t, eve_val a, eve_val b, unsigned type) {
   case T_INST: return ((const blk_inst *)x)->ms == ((const blk_inst *)y)->ms;
   case T_UUID: return memcmp(((const blk_uuid *)x)->b, ((const blk_uuid *)y)->b, 16) == 0;
   default: {
-    text p = text_load(t, a), q = text_load(t, b);
+    val_text p = val_text_load(t, a), q = val_text_load(t, b);
     if (p.len != q.len) return 0;
-    if (p.len >= TEXT_HASHED_MIN && text_hash(&p) != text_hash(&q)) return 0;
+    if (p.len >= TEXT_HASHED_MIN && val_text_hash(&p) != val_text_hash(&q)) return 0;
     return memcmp(p.s, q.s, p.len) == 0;
   }
   }
@@ -639,155 +462,6 @@ int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out) {
   return t->err;
 }
 
-/* ---- total order --------------------------------------------------------------- */
-
-/* Rank of each type in the order; ints and floats share one rank. */
-static int type_rank(eve_type ty) {
-  switch (ty) {
-  case EVE_NIL: return 0;
-  case EVE_BOOL: return 1;
-  case EVE_INT: case EVE_FLOAT: return 2;
-  case EVE_CHAR: return 3;
-  case EVE_STRING: return 4;
-  case EVE_KEYWORD: return 5;
-  case EVE_SYMBOL: return 6;
-  case EVE_UUID: return 7;
-  case EVE_INST: return 8;
-  case EVE_BYTES: return 9;
-  case EVE_LIST: case EVE_VECTOR: return 10;
-  case EVE_SET: return 11;
-  case EVE_MAP: return 12;
-  }
-  return 13;
-}
-
-static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
-static int cmp_u64(uint64_t a, uint64_t b) { return (a > b) - (a < b); }
-
-/* Floats: -Inf < ... < -0.0 < 0.0 < ... < +Inf < NaN (a total order). */
-static int cmp_double(double a, double b) {
-  if (isnan(a) || isnan(b)) return isnan(a) - isnan(b);
-  if (a != b) return a < b ? -1 : 1;
-  return signbit(b) - signbit(a); /* -0.0 before 0.0 */
-}
-
-/* An int and a float, exactly (no rounding through double): numerically,
- * and an int before an equal float. */
-static int cmp_int_double(int64_t i, double f) {
-  if (isnan(f)) return -1;
-  if (f < -9223372036854775808.0) return 1;
-  if (f >= 9223372036854775808.0) return -1;
-  double tr = trunc(f);
-  int64_t fi = (int64_t)tr;
-  if (i != fi) return i < fi ? -1 : 1;
-  if (f > tr) return -1;
-  if (f < tr) return 1;
-  return -1;
-}
-
-static int cmp_numbers(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type tb) {
-  int64_t i, j;
-  double f, g;
-  if (ta == EVE_INT && tb == EVE_INT) {
-    eve_int_get(t, a, &i);
-    eve_int_get(t, b, &j);
-    return cmp_i64(i, j);
-  }
-  if (ta == EVE_FLOAT && tb == EVE_FLOAT) {
-    eve_float_get(t, a, &f);
-    eve_float_get(t, b, &g);
-    return cmp_double(f, g);
-  }
-  if (ta == EVE_INT) {
-    eve_int_get(t, a, &i);
-    eve_float_get(t, b, &g);
-    return cmp_int_double(i, g);
-  }
-  return -cmp_numbers(t, b, a, tb, ta);
-}
-
-static int cmp_bytes(const void *p, size_t n, const void *q, size_t m) {
-  int c = memcmp(p, q, n < m ? n : m);
-  return c ? (c > 0) - (c < 0) : cmp_u64(n, m);
-}
-
-static int cmp_text(eve_txn *t, eve_val a, eve_val b) {
-  const char *p, *q;
-  size_t n, m;
-  if (eve_text_get(t, &a, &p, &n) || eve_text_get(t, &b, &q, &m)) return 0;
-  return cmp_bytes(p, n, q, m);
-}
-
-static int cmp_same_rank(eve_txn *t, eve_val a, eve_val b, eve_type ta, eve_type tb) {
-  switch (ta) {
-  case EVE_NIL: return 0;
-  case EVE_BOOL: return (a == EVE_V_TRUE) - (b == EVE_V_TRUE);
-  case EVE_INT: case EVE_FLOAT: return cmp_numbers(t, a, b, ta, tb);
-  case EVE_CHAR: return cmp_u64(a >> 8, b >> 8);
-  case EVE_STRING: case EVE_KEYWORD: case EVE_SYMBOL: return cmp_text(t, a, b);
-  case EVE_UUID: {
-    uint8_t x[16], y[16];
-    if (eve_uuid_get(t, a, x) || eve_uuid_get(t, b, y)) return 0;
-    return cmp_bytes(x, 16, y, 16);
-  }
-  case EVE_INST: {
-    int64_t x, y;
-    if (eve_inst_get(t, a, &x) || eve_inst_get(t, b, &y)) return 0;
-    return cmp_i64(x, y);
-  }
-  case EVE_BYTES: {
-    const uint8_t *p, *q;
-    size_t n, m;
-    if (eve_bytes_get(t, &a, &p, &n) || eve_bytes_get(t, &b, &q, &m)) return 0;
-    return cmp_bytes(p, n, q, m);
-  }
-  default: return 0; /* collections: val_compare_shallow */
-  }
-}
-
-/* Sets and maps are ordered by count, then by their entries in sorted
- * order (walk.c); equal ones compare 0 before any of that. */
-static int unordered_shallow(eve_txn *t, eve_val a, eve_val b, int *c) {
-  uint64_t n, m;
-  if (eve_count(t, a, &n) || eve_count(t, b, &m)) return 1;
-  if (n != m) {
-    *c = cmp_u64(n, m);
-    return 1;
-  }
-  return val_equal(t, a, b);
-}
-
-int val_compare_shallow(eve_txn *t, eve_val a, eve_val b, int *c, eve_type *type) {
-  *c = 0;
-  if (a == b || t->err) return 1;
-  eve_type ta = val_type(t, a), tb = val_type(t, b);
-  int ra = type_rank(ta), rb = type_rank(tb);
-  if (ra != rb) {
-    *c = ra < rb ? -1 : 1;
-    return 1;
-  }
-  *type = ta;
-  switch (ta) {
-  case EVE_LIST: case EVE_VECTOR: return 0; /* element by element */
-  case EVE_SET: case EVE_MAP: return unordered_shallow(t, a, b, c);
-  default: *c = cmp_same_rank(t, a, b, ta, tb); return 1;
-  }
-}
-
-int val_compare(eve_txn *t, eve_val a, eve_val b) {
-  int c;
-  eve_type type;
-  if (val_compare_shallow(t, a, b, &c, &type)) return c;
-  return walk_compare(t, a, b, type);
-}
-
-int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out) {
-  if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
-  *out = val_compare(t, a, b);
-  return t->err;
-}
-
 /* ---- deep validation of scalar blocks (for the checker) -------------------- */
 
 int val_check_scalar(eve_txn *t, uint64_t off) {
@@ -795,9 +469,9 @@ int val_check_scalar(eve_txn *t, uint64_t off) {
   if (t->err) return t->err;
   switch (b->type) {
   case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
-    text x = text_load(t, off);
+    val_text x = val_text_load(t, off);
     if (t->err) return t->err;
-    if (x.len >= TEXT_HASHED_MIN && text_hash(&x) != hash_bytes(x.s, x.len, seed_of_type(b->type)))
+    if (x.len >= TEXT_HASHED_MIN && val_text_hash(&x) != hash_bytes(x.s, x.len, val_text_seed(b->type)))
       return EVE_ECORRUPT; /* content changed under its stored hash */
     if (b->type != T_BYTES && (x.len <= TEXT_INLINE_MAX || !utf8_valid(x.s, x.len)))
       return EVE_ECORRUPT; /* short texts are always inline; texts are UTF-8 */

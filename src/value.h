@@ -1,4 +1,5 @@
-/* value.h — value words, scalar blocks, hashing, equality and order.
+/* value.h — value words, scalar blocks, hashing, equality and order
+ * (value.c; the hash of a value is hash.c's, the total order order.c's).
  *
  * A value is a 64-bit word.  The low 3 bits are its tag:
  *
@@ -19,8 +20,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "hash.h"
 #include "txn.h"
+#include "utf8.h" /* texts are UTF-8: utf8_valid */
 
 /* The state behind an eve_iter (whose public face is reserved words):
  * which walk it is, and where it stands.  may_alias: it is read and
@@ -84,28 +88,33 @@ static inline void val_prefetch(eve_txn *t, eve_val v) {
 /* The type of v; corrupt blocks set t->err and report EVE_NIL. */
 eve_type val_type(eve_txn *t, eve_val v);
 
-/* ---- hashing -----------------------------------------------------------
- * Every hash goes through hash_mask(), so a test can truncate hashes to a
- * few bits and force collisions everywhere (test hook below).
- *
- * Collections keep their raw hash up to date at construction:
- *   maps:  raw = sum over entries of hash_entry(hash(k), hash(v))
- *   sets:  raw = sum over elements of hash(x)
- *   lists, vectors: raw = sum over i of hash(x_i) * P^(n-1-i)  (mod 2^64)
- *          so conj appends with raw*P + h, cons prepends with h*P^n + raw,
- *          assoc adds (h_new - h_old) * P^(n-1-i), pop is (raw - h) * P^-1.
- * and report hash_finish(raw, count, kind) as the value's hash.  Lists and
- * vectors use the same kind, so equal sequences hash equal. */
-enum hash_kind { HK_MAP = 1, HK_SET = 2, HK_SEQ = 3 };
-#define HASH_P UINT64_C(0x100000001b3)        /* odd: invertible mod 2^64 */
-#define HASH_P_INV UINT64_C(0xce965057aff6957b)
+/* A boxed text (string, keyword, symbol, bytes), checked against its
+ * block's capacity: a damaged one reads as "" with t->err set. */
+typedef struct val_text {
+  const char *s;
+  uint64_t len;
+  const blk *b;
+} val_text;
 
-uint64_t hash_mix(uint64_t x);
-uint64_t hash_mask(uint64_t h);
-uint64_t hash_entry(uint64_t hk, uint64_t hv);
-uint64_t hash_finish(uint64_t raw, uint64_t count, enum hash_kind kind);
-uint64_t hash_pow(uint64_t n);      /* P^n mod 2^64  */
-uint64_t hash_pow_inv(uint64_t n);  /* P^-n mod 2^64 */
+static inline val_text val_text_load(eve_txn *t, eve_val v) {
+  const blk *b = txn_read_any(t, v);
+  uint64_t len = b->aux, skip = len >= TEXT_HASHED_MIN ? 8 : 0;
+  if (!txn_fits(t, b, sizeof(blk) + skip + len)) return (val_text){"", 0, &txn_dummy.h};
+  return (val_text){(const char *)(b + 1) + skip, len, b};
+}
+
+/* The hash seed of a boxed text's block type (hash.c). */
+unsigned val_text_seed(unsigned type);
+
+/* The hash of a boxed text: stored for long texts, computed for short. */
+static inline uint64_t val_text_hash(const val_text *x) {
+  if (x->len >= TEXT_HASHED_MIN) {
+    uint64_t h;
+    memcpy(&h, x->b + 1, 8);
+    return h;
+  }
+  return hash_bytes(x->s, x->len, val_text_seed(x->b->type));
+}
 
 /* Hash, equality and order of values (errors are sticky in t).  Equality
  * and order walk nested values iteratively (walk.c): their C stack use does
@@ -225,14 +234,5 @@ const uint64_t *blk_child_words(eve_txn *t, uint64_t off, size_t *n);
  * form (short texts inline, small ints immediate, one NaN), UTF-8.  0 or
  * EVE_ECORRUPT (not sticky), or the txn's sticky error.  For the checker. */
 int val_check_scalar(eve_txn *t, uint64_t off);
-
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values
- * past U+10FFFF). */
-int utf8_valid(const char *s, size_t n);
-
-/* Test hook: hashes keep only the bits in mask (default all).  Set it before
- * building any values; a domain built under one mask is unreadable under
- * another. */
-void eve__test_set_hash_mask(uint64_t mask);
 
 #endif

@@ -8,6 +8,7 @@
 #ifndef EVE_WALK_H
 #define EVE_WALK_H
 
+#include "order.h"
 #include "value.h"
 
 /* val_equal_shallow's verdict when the elements must decide. */
@@ -17,11 +18,6 @@
  * one kind (vectors and lists are one) with equal counts and hashes; then
  * *type is a's block type (T_VEC, T_LIST, T_SET or T_MAP). */
 int val_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type);
-
-/* 1 with *c (-1, 0, 1) when the words decide; 0 when a and b are both
- * sequences, or sets or maps of one kind and count that are not equal:
- * then *type is a's type (EVE_LIST, EVE_VECTOR, EVE_SET or EVE_MAP). */
-int val_compare_shallow(eve_txn *t, eve_val a, eve_val b, int *c, eve_type *type);
 
 /* The element-by-element halves, for pairs the shallow steps left open. */
 int walk_equal(eve_txn *t, eve_val a, eve_val b, unsigned type);

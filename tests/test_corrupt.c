@@ -1,6 +1,7 @@
 /* test_corrupt.c — damaged domain files: every API entry point returns an
- * error or a value, never crashes, hangs or loops (DESIGN.md section 3:
- * "A corrupt or hostile file gives an error, never a segfault").
+ * error or a value, never crashes, hangs or loops (docs/RELIABILITY.md,
+ * "The domain file": a corrupt or hostile file gives an error, never a
+ * crash).
  *
  * A few real domains are built (nested maps, vectors, sets, lists, scalars
  * of every kind, several atoms, values shared between atoms, a removed
@@ -313,7 +314,7 @@ static void block_edges(graph *g, size_t i) {
   case T_CELLS: {
     uint64_t first;
     unsigned count;
-    atom_page_cells(off, &first, &count);
+    cell_page_cells(off, &first, &count);
     for (unsigned k = 0; k < count; k++) add_edge(g, i, first + k * sizeof(atom_cell));
     return;
   }
@@ -750,7 +751,7 @@ static uint8_t *one_atom_domain(const char *path, const char *name, size_t *n, u
   unsigned count;
   cr_assert(page && page < *n);
   while (word_at(img, page + 16)) page = word_at(img, page + 16); /* the oldest page is last */
-  atom_page_cells(page, &first, &count);
+  cell_page_cells(page, &first, &count);
   uint64_t root = word_at(img, first);
   cr_assert(root && root % 16 == 0, "the first cell holds the first atom's map (%#" PRIx64 ")", root);
   *cell = first;
@@ -790,7 +791,7 @@ Test(corrupt, remove_with_a_stale_cell_generation_returns) {
 }
 
 /* A remover killed between its tombstone CAS and the registry update
- * leaves the tombstone behind (DESIGN.md section 8: a kill at any
+ * leaves the tombstone behind (docs/RELIABILITY.md, "Crash safety": a kill at any
  * instruction).  A later remove of that name must finish or fail, not spin. */
 Test(corrupt, remove_after_a_remover_died_returns) {
   remove_after("tombstone left by a dead remover", offsetof(atom_cell, root), ATOM_TOMBSTONE);

@@ -4,7 +4,7 @@
  * permissions, and a file from a future version.
  *
  * What each test proves is stated above it; docs/RELIABILITY.md maps the
- * guarantees of DESIGN.md and eve.h to these tests.  Tests that need root
+ * guarantees of eve.h and the design to these tests.  Tests that need root
  * (a tmpfs mount, switching to an unprivileged user) skip with a message
  * saying so when they cannot have it. */
 #define _GNU_SOURCE
@@ -255,9 +255,9 @@ static void unmount_full_disk(void) {
   g_mounted[0] = 0;
 }
 
-/* DESIGN.md sections 3 and 9: growth reserves real blocks with fallocate,
- * so a full disk is EVE_ENOSPC from the call that needed the space — no
- * SIGBUS later (this process would die) — and nothing committed is lost. */
+/* docs/RELIABILITY.md, "The domain file" and "Errors": growth reserves
+ * real blocks with fallocate, so a full disk is EVE_ENOSPC from the call
+ * that needed the space — no SIGBUS later (this process would die) — and nothing committed is lost. */
 Test(faults, disk_full_is_enospc_and_keeps_committed_values, .timeout = 300,
      .fini = unmount_full_disk) {
   char *dir = t_tmpdir();
@@ -465,7 +465,7 @@ static void pinned_reader_case(int kill_it) {
 Test(faults, long_pinned_reader_holds_back_then_releases_reclamation) { pinned_reader_case(0); }
 
 /* The same reader killed while pinned: its pin stops counting (liveness
- * from the kernel's lock, DESIGN.md section 7). */
+ * from the kernel's lock, docs/RELIABILITY.md, "Reclamation and readers"). */
 Test(faults, killed_pinned_reader_releases_reclamation) { pinned_reader_case(1); }
 
 /* ---- the file overwritten by another program while mapped ------------------------------ */
@@ -530,8 +530,8 @@ static unsigned read_after_overwrite(eve_domain *d, eve_txn *t, eve_iter *it, ev
   return errors;
 }
 
-/* DESIGN.md section 3: every offset read from the file is bounds-checked
- * and every block's magic, type and capacity are checked, so a file
+/* docs/RELIABILITY.md, "The domain file": every offset read from the file
+ * is bounds-checked and every block's magic, type and capacity are checked, so a file
  * changed under a reader gives errors, never a crash — even with the
  * reader's transaction and iterator live across the change. */
 Test(faults, file_overwritten_in_place_while_mapped, .timeout = 300) {
@@ -640,8 +640,8 @@ Test(faults, permission_denied_is_eaccess) {
 
 /* ---- a future format version -------------------------------------------------------------- */
 
-/* DESIGN.md section 3: opening refuses unknown versions with a clear
- * message — also when the file is otherwise perfect (valid checksum). */
+/* docs/RELIABILITY.md, "The domain file": opening refuses unknown versions
+ * with a clear message — also when the file is otherwise perfect (valid checksum). */
 Test(faults, future_format_version_is_eversion) {
   char *dir = t_tmpdir(), *path = t_path(dir, "future.eve");
   eve_domain *d = open_path(path);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "atom.h"
-#include "check.h"
+#include "collect.h"
 #include "region.h"
 #include "support.h"
 
@@ -69,7 +69,7 @@ static void one_swap(eve_domain *d, eve_atom *a, uint64_t *seed) {
   EVE_OK(eve_txn_end(t));
 }
 
-/* ---- finding 1: eve_gc beside a writer thread ------------------------------ */
+/* ---- RELIABILITY.md finding 15: eve_gc beside a writer thread -------------- */
 
 typedef struct begin_probe {
   eve_domain *d;
@@ -235,7 +235,7 @@ Test(lifecycle, gc_loop_beside_a_writer_thread_loses_nothing, .timeout = 120) {
   EVE_OK(eve_close(d));
 }
 
-/* ---- finding 3a: threads that exit with transactions open ------------------- */
+/* ---- RELIABILITY.md finding 16: threads that exit with transactions open ---- */
 
 static void *exit_with_txns_open(void *arg) {
   eve_domain *d = arg;
@@ -315,7 +315,7 @@ Test(lifecycle, a_transaction_handed_over_is_ended_once_and_stats_name_the_holde
   EVE_OK(eve_close(d));
 }
 
-/* ---- finding 3b: eve_close while another thread is inside -------------------- */
+/* ---- RELIABILITY.md finding 17: eve_close while another thread is inside ---- */
 
 Test(lifecycle, close_is_busy_while_another_thread_holds_a_transaction) {
   eve_domain *d = t_open_mem();
@@ -359,7 +359,7 @@ Test(lifecycle, close_is_busy_while_another_thread_waits_on_an_atom, .timeout = 
   uint64_t first, page = atomic_load(&d->hdr->cell_pages);
   unsigned n;
   cr_assert_neq(page, 0);
-  atom_page_cells(page, &first, &n);
+  cell_page_cells(page, &first, &n);
   atom_cell *cell = region_ptr(d, first); /* the first atom has the first cell */
   while (atomic_load(&cell->waiters) == 0) sched_yield();
   EVE_ERR(eve_close(d), EVE_EBUSY);

@@ -5,7 +5,7 @@
  *   - SIGKILL at random instants: no acknowledged swap lost, nothing
  *     corrupt, every leak recovered;
  *   - readers (killed, live, behind a fork) against reclamation;
- *   - the fork rules of RECLAMATION.md finding 6;
+ *   - the fork rules of docs/RECLAMATION.md, F6;
  *   - reader-slot exhaustion; a copied file.
  *
  * Every assertion is an exact count or state, never a timing.  Child
@@ -518,7 +518,7 @@ Test(procs, forked_writers_count_exactly) {
   EVE_OK(eve_close(d));
 }
 
-/* Finding 2 of the sharing report: eve_stats_get and eve_check beside
+/* docs/RELIABILITY.md, finding 13: eve_stats_get and eve_check beside
  * writer processes walked retire batches that others were freeing (SIGBUS)
  * and judged ownership counts while commits moved them (EVE_ECORRUPT on a
  * sound domain in about 1% of checks).  Writers replace keys of one map,
@@ -964,7 +964,7 @@ Test(procs, live_reader_holds_reclamation_until_it_ends) {
 }
 
 /* ======================================================================= */
-/* 5. Fork rules (RECLAMATION.md finding 6).                               */
+/* 5. Fork rules (docs/RECLAMATION.md, F6).                                */
 /* ======================================================================= */
 
 /* A map of 32 boxed strings; `who` and `round` make each version distinct
@@ -1445,8 +1445,8 @@ Test(procs, short_lived_writers_reuse_space) {
 }
 
 /* A copy on read-only storage: opened with EVE_OPEN_RDONLY it reads its values,
- * refuses writes, and can be checked ("the checker alone may run
- * read-only", DESIGN.md section 7). */
+ * refuses writes, and can be checked (docs/DESIGN.md, "Read-only domains
+ * do not pin"). */
 Test(procs, read_only_copy_reads_and_checks) {
   const char *dir = test_dir();
   const char *orig = t_path(dir, "orig.eve"), *ro = t_path(dir, "read-only.eve");

@@ -1,5 +1,5 @@
 /* test_reclaim.c — the failure scenarios of RECLAMATION.md, replayed
- * deterministically (DESIGN.md section 11).
+ * deterministically (docs/DESIGN.md, "Test oracles").
  *
  * Each test builds a small block graph with real maps, vectors and lists in
  * an in-memory domain and runs 2-3 worker threads through scripts of eve
@@ -1896,7 +1896,7 @@ Test(reclaim, f4_pin_before_the_first_epoch_advance_protects) {
   EVE_OK(eve_close(d));
 }
 
-/* The tag of a count that reaches zero (docs/RECLAMATION.md).  V is shared
+/* The tag of a count that reaches zero (docs/RECLAMATION.md, R3).  V is shared
  * by the root words of A and B (SHARED, count 2).  P1 replaces A's value,
  * wins its root CAS and stops before taking V's owner.  The epoch moves on;
  * R pins later than P1's root CAS and reads V through B; P2 replaces B's

@@ -513,7 +513,7 @@ static int cmd_check(const cli_args *a) {
   uint64_t printed = 0;
   memset(&r, 0, sizeof r);
   /* Not OPEN_READ: eve_check on an EVE_OPEN_RDONLY domain writes the header's
-   * epoch (SIGSEGV on the read-only mapping; see the CLI report). */
+   * epoch (SIGSEGV on the read-only mapping). */
   int rc = cli_open(a->pos[0], OPEN_EXISTING, &s.d, NULL);
   if (rc) return end_session(&s, rc);
   rc = eve_check(s.d, &r, print_problem, &printed);

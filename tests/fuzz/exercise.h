@@ -5,7 +5,7 @@
  * test_corrupt.c (header-only, so that CMake's one-source-per-test rule and
  * the fuzz build script both pick it up without a library of its own).
  *
- * The contract being tested (eve.h, DESIGN.md section 3): a corrupt or
+ * The contract being tested (eve.h; docs/RELIABILITY.md, "The domain file"): a corrupt or
  * hostile file gives an error, never a crash, a hang or an out-of-table
  * return code.  What is *not* checked here is that the values read are the
  * ones written: payload bytes carry no checksum, so a flipped byte inside

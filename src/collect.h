@@ -1,13 +1,16 @@
-/* check.h — recovery hook of the collector (check.c). */
-#ifndef EVE_CHECK_H
-#define EVE_CHECK_H
+/* collect.h — the tracing collector (collect.c); eve_gc is declared in
+ * eve.h. */
+#ifndef EVE_COLLECT_H
+#define EVE_COLLECT_H
 
 #include "region.h"
 
 /* If the domain carries crash or skipped-retirement evidence and this
  * process can take it exclusively, run a full collection.  Quietly does
- * nothing otherwise (another process will, when it is last). */
-void check_recover_if_needed(eve_domain *d);
+ * nothing otherwise (another process will, when it is last).  Called by
+ * eve_close (domain.c, through epoch_detach) once it holds the handle
+ * exclusively, so no other thread is inside it. */
+void collect_recover_if_needed(eve_domain *d);
 
 /* Test-only: a collection calls fn(ctx) once it has marked and before it
  * sweeps, holding the domain exclusively, so a test can act in the middle

@@ -1,0 +1,220 @@
+/* domain.c — a domain handle: eve_open, eve_close, and what they set going.
+ *
+ * region.c knows the file (creation, validation, mapping, growth); this
+ * module puts a handle together from it and takes it apart again, in the
+ * order the modules above the file need: the SIGBUS watch (fault.c) before
+ * the first access through the mapping, the handle's guard (guard.c), and
+ * at close the detach (epoch.c), with the collection the last process to
+ * detach runs (collect.c), and the allocator's caches (alloc.c).  It also
+ * owns the fork handlers, which let each of those modules drop what a
+ * child inherits.  Nothing below calls up into it.
+ */
+#define _GNU_SOURCE
+#include "region.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "collect.h"
+#include "commit.h"
+#include "epoch.h"
+#include "fault.h"
+#include "guard.h"
+
+static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
+static void init_process(void);
+
+static uint64_t round_up(uint64_t x, uint64_t q) { return (x + q - 1) / q * q; }
+
+/* ---- the mapping, watched ------------------------------------------------- */
+
+static int map_domain(eve_domain *d, int rdonly) {
+  int rc = region_map(d, rdonly);
+  if (rc) return rc;
+  fault_watch(d, !rdonly); /* before the first access through the mapping */
+  atomic_store_explicit(&d->known_size, atomic_load(&d->hdr->size), memory_order_relaxed);
+  return 0;
+}
+
+static void unmap_domain(eve_domain *d) {
+  fault_unwatch(d);
+  region_unmap(d);
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static void teardown(eve_domain *d);
+
+/* ---- handles are never freed ----------------------------------------------
+ * A call that races eve_close (another thread's eve_txn_begin on the handle
+ * being closed) must find the handle's memory still there, saying "closed".
+ * So closed handles are kept, and reused by eve_open only once more than
+ * HUSKS_KEPT of them wait (oldest first): memory stays bounded by the
+ * handles open at once, and a closed handle keeps answering EVE_EINVAL
+ * until HUSKS_KEPT more handles have been closed after it. */
+#define HUSKS_KEPT 8
+static eve_domain *g_husks, *g_husks_tail; /* under the open-list lock */
+static unsigned g_nhusks;
+
+/* A handle to open, marked closed until eve_open is done with it. */
+static eve_domain *handle_get(void) {
+  region_lock_open_list();
+  eve_domain *d = NULL;
+  if (g_nhusks > HUSKS_KEPT) {
+    d = g_husks;
+    g_husks = d->next_husk;
+    if (!g_husks) g_husks_tail = NULL;
+    g_nhusks--;
+  }
+  region_unlock_open_list();
+  if (d) {
+    memset(d, 0, EVE_DOMAIN_RESET_BYTES);
+    d->next_husk = NULL;
+  } else {
+    if (!(d = calloc(1, sizeof *d))) return NULL;
+    fault_add_handle(d);
+  }
+  atomic_store(&d->guard, GUARD_CLOSED);
+  return d;
+}
+
+/* A closed (or never opened) handle joins the queue for reuse. */
+static void handle_put(eve_domain *d) {
+  atomic_fetch_or(&d->guard, GUARD_CLOSED);
+  region_lock_open_list();
+  if (g_husks_tail) g_husks_tail->next_husk = d;
+  else g_husks = d;
+  g_husks_tail = d;
+  g_nhusks++;
+  region_unlock_open_list();
+}
+
+int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
+  if (!out) return EVE_EINVAL;
+  *out = NULL;
+  eve_options o = {0};
+  if (opts) o = *opts;
+  if (!o.max_size) o.max_size = EVE_DEFAULT_MAX;
+  if (!o.initial_size) o.initial_size = EVE_DEFAULT_INITIAL;
+  o.max_size = round_up(o.max_size, EVE_PAGE);
+  if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
+  if (o.flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return EVE_EINVAL;
+  if ((o.flags & EVE_OPEN_MODE_MASK) > EVE_OPEN_NEW) return EVE_EINVAL;
+  if ((o.flags & EVE_OPEN_RDONLY) && (o.flags & EVE_OPEN_MODE_MASK) == EVE_OPEN_NEW) return EVE_EINVAL;
+  if (!path && (o.flags & EVE_OPEN_RDONLY)) return EVE_EINVAL;
+  for (size_t i = 0; i < sizeof o.reserved / sizeof o.reserved[0]; i++)
+    if (o.reserved[i]) return EVE_EINVAL;
+
+  int rc = fault_install();
+  if (rc) return rc;
+  eve_domain *d = handle_get();
+  if (!d) return EVE_ENOMEM;
+  d->fd = -1;
+  d->in_memory = path == NULL;
+  rc = path ? region_open_file(path, &o, &d->fd) : region_open_memory(&o, &d->fd);
+  if (!rc) rc = map_domain(d, (o.flags & EVE_OPEN_RDONLY) != 0);
+  if (!rc && (rc = region_error(d, region_validate_mapped(d))) != 0) unmap_domain(d);
+  if (rc) {
+    if (d->fd >= 0) close(d->fd);
+    handle_put(d);
+    return rc;
+  }
+  d->read_only = (o.flags & EVE_OPEN_RDONLY) != 0;
+  d->path = path ? strdup(path) : NULL;
+  d->lock_fd = d->probe_fd = -1;
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_init(&d->attach_lock, NULL);
+  pthread_once(&g_init_once, init_process);
+  region_list_add(d); /* before any allocation: thread caches are keyed by its id */
+  /* no collection here: what a dead process left is repaired online when
+   * we attach (epoch.c), and its private leftovers wait for the last
+   * process to detach, so an open never waits for a heap-sized pass */
+  /* open for calls, unless the file was cut off under us meanwhile */
+  unsigned closed = GUARD_CLOSED;
+  if (!atomic_compare_exchange_strong(&d->guard, &closed, 0)) {
+    rc = region_damage(d);
+    teardown(d);
+    return rc ? rc : EVE_EIO;
+  }
+  *out = d;
+  return 0;
+}
+
+/* Only once no thread is inside the handle (guard.c): a transaction still
+ * open or a call in flight makes it EVE_EBUSY, and the handle stays open.
+ * A damaged handle closes without touching the domain. */
+int eve_close(eve_domain *d) {
+  if (!d) return EVE_EINVAL;
+  int rc = guard_exclusive_begin(d, GUARD_DAMAGE);
+  if (rc) return rc;
+  teardown(d);
+  return 0;
+}
+
+/* Detach, unmap, close; the handle becomes a husk (closed for good). */
+static void teardown(eve_domain *d) {
+  region_list_remove(d);
+  /* last use of the slots: frees what it can, counts the rest, and the last
+   * process to detach collects what crashes and drops left */
+  epoch_detach(d, collect_recover_if_needed);
+  if (!d->read_only) alloc_close(d);
+  unmap_domain(d);
+  close(d->fd);
+  pthread_mutex_destroy(&d->lock);
+  pthread_mutex_destroy(&d->attach_lock);
+  free(d->path);
+  d->path = NULL;
+  guard_exclusive_end(d, 1);
+  handle_put(d);
+}
+
+int eve_domain_info_get(eve_domain *d, eve_domain_info *out) {
+  if (!d || !out) return EVE_EINVAL;
+  memset(out, 0, sizeof *out);
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  out->file_bytes = atomic_load(&d->hdr->size);
+  out->max_bytes = d->max_size;
+  out->heap_start = d->heap_start;
+  out->bump = atomic_load(&d->hdr->bump);
+  out->format_version = d->hdr->format_version;
+  guard_leave(&call);
+  return region_damage(d);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* fork(): hold the list lock across it so the child's copy is consistent;
+ * in the child, reset locks and let each module drop what it inherited. */
+static void fork_prepare(void) {
+  region_lock_open_list();
+  guard_fork_prepare();
+}
+static void fork_parent(void) {
+  guard_fork_parent();
+  region_unlock_open_list();
+}
+static void fork_child(void) {
+  guard_fork_child();
+  region_fork_child();
+  for (eve_domain *d = region_open_list(); d; d = d->next_open) {
+    /* a collection or close running in another of the parent's threads is
+     * not running here */
+    atomic_fetch_and(&d->guard, ~GUARD_EXCLUSIVE);
+    pthread_mutex_init(&d->lock, NULL);
+    alloc_after_fork(d);
+    epoch_after_fork(d);
+  }
+}
+
+/* Once per process, as the first domain opens (before it is attached):
+ * the fork handlers, and the commit's part of repairing a dead process, which epoch.c calls
+ * through a hook (epoch.h) because the commit is a module above it. */
+static void init_process(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  epoch_set_journal_repair(commit_repair_journal);
+}
