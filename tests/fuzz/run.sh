@@ -53,8 +53,9 @@ export CC CFLAGS ROOT
 build() {
   mkdir -p "$OUT/obj"
   # eve.h includes eve_version.h, which CMake's configure step generates
-  # (into $OUT/cmake/include; rewritten only when the version changes)
-  cmake -S "$ROOT" -B "$OUT/cmake" -DEVE_BUILD_TESTS=OFF -DEVE_BUILD_TOOLS=OFF \
+  # (into $OUT/cmake/include; rewritten only when the version changes);
+  # without this script's exported CFLAGS, which CMake would take up
+  env -u CFLAGS cmake -S "$ROOT" -B "$OUT/cmake" -DEVE_BUILD_TESTS=OFF -DEVE_BUILD_TOOLS=OFF \
     -DEVE_INSTALL=OFF >/dev/null
   local jobs=() f
   for f in "$ROOT"/src/*.c; do jobs+=("$f $OUT/obj/lib_$(basename "$f" .c).o"); done
