@@ -4,13 +4,17 @@
 #   make test   install missing build dependencies, build, run every test
 #               (plain build, then ASan+UBSan, TSan on the threaded
 #               workloads, and a clang warnings build)
+#
+# Every CMake build here passes -DEVE_WERROR=ON (warnings are errors in CI);
+# a plain `cmake -S . -B build` leaves -Werror off.
 
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
-.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench clean
+.PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
+        test-install clean
 
 all: build
 
@@ -18,7 +22,7 @@ deps:
 	@./.ci/deps.sh $(APT_PKGS)
 
 $(BUILD)/CMakeCache.txt:
-	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON
 
 build: $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
@@ -26,14 +30,14 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 test-asan:
 	$(CMAKE) -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-	  -DEVE_SANITIZE=address,undefined
+	  -DEVE_SANITIZE=address,undefined -DEVE_WERROR=ON
 	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_TEST_SCALE=4 \
@@ -44,14 +48,15 @@ test-asan:
 # stand-in for Criterion's runner, which does not survive TSan's runtime.
 test-tsan:
 	$(CMAKE) -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-	  -DEVE_SANITIZE=thread
+	  -DEVE_SANITIZE=thread -DEVE_WERROR=ON
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target stress_threads
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ./$(BUILD)-tsan/stress_threads 10
-	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target eve
+	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target eve_internal
 	for t in test_reclaim test_atom; do \
-	  clang -std=gnu11 -fsanitize=thread -g -O1 -mcx16 -mpopcnt -Itests/tsan -Iinclude -Isrc \
-	    -Itests tests/$$t.c tests/support.c tests/tsan/runner.c $(BUILD)-tsan/libeve.a \
+	  clang -std=gnu11 -fsanitize=thread -g -O1 -mcx16 -mpopcnt -DEVE_TEST_HOOKS -Itests/tsan \
+	    -Iinclude -I$(BUILD)-tsan/include -Isrc -Itests tests/$$t.c tests/support.c \
+	    tests/tsan/runner.c $(BUILD)-tsan/libeve_internal.a \
 	    -lpthread -lm -o $(BUILD)-tsan/$$t-tsan || exit 1; \
 	  TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" EVE_TEST_SCALE=20 \
 	    ./$(BUILD)-tsan/$$t-tsan || exit 1; \
@@ -59,7 +64,7 @@ test-tsan:
 
 # clang -Wall -Wextra -Werror over the whole tree (the plain build uses gcc)
 test-clang:
-	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang
+	$(CMAKE) -S . -B $(BUILD)-clang -DCMAKE_C_COMPILER=clang -DEVE_WERROR=ON
 	$(CMAKE) --build $(BUILD)-clang -j$(JOBS)
 
 # Every fuzz seed and saved finding once through each libFuzzer target (EDN,
@@ -86,6 +91,13 @@ bench:
 # asserted.  Its report goes to build-bench/quick/, docs/ stays untouched.
 test-bench:
 	./bench/run.sh --quick
+
+# The library as a dependency: configure, build and install into a temporary
+# prefix, then build programs against the installed copy with pkg-config
+# (shared and static), with find_package(eve) and with add_subdirectory; the
+# README's C example among them; only eve_* symbols exported.
+test-install:
+	tests/install/run.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz

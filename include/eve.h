@@ -84,10 +84,9 @@ extern "C" {
 #define EVE_API
 #endif
 
-#define EVE_VERSION_MAJOR 0
-#define EVE_VERSION_MINOR 1
-#define EVE_VERSION_PATCH 0
-#define EVE_VERSION_STRING "0.1.0"
+#include "eve_version.h" /* EVE_VERSION_MAJOR/_MINOR/_PATCH, EVE_VERSION_STRING */
+/* The version of the library linked at run time, e.g. "0.1.0". */
+EVE_API const char *eve_version(void);
 
 /* A value: an immediate or an offset into its domain (see Conventions). */
 typedef uint64_t eve_val;

@@ -89,6 +89,7 @@ static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
   }
 }
 
+#ifdef EVE_TEST_HOOKS
 static void (*g_gc_pause)(void *);
 static void *g_gc_pause_ctx;
 
@@ -96,6 +97,10 @@ void eve__test_set_gc_pause(void (*fn)(void *ctx), void *ctx) {
   g_gc_pause_ctx = ctx;
   g_gc_pause = fn;
 }
+#define GC_PAUSE() (g_gc_pause ? g_gc_pause(g_gc_pause_ctx) : (void)0)
+#else
+#define GC_PAUSE() ((void)0)
+#endif
 
 static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   memset(rep, 0, sizeof *rep);
@@ -108,7 +113,7 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
   /* Never sweep a damaged domain: a block that only looks unreachable
    * because a pointer to it was damaged would be freed and handed out. */
   if (!rc && c.rep.problems) rc = EVE_ECORRUPT;
-  if (!rc && g_gc_pause) g_gc_pause(g_gc_pause_ctx);
+  if (!rc) GC_PAUSE();
   if (!rc) {
     eve_txn_end(c.t); /* nobody else is attached: marking is complete */
     c.t = NULL;

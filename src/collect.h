@@ -15,6 +15,8 @@ void collect_recover_if_needed(eve_domain *d);
 /* Test-only: a collection calls fn(ctx) once it has marked and before it
  * sweeps, holding the domain exclusively, so a test can act in the middle
  * of it.  NULL (the default) turns it off. */
+#ifdef EVE_TEST_HOOKS /* only in the tests' build (eve_internal) */
 void eve__test_set_gc_pause(void (*fn)(void *ctx), void *ctx);
+#endif
 
 #endif

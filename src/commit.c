@@ -141,6 +141,7 @@ typedef struct commit_ctx {
 
 /* ---- test pause points ----------------------------------------------------- */
 
+#ifdef EVE_TEST_HOOKS /* the hooks below exist only in the tests' build */
 static commit_pause_fn g_pause;
 static void *g_pause_ctx;
 
@@ -179,6 +180,12 @@ static void pair_count(int which, uint64_t n) {
   if (__builtin_expect(atomic_load_explicit(&g_pair_counting, memory_order_relaxed), 0))
     atomic_fetch_add(&g_pair_counts[which], n);
 }
+#define PAIRING_OFF() atomic_load_explicit(&g_no_pairing, memory_order_relaxed)
+#else /* release: no pauses, pairs always on, nothing counted */
+#define PAUSE(point, off, won) do { (void)(off); (void)(won); } while (0)
+#define pair_count(which, n) ((void)0)
+#define PAIRING_OFF() 0
+#endif
 
 /* ---- small containers -------------------------------------------------- */
 
@@ -601,7 +608,7 @@ static void count_paired(commit_ctx *c, uint64_t n, uint64_t s) {
 
 static void count_new_version(commit_ctx *c, eve_val old) {
   if (VAL_IS_BLOCK(old) && !find(c, old) &&
-      !atomic_load_explicit(&g_no_pairing, memory_order_relaxed))
+      !PAIRING_OFF())
     try_pair(c, *c->new_root, old);
   new_edge(c, *c->new_root);
   while (c->stack.n && !c->err && !c->t->err) {

@@ -50,7 +50,9 @@ enum commit_pause {
                              not yet taken (or, lost: counts not rolled back) */
 };
 typedef void (*commit_pause_fn)(enum commit_pause point, uint64_t off, int won, void *ctx);
+#ifdef EVE_TEST_HOOKS /* test hooks: only in the tests' build (eve_internal) */
 void eve__test_set_commit_pause(commit_pause_fn fn, void *ctx);
+#endif
 
 /* Test-only: the pair fast path (commit.c, "pairs") can be switched off, so
  * a suite can run both ways and compare, and it counts what it did while
@@ -61,7 +63,9 @@ typedef struct commit_pair_counts {
   uint64_t unpaired;   /* pairs whose old side did not die: counted after  */
   uint64_t repointed;  /* matched words moved to a copy of their block     */
 } commit_pair_counts;
+#ifdef EVE_TEST_HOOKS
 void eve__test_set_commit_pairing(int on);
 void eve__test_commit_pair_counts(commit_pair_counts *out, int reset);
+#endif
 
 #endif

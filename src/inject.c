@@ -1,6 +1,8 @@
 /* inject.c — allocation failures on demand, for tests (see inject.h). */
 #include "inject.h"
 
+#ifdef EVE_TEST_HOOKS
+
 static __thread int tls_armed;
 static __thread uint64_t tls_injected;
 
@@ -16,3 +18,4 @@ void eve__test_fail_allocs(int on) {
 }
 
 uint64_t eve__test_injected_allocs(void) { return tls_injected; }
+#endif

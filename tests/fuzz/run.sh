@@ -31,7 +31,7 @@ MODE=${1:-60}
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-std=gnu11 -g -O1 $SAN -mcx16 -mpopcnt -Wall -Wextra -Wno-unused-parameter -Werror
-        -I$ROOT/include -I$ROOT/src -I$ROOT/tools -I$HERE"
+        -I$ROOT/include -I$OUT/cmake/include -I$ROOT/src -I$ROOT/tools -I$HERE"
 
 command -v "$CC" >/dev/null || { echo "run.sh: $CC not found (make deps installs it)" >&2; exit 2; }
 
@@ -41,7 +41,7 @@ command -v "$CC" >/dev/null || { echo "run.sh: $CC not found (make deps installs
 compile() {
   local src=$1 obj=$2; shift 2
   if [ -f "$obj" ] && [ "$obj" -nt "$src" ] &&
-     [ -z "$(find "$ROOT/src" "$ROOT/include" "$ROOT/tools" -name '*.h' -newer "$obj" | head -1)" ]; then
+     [ -z "$(find "$ROOT/src" "$ROOT/include" "$OUT/cmake/include" "$ROOT/tools" -name '*.h' -newer "$obj" | head -1)" ]; then
     return 0
   fi
   # shellcheck disable=SC2086
@@ -52,6 +52,11 @@ export CC CFLAGS ROOT
 
 build() {
   mkdir -p "$OUT/obj"
+  # eve.h includes eve_version.h, which CMake's configure step generates
+  # (into $OUT/cmake/include; rewritten only when the version changes);
+  # without this script's exported CFLAGS, which CMake would take up
+  env -u CFLAGS cmake -S "$ROOT" -B "$OUT/cmake" -DEVE_BUILD_TESTS=OFF -DEVE_BUILD_TOOLS=OFF \
+    -DEVE_INSTALL=OFF >/dev/null
   local jobs=() f
   for f in "$ROOT"/src/*.c; do jobs+=("$f $OUT/obj/lib_$(basename "$f" .c).o"); done
   for f in "$ROOT"/tools/*.c; do jobs+=("$f $OUT/obj/tool_$(basename "$f" .c).o -Dmain=eve_cli_main"); done
