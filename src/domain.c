@@ -92,21 +92,30 @@ static void handle_put(eve_domain *d) {
   region_unlock_open_list();
 }
 
+/* The caller's options with defaults filled in, or 0 when they ask for
+ * something eve_open refuses (eve.h: an unknown bit, mode 3, RDONLY with
+ * NEW or without a file, a size out of range, a non-zero reserved word). */
+static int options_resolve(const char *path, const eve_options *opts, eve_options *o) {
+  *o = opts ? *opts : (eve_options){0};
+  if (!o->max_size) o->max_size = EVE_DEFAULT_MAX;
+  if (!o->initial_size) o->initial_size = EVE_DEFAULT_INITIAL;
+  o->max_size = round_up(o->max_size, EVE_PAGE);
+  unsigned mode = o->flags & EVE_OPEN_MODE_MASK;
+  int rdonly = (o->flags & EVE_OPEN_RDONLY) != 0;
+  if (o->max_size > (1ull << 46) || o->max_size < (1ull << 20)) return 0;
+  if (o->flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return 0;
+  if (mode > EVE_OPEN_NEW) return 0;
+  if (rdonly && (mode == EVE_OPEN_NEW || !path)) return 0;
+  for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+    if (o->reserved[i]) return 0;
+  return 1;
+}
+
 int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   if (!out) return EVE_EINVAL;
   *out = NULL;
-  eve_options o = {0};
-  if (opts) o = *opts;
-  if (!o.max_size) o.max_size = EVE_DEFAULT_MAX;
-  if (!o.initial_size) o.initial_size = EVE_DEFAULT_INITIAL;
-  o.max_size = round_up(o.max_size, EVE_PAGE);
-  if (o.max_size > (1ull << 46) || o.max_size < (1ull << 20)) return EVE_EINVAL;
-  if (o.flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return EVE_EINVAL;
-  if ((o.flags & EVE_OPEN_MODE_MASK) > EVE_OPEN_NEW) return EVE_EINVAL;
-  if ((o.flags & EVE_OPEN_RDONLY) && (o.flags & EVE_OPEN_MODE_MASK) == EVE_OPEN_NEW) return EVE_EINVAL;
-  if (!path && (o.flags & EVE_OPEN_RDONLY)) return EVE_EINVAL;
-  for (size_t i = 0; i < sizeof o.reserved / sizeof o.reserved[0]; i++)
-    if (o.reserved[i]) return EVE_EINVAL;
+  eve_options o;
+  if (!options_resolve(path, opts, &o)) return EVE_EINVAL;
 
   int rc = fault_install();
   if (rc) return rc;

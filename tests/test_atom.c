@@ -993,23 +993,34 @@ Test(atom, names_and_open_work_in_a_read_transaction_and_allocate_nothing) {
 typedef struct sv_job {
   eve_domain *d;
   int64_t olds[SV_EACH];
+  const char *failed; /* what went wrong, asserted by the main thread */
 } sv_job;
+
+/* Criterion's asserts belong to the test's own thread: a worker records
+ * its first failure and stops. */
+static const char *swap_vals_once(sv_job *j, eve_atom *a, int i) {
+  eve_txn *t;
+  if (eve_txn_begin(j->d, EVE_TXN_WRITE, &t)) return "txn_begin failed";
+  eve_val old, now;
+  int64_t o = 0, n = -1;
+  const char *why = NULL;
+  if (eve_swap_vals(t, a, inc_fn, NULL, &old, &now)) why = "eve_swap_vals failed";
+  else if (old != EVE_V_NIL && eve_int_get(t, old, &o)) why = "old is not an int";
+  else if (eve_int_get(t, now, &n)) why = "new is not an int";
+  else if (n != o + 1) why = "new is not old + 1";
+  j->olds[i] = o;
+  eve_txn_end(t);
+  return why;
+}
 
 static void *swap_vals_up(void *arg) {
   sv_job *j = arg;
   eve_atom *a;
-  EVE_OK(eve_atom_open(j->d, "sv", 0, &a));
-  for (int i = 0; i < SV_EACH; i++) {
-    eve_txn *t = t_wtxn(j->d);
-    eve_val old, now;
-    EVE_OK(eve_swap_vals(t, a, inc_fn, NULL, &old, &now));
-    int64_t o = 0, n;
-    if (old != EVE_V_NIL) EVE_OK(eve_int_get(t, old, &o));
-    EVE_OK(eve_int_get(t, now, &n));
-    cr_assert_eq(n, o + 1, "new is old + 1");
-    j->olds[i] = o;
-    EVE_OK(eve_txn_end(t));
+  if (eve_atom_open(j->d, "sv", 0, &a)) {
+    j->failed = "atom_open failed";
+    return NULL;
   }
+  for (int i = 0; i < SV_EACH && !j->failed; i++) j->failed = swap_vals_once(j, a, i);
   eve_atom_close(a);
   return NULL;
 }
@@ -1024,7 +1035,10 @@ Test(atom, swap_vals_returns_the_value_each_swap_replaced) {
     jobs[i].d = d;
     cr_assert_eq(pthread_create(&th[i], NULL, swap_vals_up, &jobs[i]), 0);
   }
-  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    cr_assert_null(jobs[i].failed, "thread %d: %s", i, jobs[i].failed);
+  }
   static unsigned char seen[2 * SV_EACH];
   memset(seen, 0, sizeof seen);
   for (int i = 0; i < 2; i++)

@@ -40,12 +40,21 @@ int cli_fail_rc(int rc, const char *fmt, ...) {
   return CLI_FAIL;
 }
 
-/* Length of the UTF-8 sequence at s[0..n), 0 if it is not one. */
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if it is not one:
+ * the same rule as the library's decoder (no overlongs, no surrogates,
+ * nothing past U+10FFFF), which the CLI cannot link (it is internal).  The
+ * lead byte fixes the range of the second byte (RFC 3629, section 4). */
 static size_t utf8_len(const unsigned char *s, size_t n) {
-  size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
-             : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++)
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+  size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
+             : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (c == 0xE0) lo = 0xA0;      /* shorter forms are overlong */
+  else if (c == 0xED) hi = 0x9F; /* U+D800..DFFF are surrogates */
+  else if (c == 0xF0) lo = 0x90;
+  else if (c == 0xF4) hi = 0x8F; /* past U+10FFFF */
+  if (len == 0 || len > n) return 0;
+  if (len > 1 && (s[1] < lo || s[1] > hi)) return 0;
+  for (size_t i = 2; i < len; i++)
     if ((s[i] & 0xC0) != 0x80) return 0;
   return len;
 }

@@ -181,6 +181,10 @@ run set "$D" d "$deep"
 expect_ok "4096 levels of nesting (EVE_MAX_NESTING) round-trip" "$deep" get "$D" d
 expect_err "a string that is not UTF-8" 2 "cannot parse.*UTF-8" set "$D" s $'"\xff"'
 expect_err "an atom name that is not UTF-8" 2 "atom name" set "$D" $'\xff' 1
+# the message quotes bad bytes as '?' by the library's rule: a surrogate and
+# an overlong form are not UTF-8 even though their bytes look like sequences
+expect_err "a surrogate atom name, quoted as ???" 2 "atom name.*'[?]{3}'" set "$D" $'\xed\xa0\x80' 1
+expect_err "an overlong atom name, quoted as a???" 2 "atom name.*'a[?]{3}'" set "$D" $'a\xe0\x80\x80' 1
 expect_err "an empty atom name" 2 "atom name" get "$D" ''
 expect_err "a 4097-byte atom name" 2 "atom name" set "$D" "$(head -c 4097 /dev/zero | tr '\0' x)" 1
 expect_ok "a long atom name (over 7 bytes)" "" set "$D" "long-atom-name" 5
