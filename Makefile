@@ -53,7 +53,7 @@ test-tsan:
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ./$(BUILD)-tsan/stress_threads 10
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS) --target eve_internal
-	for t in test_reclaim test_atom; do \
+	for t in test_reclaim test_atom test_snapshot; do \
 	  clang -std=gnu11 -fsanitize=thread -g -O1 -mcx16 -mpopcnt -DEVE_TEST_HOOKS -Itests/tsan \
 	    -Iinclude -I$(BUILD)-tsan/include -Isrc -Itests tests/$$t.c tests/support.c \
 	    tests/tsan/runner.c $(BUILD)-tsan/libeve_internal.a \

@@ -217,6 +217,7 @@ typedef struct eve_txn eve_txn;
 enum eve_txn_flags {
   EVE_TXN_READ = 0,      /* read only: creating values returns EVE_ETXN       */
   EVE_TXN_WRITE = 1,     /* may create values                                 */
+  EVE_TXN_SNAPSHOT = 2,  /* a read-only snapshot to keep (see below)          */
 };
 
 /* Begin a transaction.  It claims one of the domain's reader slots and
@@ -234,7 +235,8 @@ enum eve_txn_flags {
 EVE_API int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* End a transaction and free every block it created and did not publish
- * (values published by a swap stay in their atom).  Values read or created
+ * (values published by a swap stay in their atom); for a snapshot, drop one
+ * reference (see Snapshots below).  Values read or created
  * in it must not be used afterwards.  This is the only way a transaction
  * ends.  EVE_EFORKED for a transaction begun before a fork(), in the child:
  * it is forgotten without touching the parent's slot.
@@ -251,6 +253,31 @@ EVE_API int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out);
  * later.  (An earlier draft had such a call, eve_txn_commit; it was removed
  * for this reason.)  Errors: EVE_EINVAL (NULL), EVE_EFORKED. */
 EVE_API int eve_txn_end(eve_txn *t);
+
+/* Snapshots: read transactions to keep.
+ * eve_txn_begin(d, EVE_TXN_SNAPSHOT, &t) begins a read transaction meant to
+ * live as long as a language binding's value object: for seconds or hours,
+ * as many as you like (a hundred thousand per process costs some memory of
+ * this process, nothing shared), and not tied to a thread.
+ *   - It claims no reader slot of its own: all the live snapshots of a
+ *     process on one handle share one slot, which shows the oldest of them.
+ *     (EVE_ESLOTS only when the process has no snapshot yet and every slot
+ *     is held.)
+ *   - It can be handed to another thread, and the thread that began it may
+ *     exit: it lives until its last reference ends.  One thread at a time
+ *     uses it for reads (its sticky error is a plain field).
+ *   - eve_txn_retain(t) adds a reference (from any thread); eve_txn_end(t)
+ *     drops one, and the last one ends the snapshot.
+ *   - Everything a read transaction can do, it can: eve_deref loads the
+ *     atom's root when called, so a later deref sees a later version, and
+ *     every version it has loaded stays readable until it ends.
+ * What it costs: like any reader, a snapshot holds back the reclamation of
+ * what was retired since it began, in every process (eve_stats_get shows
+ * the oldest pin).  While this process holds a snapshot of the handle,
+ * eve_gc and eve_close on it return EVE_EBUSY.  In a forked child, an
+ * inherited snapshot is refused (EVE_EFORKED) and forgotten by its end.
+ * eve_txn_retain errors: EVE_EINVAL (NULL, or not a snapshot), EVE_EFORKED. */
+EVE_API int eve_txn_retain(eve_txn *t);
 
 /* The transaction's sticky error (0 if none). */
 EVE_API int eve_txn_error(const eve_txn *t);

@@ -23,6 +23,7 @@
 #include "epoch.h"
 #include "fault.h"
 #include "guard.h"
+#include "snapshot.h"
 
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 static void init_process(void);
@@ -136,6 +137,7 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   d->lock_fd = d->probe_fd = -1;
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->attach_lock, NULL);
+  snapshot_open(d);
   pthread_once(&g_init_once, init_process);
   region_list_add(d); /* before any allocation: thread caches are keyed by its id */
   /* no collection here: what a dead process left is repaired online when
@@ -174,6 +176,7 @@ static void teardown(eve_domain *d) {
   close(d->fd);
   pthread_mutex_destroy(&d->lock);
   pthread_mutex_destroy(&d->attach_lock);
+  snapshot_close(d);
   free(d->path);
   d->path = NULL;
   guard_exclusive_end(d, 1);
@@ -217,6 +220,7 @@ static void fork_child(void) {
     pthread_mutex_init(&d->lock, NULL);
     alloc_after_fork(d);
     epoch_after_fork(d);
+    snapshot_after_fork(d);
   }
 }
 

@@ -299,6 +299,21 @@ int epoch_pin(eve_domain *d, uint32_t *slot) {
   }
 }
 
+uint64_t epoch_pinned(eve_domain *d, uint32_t slot) {
+  return atomic_load(&slot_at(d, slot)->epoch);
+}
+
+/* Moving a pin forward only lets reclamation free more, so a plain store
+ * does: a reclaimer that reads the old epoch is merely cautious.  pin_ns
+ * first, so that statistics never pair the new epoch with an older age. */
+void epoch_repin(eve_domain *d, uint32_t slot, uint64_t epoch, uint64_t pin_ns) {
+  eve_slot *s = slot_at(d, slot);
+  atomic_store_explicit(&s->pin_ns, pin_ns, memory_order_relaxed);
+  atomic_store_explicit(&s->epoch, epoch, memory_order_release);
+}
+
+uint64_t epoch_now_ns(void) { return now_ns(); }
+
 static void reclaim_pass(eve_domain *d, retire_buf *rb);
 
 /* The end of a transaction is when to reclaim: a commit retires blocks

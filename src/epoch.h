@@ -75,6 +75,12 @@ void epoch_after_fork(eve_domain *d);
  * every slot is held by a live transaction. */
 int epoch_pin(eve_domain *d, uint32_t *slot);
 void epoch_unpin(eve_domain *d, uint32_t slot);
+/* The epoch a slot of ours shows; move it forward to `epoch` (never back:
+ * the caller guarantees nothing read under the pin needs an older one),
+ * with pin_ns (CLOCK_MONOTONIC) as the pin's age for statistics. */
+uint64_t epoch_pinned(eve_domain *d, uint32_t slot);
+void epoch_repin(eve_domain *d, uint32_t slot, uint64_t epoch, uint64_t pin_ns);
+uint64_t epoch_now_ns(void);
 
 /* The retire tag: the global epoch, read after a successful root CAS. */
 uint64_t epoch_tag(eve_domain *d);

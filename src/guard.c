@@ -45,8 +45,16 @@ typedef struct guard_owner {
   struct guard_owner *prev, *next; /* every live record, under g_owners_lock */
 } guard_owner;
 
+/* The record of no thread: for what lives in a handle beyond any thread
+ * (snapshots, snapshot.c).  Its slots are filled under g_detached_lock, the
+ * one rule that differs from a thread's record (there, only the thread
+ * fills them).  It is always on the list and never exits, so nothing ends
+ * what it holds but its owner. */
+static guard_owner g_detached;
+static pthread_mutex_t g_detached_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static pthread_mutex_t g_owners_lock = PTHREAD_MUTEX_INITIALIZER;
-static guard_owner *g_owners;
+static guard_owner *g_owners = &g_detached;
 static pthread_key_t g_owner_key;
 static pthread_once_t g_owner_once = PTHREAD_ONCE_INIT;
 static __thread guard_owner *tls_owner;
@@ -145,9 +153,7 @@ int guard_refusal(unsigned st) {
   return EVE_EBUSY;
 }
 
-int guard_enter(eve_domain *d, guard_node *n) {
-  guard_owner *o = my_owner();
-  if (!o) return EVE_ENOMEM;
+static int enter_on(guard_owner *o, eve_domain *d, guard_node *n) {
   guard_chunk *c;
   unsigned i;
   if (free_slot(o, &c, &i)) return EVE_ENOMEM;
@@ -168,6 +174,20 @@ int guard_enter(eve_domain *d, guard_node *n) {
     }
     wait_a_little(round); /* a collection or a close: wait for its end */
   }
+}
+
+int guard_enter(eve_domain *d, guard_node *n) {
+  guard_owner *o = my_owner();
+  if (!o) return EVE_ENOMEM;
+  return enter_on(o, d, n);
+}
+
+int guard_enter_detached(eve_domain *d, guard_node *n) {
+  pthread_mutex_lock(&g_detached_lock);
+  n->at_thread_exit = NULL;
+  int rc = enter_on(&g_detached, d, n);
+  pthread_mutex_unlock(&g_detached_lock);
+  return rc;
 }
 
 void guard_leave(guard_node *n) {
@@ -215,9 +235,18 @@ void guard_fork_parent(void) { pthread_mutex_unlock(&g_owners_lock); }
  * here, and what they were inside is the parent's business. */
 void guard_fork_child(void) {
   pthread_mutex_init(&g_owners_lock, NULL);
-  g_owners = tls_owner;
+  /* the parent's snapshots are not the child's either: the record of no
+   * thread stays on the list, emptied */
+  pthread_mutex_init(&g_detached_lock, NULL);
+  for (guard_chunk *c = &g_detached.first; c; c = atomic_load(&c->next))
+    for (unsigned i = 0; i < SLOTS; i++) empty_slot(c, i);
+  g_detached.prev = g_detached.next = NULL;
+  g_owners = &g_detached;
   if (!tls_owner) return;
-  tls_owner->prev = tls_owner->next = NULL;
+  tls_owner->prev = NULL;
+  tls_owner->next = &g_detached;
+  g_detached.prev = tls_owner;
+  g_owners = tls_owner;
   for (guard_chunk *c = &tls_owner->first; c; c = atomic_load(&c->next))
     for (unsigned i = 0; i < SLOTS; i++) empty_slot(c, i);
 }

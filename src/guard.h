@@ -52,6 +52,11 @@ int guard_refusal(unsigned st);
  * is not inside), from any thread. */
 int guard_enter(struct eve_domain *d, guard_node *n);
 void guard_leave(guard_node *n);
+/* Enter d on the record of no thread, for what outlives the thread that
+ * made it (a snapshot pool, snapshot.c): a thread's exit does not end it,
+ * and eve_gc / eve_close stay busy until it leaves.  n->at_thread_exit is
+ * set to NULL.  Errors as guard_enter. */
+int guard_enter_detached(struct eve_domain *d, guard_node *n);
 
 /* Take d exclusively.  `allow` are state bits that do not refuse (eve_close
  * proceeds on a damaged handle; the collector does not).  0, or the

@@ -132,6 +132,9 @@ struct eve_domain {
   _Atomic uint64_t next_repair_ns; /* when to look for dead processes again   */
   _Atomic int repairing;   /* a thread of ours is repairing a dead process   */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
+  /* snapshots (snapshot.c): what this process's live snapshots pin */
+  pthread_mutex_t snap_lock;
+  struct snap_pool *snaps; /* NULL until the first snapshot                  */
   /* --- kept across close and reuse of the handle (domain.c): a call that
    *     races eve_close, and the SIGBUS handler, may read these at any time */
   _Atomic unsigned guard;  /* GUARD_* (above): exclusive, closed, damaged   */

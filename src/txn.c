@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "epoch.h"
+#include "snapshot.h"
 
 const union dummy_block txn_dummy;
 
@@ -111,8 +112,29 @@ static void txn_end_at_thread_exit(guard_node *n) {
 /* The transaction enters the guard first (guard.c): while it is open,
  * eve_gc and eve_close of this handle return EVE_EBUSY, and while one of
  * them runs this waits for it (then EVE_EBUSY, after about 2 s). */
+/* A snapshot is not on any thread's guard record and has no slot of its
+ * own: the process's snapshots share both (snapshot.c). */
+static int snapshot_begin(eve_domain *d, eve_txn **out) {
+  eve_txn *t = txn_new();
+  if (!t) return EVE_ENOMEM;
+  int rc = snapshot_take(d, &t->snap_epoch);
+  if (rc) {
+    txn_release(t);
+    return rc;
+  }
+  t->d = d;
+  t->flags = EVE_TXN_SNAPSHOT;
+  t->fork_gen = region_fork_gen();
+  atomic_store(&t->refs, 1);
+  *out = t;
+  return 0;
+}
+
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
-  if (!d || !out || (flags & ~(unsigned)EVE_TXN_WRITE)) return EVE_EINVAL;
+  if (!d || !out || (flags & ~(unsigned)(EVE_TXN_WRITE | EVE_TXN_SNAPSHOT)) ||
+      flags == (EVE_TXN_WRITE | EVE_TXN_SNAPSHOT))
+    return EVE_EINVAL;
+  if (flags & EVE_TXN_SNAPSHOT) return snapshot_begin(d, out);
   eve_txn *t = txn_new();
   if (!t) return EVE_ENOMEM;
   t->node.at_thread_exit = txn_end_at_thread_exit;
@@ -144,8 +166,26 @@ static void txn_free(eve_txn *t) {
   txn_release(t);
 }
 
+int eve_txn_retain(eve_txn *t) {
+  if (!t || !(t->flags & EVE_TXN_SNAPSHOT)) return EVE_EINVAL;
+  if (txn_forked(t)) return EVE_EFORKED;
+  atomic_fetch_add(&t->refs, 1);
+  return 0;
+}
+
+/* The last reference gives the snapshot's pin back; the others only count. */
+static int snapshot_end(eve_txn *t) {
+  if (atomic_fetch_sub(&t->refs, 1) > 1) return 0;
+  eve_domain *d = t->d;
+  int forked = txn_forked(t);
+  if (!forked) snapshot_release(d, t->snap_epoch);
+  txn_release(t);
+  return forked ? EVE_EFORKED : region_damage(d);
+}
+
 int eve_txn_end(eve_txn *t) {
   if (!t) return EVE_EINVAL;
+  if (t->flags & EVE_TXN_SNAPSHOT) return snapshot_end(t);
   if (txn_forked(t)) {
     txn_free(t);
     return EVE_EFORKED;

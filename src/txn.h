@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "eve.h"
 #include "guard.h"
+#include <stdatomic.h>
 
 struct eve_txn {
   eve_domain *d;
@@ -29,6 +30,8 @@ struct eve_txn {
   uint64_t swapping[8]; /* their atom cells, to refuse re-entry             */
   guard_node node;    /* on its thread's record while open (guard.c)        */
   int guarded;        /* begun by eve_txn_begin (not internally)            */
+  _Atomic uint64_t refs; /* a snapshot's references (eve_txn_retain)       */
+  uint64_t snap_epoch; /* the epoch a snapshot took (snapshot.c)             */
 };
 
 /* Record err as the txn's sticky error (the first one wins); returns
