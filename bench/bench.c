@@ -9,7 +9,7 @@
  * --only: the scenarios to run, by number (7: a stalled reader, 8:
  * oversubscribed writers).  --s7-hold: how long scenario 7's reader holds
  * its transaction (default 10 s; 2 in --quick); --s7-cap-mib: a scenario 7
- * writer stops when its file reaches this size on disk (default 4096);
+ * writer stops when its file reaches this size on disk (default 2048);
  * --s8-seconds: how long scenario 8's writers run (default 60; 3 in
  * --quick).  --baseline: scenarios 7 and 8 print this file's figures as
  * "before" beside their own, or write it when it does not exist (full runs
@@ -64,7 +64,7 @@ static bench_cfg parse(int argc, char **argv) {
   if (c.max_exp < 3 || c.max_exp > 7) usage();
   if (!c.s7_hold) c.s7_hold = c.quick ? 2 : 10;
   if (!c.s8_seconds) c.s8_seconds = c.quick ? 3 : 60;
-  if (!c.s7_cap) c.s7_cap = (uint64_t)4096 << 20;
+  if (!c.s7_cap) c.s7_cap = (uint64_t)2048 << 20;
   if (c.s7_hold < 0 || c.s7_hold > 3600 || c.s8_seconds < 0.1 || c.s8_seconds > 3600) usage();
   return c;
 }

@@ -184,8 +184,9 @@ int lm_counter_value(lm_store *s, int64_t *out);
 /* Pages in use (last_pgno + 1) * page size, and the file's allocated bytes. */
 int lm_footprint(lm_store *s, uint64_t *used_bytes, uint64_t *file_bytes, uint64_t *disk_bytes);
 const char *lm_version(void);
-/* B-tree pages (LMDB's live bytes) and freelist pages, in bytes. */
-int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes);
+/* B-tree pages (LMDB's live bytes), freelist pages and those of them that
+ * wait for the oldest reader, in bytes. */
+int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes, uint64_t *waiting_bytes);
 /* A read transaction that stays open (key 0 read in it) until _end. */
 int lm_snapshot_begin(lm_store *s);
 void lm_snapshot_end(lm_store *s);

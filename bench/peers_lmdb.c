@@ -160,27 +160,45 @@ int lm_footprint(lm_store *s, uint64_t *used_bytes, uint64_t *file_bytes, uint64
 
 /* ---- space and snapshots (scenarios 7 and 8) -------------------------------- */
 
+/* mdb_reader_list's lines are "pid thread txnid" ("-" for a slot not in a
+ * transaction): keep the smallest txnid. */
+static int oldest_reader(const char *msg, void *ctx) {
+  size_t *oldest = ctx, txnid;
+  int pid;
+  unsigned long long thr;
+  if (sscanf(msg, "%d %llx %zu", &pid, &thr, &txnid) == 3 && txnid < *oldest) *oldest = txnid;
+  return 0;
+}
+
 /* The B-tree's pages (branch + leaf + overflow of the main DB: LMDB's
- * "live" bytes) and the pages on its freelist (the sum of the free-DB
- * records' page counts, as `mdb_stat -f` counts them), in a short read
- * transaction. */
-int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes) {
+ * "live" bytes), the pages on its freelist (the sum of the free-DB
+ * records' page counts, as `mdb_stat -f` counts them) and, of those, the
+ * pages freed by transactions no older than the oldest reader's snapshot
+ * (LMDB cannot reuse them yet), in a short read transaction (whose own
+ * snapshot is the newest, so it holds nothing back). */
+int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes, uint64_t *waiting_bytes) {
   MDB_txn *t;
   MDB_stat st;
   MDB_cursor *c = NULL;
   MDB_val k, v;
+  size_t oldest = (size_t)-1;
+  mdb_reader_list(s->env, oldest_reader, &oldest);
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
   if (rc) return rc;
   rc = mdb_stat(t, s->dbi, &st);
   if (!rc)
     *tree_bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
-  uint64_t pages = 0;
-  if (!rc) rc = mdb_cursor_open(t, 0, &c); /* dbi 0: the freelist */
-  while (!rc && !(rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)))
-    if (v.mv_size >= sizeof(size_t)) pages += *(const size_t *)v.mv_data;
+  uint64_t pages = 0, waiting = 0;
+  if (!rc) rc = mdb_cursor_open(t, 0, &c); /* dbi 0: the freelist, keyed by the freeing txnid */
+  while (!rc && !(rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
+    size_t n = v.mv_size >= sizeof(size_t) ? *(const size_t *)v.mv_data : 0, id = 0;
+    if (k.mv_size == sizeof id) memcpy(&id, k.mv_data, sizeof id);
+    pages += n;
+    if (id >= oldest) waiting += n;
+  }
   if (rc == MDB_NOTFOUND) rc = 0;
   if (c) mdb_cursor_close(c);
-  if (!rc) *free_bytes = pages * st.ms_psize;
+  if (!rc) *free_bytes = pages * st.ms_psize, *waiting_bytes = waiting * st.ms_psize;
   mdb_txn_abort(t);
   return rc;
 }
