@@ -436,6 +436,12 @@ static void kv_put(const char *key, double v) {
   g_now[g_nnow++].v = v;
 }
 
+/* The baseline's path as the report names it: from the repository's docs/. */
+static const char *base_name(const char *path) {
+  const char *d = strstr(path, "/docs/");
+  return d ? d + 1 : path;
+}
+
 static double kv_base(const char *key) {
   for (int i = 0; i < g_nbase; i++)
     if (!strcmp(g_base[i].key, key)) return g_base[i].v;
@@ -599,7 +605,7 @@ static void s7_table(FILE *f, const bench_cfg *cfg, const s7_result *r, int nr) 
              "targets: file ≤ 1.5 × (live + the held version) at the end of the hold; on disk "
              "≤ 1.2 × live once the reader has ended.\n\n",
           cfg->s7_hold, CATCHUP, REUSE, fmt_bytes(b, (double)cfg->s7_cap));
-  if (base) fprintf(f, "\"before\": %s (`%s`).\n\n", g_base_what, cfg->baseline);
+  if (base) fprintf(f, "\"before\": %s (`%s`).\n\n", g_base_what, base_name(cfg->baseline));
   fputs("| |", f);
   for (int i = 0; i < nr; i++) {
     fprintf(f, " %s %s |", r[i].sys == SYS_EVE ? "**eve**" : "LMDB", exp_label(b, r[i].n));
@@ -820,6 +826,6 @@ void scen_reclaim(const bench_cfg *cfg) {
     if (base_write(cfg)) say("cannot write %s", cfg->baseline);
     else report_note("Scenarios 7 and 8: there was no baseline yet, so this run's eve figures "
                      "were written to `%s` as the \"before\" of the reclamation work (issue 11); "
-                     "later runs print them beside their own.", cfg->baseline);
+                     "later runs print them beside their own.", base_name(cfg->baseline));
   }
 }
