@@ -83,9 +83,19 @@ fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Benchmarks: eve against LMDB, Redis and a bare CAS loop, in one run; writes
-# docs/BENCHMARKS.md and docs/bench/*.png (~3 min on 2 cores).
+# docs/BENCHMARKS.md and docs/bench/*.png (~6 min on 2 cores).
+#   make bench SCEN=S7        only some scenarios (SCEN=S7,S8 or SCEN=78 for
+#                             several); the report goes to build-bench/only/
+#                             and is printed, docs/ stays untouched
+#   make bench S7_HOLD=10 S8_SECONDS=60    scenario 7's reader hold and
+#                             scenario 8's writer run time, in seconds
+comma := ,
+empty :=
+space := $(empty) $(empty)
+BENCH_ARGS = $(if $(SCEN),--only $(subst $(comma),,$(subst S,,$(subst s,,$(subst $(space),,$(SCEN)))))) \
+             $(if $(S7_HOLD),--s7-hold $(S7_HOLD)) $(if $(S8_SECONDS),--s8-seconds $(S8_SECONDS))
 bench:
-	./bench/run.sh
+	./bench/run.sh $(strip $(BENCH_ARGS))
 
 # Smoke test of the harness (--quick): it must run and print; no time is
 # asserted.  Its report goes to build-bench/quick/, docs/ stays untouched.

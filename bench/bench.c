@@ -1,8 +1,19 @@
 /* bench.c — the driver: options, the Redis server's life, the scenarios in
  * order, the report.
  *
- *   eve-bench [--quick] [--only 123456] [--max-exp E] [--work DIR]
+ *   eve-bench [--quick] [--only 12345678] [--max-exp E] [--work DIR]
  *             [--data DIR] [--out FILE] [--command TEXT] [--revision REV]
+ *             [--s7-hold SECONDS] [--s7-cap-mib MIB] [--s8-seconds SECONDS]
+ *             [--baseline FILE]
+ *
+ * --only: the scenarios to run, by number (7: a stalled reader, 8:
+ * oversubscribed writers).  --s7-hold: how long scenario 7's reader holds
+ * its transaction (default 10 s; 2 in --quick); --s7-cap-mib: a scenario 7
+ * writer stops when its file reaches this size on disk (default 2048);
+ * --s8-seconds: how long scenario 8's writers run (default 60; 3 in
+ * --quick).  --baseline: scenarios 7 and 8 print this file's figures as
+ * "before" beside their own, or write it when it does not exist (full runs
+ * of every scenario only).
  *   eve-bench --profile N:M | counter:M [--work DIR]   (a loop to run under perf)
  */
 #define _GNU_SOURCE
@@ -21,8 +32,9 @@ int bench_wants(const bench_cfg *cfg, char scenario) {
 /* ---- options ------------------------------------------------------------ */
 
 static void usage(void) {
-  fprintf(stderr, "usage: eve-bench [--quick] [--only 123456] [--max-exp E] [--work DIR]\n"
+  fprintf(stderr, "usage: eve-bench [--quick] [--only 12345678] [--max-exp E] [--work DIR]\n"
                   "                 [--data DIR] [--out FILE] [--command TEXT] [--revision REV]\n"
+                  "                 [--s7-hold S] [--s7-cap-mib M] [--s8-seconds S] [--baseline FILE]\n"
                   "       eve-bench --profile N:M | counter:M [--work DIR]\n");
   exit(2);
 }
@@ -41,11 +53,19 @@ static bench_cfg parse(int argc, char **argv) {
     else if (!strcmp(a, "--command")) c.command = v;
     else if (!strcmp(a, "--revision")) c.revision = v;
     else if (!strcmp(a, "--profile")) c.profile = v;
+    else if (!strcmp(a, "--s7-hold")) c.s7_hold = atof(v);
+    else if (!strcmp(a, "--s7-cap-mib")) c.s7_cap = strtoull(v, NULL, 10) << 20;
+    else if (!strcmp(a, "--s8-seconds")) c.s8_seconds = atof(v);
+    else if (!strcmp(a, "--baseline")) c.baseline = v;
     else usage();
     i++;
   }
   if (!c.max_exp) c.max_exp = c.quick ? 5 : 7;
   if (c.max_exp < 3 || c.max_exp > 7) usage();
+  if (!c.s7_hold) c.s7_hold = c.quick ? 2 : 10;
+  if (!c.s8_seconds) c.s8_seconds = c.quick ? 3 : 60;
+  if (!c.s7_cap) c.s7_cap = (uint64_t)2048 << 20;
+  if (c.s7_hold < 0 || c.s7_hold > 3600 || c.s8_seconds < 0.1 || c.s8_seconds > 3600) usage();
   return c;
 }
 
@@ -161,6 +181,7 @@ int main(int argc, char **argv) {
   if (bench_wants(&cfg, '3')) scen_counter(&cfg);
   if (bench_wants(&cfg, '4')) scen_writers(&cfg);
   if (bench_wants(&cfg, '6')) scen_open(&cfg);
+  scen_reclaim(&cfg); /* 7 and 8 */
   rd_server_stop();
   method_notes(&cfg);
   return report_write(&cfg) ? 1 : 0;

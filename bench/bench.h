@@ -21,9 +21,13 @@ typedef struct bench_cfg {
   const char *out_md;     /* the markdown report                          */
   const char *command;    /* the command that reproduces this run         */
   const char *revision;   /* the library's source revision (git describe) */
-  const char *only;       /* run only these scenarios, e.g. "13" (or NULL) */
+  const char *only;       /* run only these scenarios, e.g. "78" (or NULL) */
   int max_exp;            /* largest map size is 10^max_exp               */
   const char *profile;    /* --profile N:M (see bench.c)                  */
+  double s7_hold;         /* scenario 7: seconds the reader holds (10)     */
+  double s8_seconds;      /* scenario 8: seconds the writers run (60)      */
+  uint64_t s7_cap;        /* scenario 7: a writer stops at this file size  */
+  const char *baseline;   /* scenarios 7, 8: the "before" figures file     */
 } bench_cfg;
 
 int bench_wants(const bench_cfg *cfg, char scenario);
@@ -107,7 +111,7 @@ group_result run_workers(int n, const worker_ops *ops, void *arg);
 /* Sections are appended to an in-memory stream; report_write assembles the
  * file: header, target summary, sections, context and method. */
 void report_init(const bench_cfg *cfg);
-FILE *report_section(int scenario); /* markdown for scenario 1..6 */
+FILE *report_section(int scenario); /* markdown for scenario 1..8 */
 /* One row of the target table: met is 1 (met), 0 (missed) or -1 (not
  * measured); the measured text is printf-formatted. */
 void report_target(const char *scenario, const char *target, int met, const char *fmt, ...)
@@ -157,6 +161,14 @@ int ev_inc_batch_txn(ev_store *s, samples *lat, size_t n);
 /* n reads (random keys) in one txn, each timed into lat (may be NULL). */
 int ev_read_batch_txn(ev_store *s, rng *r, uint64_t nkeys, samples *lat, size_t n);
 const char *ev_err(int rc);
+/* The workload of `eve demo` (shop.c): atom "shop", one txn per order. */
+int ev_shop_init(ev_store *s, int workers);
+int ev_shop_order(ev_store *s, int w, rng *r, int64_t seq, uint64_t *attempts);
+const char *shop_item(int i);
+int shop_nitems(void);
+/* A read transaction that derefs the atom, reads key 0 and stays open. */
+typedef struct eve_txn eve_txn;
+int ev_snapshot_begin(ev_store *s, eve_txn **t);
 
 /* ---- LMDB -------------------------------------------------------------- */
 
@@ -172,6 +184,15 @@ int lm_counter_value(lm_store *s, int64_t *out);
 /* Pages in use (last_pgno + 1) * page size, and the file's allocated bytes. */
 int lm_footprint(lm_store *s, uint64_t *used_bytes, uint64_t *file_bytes, uint64_t *disk_bytes);
 const char *lm_version(void);
+/* B-tree pages (LMDB's live bytes), freelist pages and those of them that
+ * wait for the oldest reader, in bytes. */
+int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes, uint64_t *waiting_bytes);
+/* A read transaction that stays open (key 0 read in it) until _end. */
+int lm_snapshot_begin(lm_store *s);
+void lm_snapshot_end(lm_store *s);
+/* The demo's shop (scenario 8): one write txn per order. */
+int lm_shop_init(lm_store *s, int workers);
+int lm_shop_order(lm_store *s, int w, rng *r, int64_t seq);
 
 /* ---- Redis ------------------------------------------------------------- */
 
@@ -208,6 +229,7 @@ void scen_maps(const bench_cfg *cfg);     /* 1, 2 and 5 */
 void scen_counter(const bench_cfg *cfg);  /* 3 */
 void scen_writers(const bench_cfg *cfg);  /* 4 */
 void scen_open(const bench_cfg *cfg);     /* 6 */
+void scen_reclaim(const bench_cfg *cfg);  /* 7 and 8 */
 
 /* The big map (10^6 keys; 10^5 in --quick) of scenarios 4, 5 and 6. */
 uint64_t big_n(const bench_cfg *cfg);

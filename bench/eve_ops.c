@@ -229,3 +229,16 @@ int ev_footprint(ev_store *s, uint64_t *file_bytes, uint64_t *live_bytes, uint64
   *disk_bytes = disk_bytes_of(s->path);
   return 0;
 }
+
+/* ---- a held snapshot (scenario 7) ---------------------------------------- */
+
+int ev_snapshot_begin(ev_store *s, eve_txn **t) {
+  eve_val m;
+  char out[VAL_LEN + 1];
+  int rc = eve_txn_begin(s->d, EVE_TXN_READ, t);
+  if (rc) return rc;
+  rc = eve_deref(*t, s->a, &m);
+  if (!rc) rc = read_in(*t, m, 0, out);
+  if (rc) eve_txn_end(*t);
+  return rc;
+}

@@ -157,3 +157,142 @@ int lm_footprint(lm_store *s, uint64_t *used_bytes, uint64_t *file_bytes, uint64
   *disk_bytes = disk_bytes_of(path);
   return 0;
 }
+
+/* ---- space and snapshots (scenarios 7 and 8) -------------------------------- */
+
+/* mdb_reader_list's lines are "pid thread txnid" ("-" for a slot not in a
+ * transaction): keep the smallest txnid. */
+static int oldest_reader(const char *msg, void *ctx) {
+  size_t *oldest = ctx, txnid;
+  int pid;
+  unsigned long long thr;
+  if (sscanf(msg, "%d %llx %zu", &pid, &thr, &txnid) == 3 && txnid < *oldest) *oldest = txnid;
+  return 0;
+}
+
+/* The B-tree's pages (branch + leaf + overflow of the main DB: LMDB's
+ * "live" bytes), the pages on its freelist (the sum of the free-DB
+ * records' page counts, as `mdb_stat -f` counts them) and, of those, the
+ * pages freed by transactions no older than the oldest reader's snapshot
+ * (LMDB cannot reuse them yet), in a short read transaction (whose own
+ * snapshot is the newest, so it holds nothing back). */
+int lm_space(lm_store *s, uint64_t *tree_bytes, uint64_t *free_bytes, uint64_t *waiting_bytes) {
+  MDB_txn *t;
+  MDB_stat st;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  size_t oldest = (size_t)-1;
+  mdb_reader_list(s->env, oldest_reader, &oldest);
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+  if (rc) return rc;
+  rc = mdb_stat(t, s->dbi, &st);
+  if (!rc)
+    *tree_bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+  uint64_t pages = 0, waiting = 0;
+  if (!rc) rc = mdb_cursor_open(t, 0, &c); /* dbi 0: the freelist, keyed by the freeing txnid */
+  while (!rc && !(rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
+    size_t n = v.mv_size >= sizeof(size_t) ? *(const size_t *)v.mv_data : 0, id = 0;
+    if (k.mv_size == sizeof id) memcpy(&id, k.mv_data, sizeof id);
+    pages += n;
+    if (id >= oldest) waiting += n;
+  }
+  if (rc == MDB_NOTFOUND) rc = 0;
+  if (c) mdb_cursor_close(c);
+  if (!rc) *free_bytes = pages * st.ms_psize, *waiting_bytes = waiting * st.ms_psize;
+  mdb_txn_abort(t);
+  return rc;
+}
+
+/* Begin a read transaction and read key 0 in it; it stays open (the
+ * snapshot is held) until lm_snapshot_end. */
+int lm_snapshot_begin(lm_store *s) {
+  char out[VAL_LEN + 1];
+  int rc = read_begin(s);
+  return rc ? rc : get_in(s->rtxn, s->dbi, 0, out);
+}
+
+void lm_snapshot_end(lm_store *s) { mdb_txn_reset(s->rtxn); }
+
+/* ---- the demo's shop (scenario 8; see shop.c) ---------------------------- */
+
+static int shop_get(MDB_txn *t, MDB_dbi dbi, const char *key, void *val, size_t *len, size_t cap) {
+  MDB_val k = {strlen(key), (void *)key}, v;
+  int rc = mdb_get(t, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return *len = 0, 0;
+  if (rc) return rc;
+  *len = v.mv_size < cap ? v.mv_size : cap;
+  memcpy(val, v.mv_data, *len);
+  return 0;
+}
+
+static int shop_put(MDB_txn *t, MDB_dbi dbi, const char *key, const void *val, size_t len) {
+  MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+  return mdb_put(t, dbi, &k, &v, 0);
+}
+
+static int shop_bump(MDB_txn *t, MDB_dbi dbi, const char *key, int64_t delta, int64_t *now) {
+  int64_t n = 0;
+  size_t len;
+  int rc = shop_get(t, dbi, key, &n, &len, sizeof n);
+  if (!rc && len != sizeof n) n = 0;
+  n += delta;
+  if (now) *now = n;
+  return rc ? rc : shop_put(t, dbi, key, &n, sizeof n);
+}
+
+int lm_shop_init(lm_store *s, int workers) {
+  MDB_txn *t;
+  char key[64];
+  int64_t stock = 500, zero = 0;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+  if (rc) return rc;
+  for (int i = 0; i < shop_nitems() && !rc; i++) {
+    snprintf(key, sizeof key, "stock/%s", shop_item(i));
+    rc = shop_put(t, s->dbi, key, &stock, sizeof stock);
+    snprintf(key, sizeof key, "sold/%s", shop_item(i));
+    if (!rc) rc = shop_put(t, s->dbi, key, &zero, sizeof zero);
+    snprintf(key, sizeof key, "restock/%s", shop_item(i));
+    if (!rc) rc = shop_put(t, s->dbi, key, &zero, sizeof zero);
+  }
+  if (!rc) rc = shop_put(t, s->dbi, "orders", &zero, sizeof zero);
+  for (int w = 0; w < workers && !rc; w++) {
+    snprintf(key, sizeof key, "workers/%d", w);
+    rc = shop_put(t, s->dbi, key, &zero, sizeof zero);
+    snprintf(key, sizeof key, "recent/%d", w);
+    if (!rc) rc = shop_put(t, s->dbi, key, &zero, 0);
+  }
+  return rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+}
+
+/* One order, the reads and writes of shop.c's place_order, in one write txn. */
+int lm_shop_order(lm_store *s, int w, rng *r, int64_t seq) {
+  uint64_t x = rng_next(r);
+  int item = (int)(x % (uint64_t)shop_nitems());
+  int64_t qty = 1 + (int64_t)((x >> 8) % 3), have = 0, recent[9];
+  char key[64];
+  size_t len;
+  MDB_txn *t;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+  if (rc) return rc;
+  snprintf(key, sizeof key, "stock/%s", shop_item(item));
+  rc = shop_get(t, s->dbi, key, &have, &len, sizeof have);
+  if (!rc && have < qty) {
+    snprintf(key, sizeof key, "restock/%s", shop_item(item));
+    rc = shop_bump(t, s->dbi, key, 100, NULL);
+    have += 100;
+  }
+  have -= qty;
+  snprintf(key, sizeof key, "stock/%s", shop_item(item));
+  if (!rc) rc = shop_put(t, s->dbi, key, &have, sizeof have);
+  snprintf(key, sizeof key, "sold/%s", shop_item(item));
+  if (!rc) rc = shop_bump(t, s->dbi, key, qty, NULL);
+  if (!rc) rc = shop_bump(t, s->dbi, "orders", 1, NULL);
+  snprintf(key, sizeof key, "workers/%d", w);
+  if (!rc) rc = shop_bump(t, s->dbi, key, 1, NULL);
+  snprintf(key, sizeof key, "recent/%d", w);
+  if (!rc) rc = shop_get(t, s->dbi, key, recent, &len, 8 * sizeof recent[0]);
+  size_t n = len / sizeof recent[0];
+  recent[n++] = (int64_t)w * 1000000000 + seq;
+  if (!rc) rc = shop_put(t, s->dbi, key, n > 8 ? recent + 1 : recent, (n > 8 ? 8 : n) * sizeof recent[0]);
+  return rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
+}

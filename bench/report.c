@@ -18,7 +18,7 @@ typedef struct target_row {
 enum { MAX_TARGETS = 32 };
 static target_row g_targets[MAX_TARGETS];
 static int g_ntargets;
-enum { NSECTIONS = 7 };  /* scenario 1..6; 0 for anything else */
+enum { NSECTIONS = 9 };  /* scenario 1..8; 0 for anything else */
 static char *g_sections[NSECTIONS], *g_notes;
 static size_t g_sections_len[NSECTIONS], g_notes_len;
 static FILE *g_sections_f[NSECTIONS], *g_notes_f;
@@ -235,7 +235,7 @@ int report_write(const bench_cfg *cfg) {
   }
   write_header(f, cfg);
   write_targets(f);
-  for (int i = 1; i <= NSECTIONS; i++) /* 1..6, then 0 */
+  for (int i = 1; i <= NSECTIONS; i++) /* 1..8, then 0 */
     fwrite(g_sections[i % NSECTIONS], 1, g_sections_len[i % NSECTIONS], f);
   write_context(f);
   fprintf(f, "## Method and notes\n\n%s\n", g_notes ? g_notes : "");
