@@ -49,8 +49,8 @@
  * Nothing reads a free block past its link word, so zeros there are never
  * mistaken for data; and because a store into a hole on a full disk is a
  * SIGBUS (docs/RECLAMATION.md, F15), every path that writes a punched block
- * backs it first with fallocate(0): allocating it, carving a chunk out of
- * it, and writing the headers of the blocks it is cut into.  If that fails
+ * backs it first with fallocate (KEEP_SIZE): allocating it, carving a chunk
+ * out of it, and writing the headers of the blocks it is cut into.  If that fails
  * the block goes back to its list, still punched, and the allocation is
  * EVE_ENOSPC.  Punching pays only where space stays free: on this 2-core VM
  * a punch, the fallocate that backs the pages again and the page faults of
