@@ -612,16 +612,35 @@ static int alloc_small(eve_domain *d, unsigned *c, uint64_t *off) {
   return tc_carve(tc, c, off);
 }
 
+/* Backing the punched block on top of class c's list failed (a full
+ * disk): look a few blocks deeper for one that stayed backed (the spare
+ * the surplus blocks were punched on top of).  Returns 1 with *off set;
+ * every other block goes back, in its order. */
+static int pop_backed(eve_domain *d, unsigned c, uint64_t *off) {
+  uint64_t b[8];
+  unsigned n = stack_pop_batch(d, c, b, 8), pick = n;
+  for (unsigned i = 0; i < n && pick == n; i++)
+    if (!is_punched(d, b[i])) pick = i;
+  for (unsigned i = n; i-- > 0;)
+    if (i != pick) stack_push_chain(d, c, b[i], b[i]);
+  if (pick == n) return 0;
+  *off = b[pick];
+  return 1;
+}
+
 /* A large block: from its class's list (backed again first if punched),
  * else from the bump pointer.  A punched block that cannot be backed (a
- * full disk) goes back to its list, and the allocation tries the space the
- * file already reserved past the bump pointer; if that fails too it is
- * EVE_ENOSPC, never a SIGBUS later. */
+ * full disk) goes back to its list; a backed block a little deeper in the
+ * list serves instead, else the space the file already reserved past the
+ * bump pointer; if that fails too it is EVE_ENOSPC, never a SIGBUS later. */
 static int alloc_large(eve_domain *d, unsigned c, uint64_t *off) {
   if (stack_pop_batch(d, c, off, 1) != 1) return bump_claim(d, alloc_class_size(c), off);
   int rc = back_block(d, *off, c);
   if (!rc) return 0;
-  stack_push_chain(d, c, *off, *off);
+  uint64_t punched = *off;
+  int found = pop_backed(d, c, off);
+  stack_push_chain(d, c, punched, punched);
+  if (found) return 0;
   return bump_claim(d, alloc_class_size(c), off) ? rc : 0;
 }
 

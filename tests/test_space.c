@@ -451,9 +451,9 @@ static int try_blob(eve_domain *d, const char *name, size_t bytes, char fill) {
 }
 
 /* A large allocation pops a punched block of its class; on a full disk
- * backing it fails, the block goes back to its list and the allocation
- * is EVE_ENOSPC (once the space reserved past the bump pointer is used up
- * too).  Committed blobs are intact; with room again the punched blocks
+ * backing it fails, the block goes back to its list, the backed spare
+ * under it serves instead, and once none is left (and the space reserved
+ * past the bump pointer is used up too) the allocation is EVE_ENOSPC.  Committed blobs are intact; with room again the punched blocks
  * serve. */
 Test(space, punched_large_block_on_a_full_disk_is_enospc, .timeout = 120,
      .fini = unmount_small_disk) {
@@ -475,6 +475,7 @@ Test(space, punched_large_block_on_a_full_disk_is_enospc, .timeout = 120,
   eve_stats full = stats(d);
   log_stats("disk full", &full);
   cr_assert_eq(rc, EVE_ENOSPC, "stopped with %s after %u blobs", eve_err_name(rc), n);
+  cr_assert_geq(n, 1, "the spare that stayed backed served first");
   cr_assert_gt(full.punched_bytes, 0, "a punched block remained: it could not be backed");
   for (unsigned i = 0; i < n; i++) {
     snprintf(name, sizeof name, "new%u", i);
