@@ -555,7 +555,12 @@ typedef struct eve_stats {
   uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
   int64_t oldest_pin_pid;   /* its process, 0 if none                          */
   int64_t oldest_pin_tid;   /* the thread that began it (Linux tid), 0 if none */
-  uint64_t reserved[8];     /* zero: room for more without an ABI break       */
+  uint64_t disk_bytes;      /* bytes the file occupies on its file system
+                               (st_blocks * 512; of an in-memory domain, the
+                               memory): below file_bytes once free pages went
+                               back (hole punching, docs/DESIGN.md)          */
+  uint64_t punched_bytes;   /* of free_bytes, the pages given back (holes)   */
+  uint64_t reserved[6];     /* zero: room for more without an ABI break       */
 } eve_stats;
 /* Space and readers of the domain, for monitoring.  It begins a read
  * transaction, and ending one may run a reclamation pass: eve_stats_get
@@ -610,8 +615,13 @@ typedef struct eve_gc_report {
  * of the handle can begin (eve_txn_begin waits for it).  A domain
  * whose marking meets damage is left untouched (EVE_ECORRUPT): sweeping it
  * would free blocks that only look unreachable because of the damage.
+ * Long free runs go back to the file system (holes: eve_stats disk_bytes
+ * falls, file_bytes stays).  EVE_ENOSPC: the disk is full and a page
+ * that a new free block's header goes in could not be backed; the
+ * collection is complete but for that block, which stays unusable (a
+ * leak) until the next one.
  * Errors: EVE_EBUSY, EVE_ECORRUPT, EVE_ETXN (read-only domain), EVE_ENOMEM,
- * EVE_EINVAL, EVE_ETRUNC. */
+ * EVE_ENOSPC, EVE_EINVAL, EVE_ETRUNC. */
 EVE_API int eve_gc(eve_domain *d, eve_gc_report *out);
 
 /* ------------------------------------------------------------------------

@@ -69,6 +69,9 @@ enum blk_state { BLK_FREE = 0, BLK_LIVE = 1, BLK_RETIRED = 2 };
 #define BLK_UNCONFIRMED 8u /* a fresh new root whose commit is about to CAS
                               (commit.c, "journals"); cleared by whoever
                               next finds the block published */
+#define BLK_PUNCHED 16u    /* a FREE block whose interior pages may be holes
+                              (alloc.c, "punched blocks"): backed again
+                              before the block or a chunk of it is used */
 #define BLK_COUNT_SHIFT 8
 #define BLK_COUNT_MAX 0xFFFFFFu
 #define META_STATE(m) ((unsigned)((m) & BLK_STATE_MASK))
@@ -154,11 +157,16 @@ void alloc_for_each_free(eve_domain *d, void (*fn)(void *ctx, uint64_t off), voi
 /* For the collector, with the domain held exclusively: forget every free
  * list, cache, chunk and retire buffer; then hand unused ranges back. */
 void alloc_reset(eve_domain *d);
-void alloc_release_range(eve_domain *d, uint64_t off, uint64_t len);
+/* The collector's gaps: cut into free blocks, the long ones large and
+ * punched.  0, or the first error backing a page it had to write (a full
+ * disk): that piece stays out of the free lists (a leak until the next
+ * collection), the others are free. */
+int alloc_release_range(eve_domain *d, uint64_t off, uint64_t len);
 
 /* Statistics from the free lists (walks them: for tests and stats only). */
 typedef struct alloc_stats {
   uint64_t free_blocks, free_bytes;  /* on shared free lists and in caches  */
+  uint64_t punched_bytes;            /* of those, pages given back (holes)  */
 } alloc_stats;
 int alloc_stats_get(eve_domain *d, alloc_stats *out);
 

@@ -70,14 +70,21 @@ static void rebuild_cells(chk *c) {
   }
 }
 
-static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
+/* Every gap becomes free blocks; the long ones go back to the file system
+ * (alloc.c, "punched blocks"), the last one too: the file keeps its size
+ * and bump stays (docs/DESIGN.md, "Space back to the file system").
+ * Returns 0, or the first error backing a page for a new header (a full
+ * disk): that piece stays a leak until the next collection. */
+static int sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
   eve_domain *d = c->d;
   uint64_t at = d->heap_start, end = atomic_load(&d->hdr->bump);
+  int err = 0;
   for (size_t i = 0; i <= n; i++) {
     uint64_t next = i < n ? live[i] : end;
     if (next > at) {
       rep->reclaimed_bytes += next - at;
-      alloc_release_range(d, at, next - at);
+      int rc = alloc_release_range(d, at, next - at);
+      if (rc && !err) err = rc;
     }
     if (i < n) {
       const blk *b = region_ptr(d, live[i]);
@@ -87,6 +94,7 @@ static void sweep(chk *c, const uint64_t *live, size_t n, eve_gc_report *rep) {
       if (live[i] + size > at) at = live[i] + size;
     }
   }
+  return err;
 }
 
 #ifdef EVE_TEST_HOOKS
@@ -128,7 +136,7 @@ static int gc_locked(eve_domain *d, eve_gc_report *rep, int yielding) {
     else {
       alloc_reset(d);
       recount(&c);
-      sweep(&c, live, n, rep);
+      rc = sweep(&c, live, n, rep); /* an error here: a leak, nothing lost */
       rebuild_cells(&c);
       rep->reclaimed_bytes = rep->reclaimed_bytes > before.free_bytes
                                  ? rep->reclaimed_bytes - before.free_bytes : 0;

@@ -127,6 +127,51 @@ int region_grow(eve_domain *d, uint64_t end) {
   return 0;
 }
 
+/* ---- space back to the file system, and backed again ------------------- */
+
+/* Is [off, off+len) inside the heap as the file has it backed?  A range
+ * computed from a damaged block must never reach fallocate. */
+static int in_heap(eve_domain *d, uint64_t off, uint64_t len) {
+  uint64_t end = off + len;
+  return end >= off && off >= d->heap_start && end <= atomic_load(&d->hdr->size);
+}
+
+int region_punch(eve_domain *d, uint64_t off, uint64_t len) {
+  if (d->read_only) return EVE_EACCESS; /* never: its mapping cannot even free */
+  int damage = region_damage(d);        /* the mapping is zeros: never touch the file */
+  if (damage) return damage;
+  if (!len) return 0;
+  if (!in_heap(d, off, len)) return EVE_ECORRUPT;
+  for (;;) {
+    if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+      return 0;
+    if (errno != EINTR) return errno_to_eve(errno);
+  }
+}
+
+int region_back(eve_domain *d, uint64_t off, uint64_t len) {
+  int damage = region_damage(d);
+  if (damage) return damage;
+  if (!len) return 0;
+  if (!in_heap(d, off, len)) return EVE_ECORRUPT;
+  for (;;) {
+    /* KEEP_SIZE: backing never makes the file longer, whatever it is asked */
+    if (fallocate(d->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) return 0;
+    if (errno == EINTR) continue;
+    /* No fallocate, hence no F15 guarantee on this file system at all
+     * (growth falls back to posix_fallocate), and it punched nothing
+     * either: region_punch fails there first. */
+    if (errno == EOPNOTSUPP) return 0;
+    return errno_to_eve(errno);
+  }
+}
+
+uint64_t region_disk_bytes(eve_domain *d) {
+  struct stat st;
+  if (fstat(d->fd, &st) != 0) return 0;
+  return (uint64_t)st.st_blocks * 512u;
+}
+
 /* ---- validation of an existing file ------------------------------------ */
 
 /* The immutable part of the header, read with pread before anything is

@@ -181,6 +181,21 @@ static inline void *region_ptr(eve_domain *d, uint64_t off) { return d->base + o
  * Returns 0, EVE_ENOSPC, EVE_EFULL or EVE_EIO. */
 int region_grow(eve_domain *d, uint64_t end);
 
+/* Give the pages [off, off+len) (page aligned, inside the file, free
+ * space) back to the file system: fallocate(PUNCH_HOLE | KEEP_SIZE).  The
+ * file keeps its size; the pages read as zeros and cost no disk until
+ * written.  0, or an error (a read-only or damaged handle, a file system
+ * that cannot punch): then nothing changed. */
+int region_punch(eve_domain *d, uint64_t off, uint64_t len);
+/* Back [off, off+len) (inside the file) with real blocks again before it is
+ * written, as growth does (docs/RECLAMATION.md, F15): a store into a hole on
+ * a full disk would be SIGBUS.  Never changes data.  0, EVE_ENOSPC, EVE_EIO
+ * or the damage. */
+int region_back(eve_domain *d, uint64_t off, uint64_t len);
+/* Bytes the file occupies on its file system (st_blocks * 512; for an
+ * in-memory domain, the memory), or 0 if fstat fails. */
+uint64_t region_disk_bytes(eve_domain *d);
+
 /* Open the file at `path` as o->flags ask (creating it atomically where
  * allowed), or create an in-memory domain, and validate its header; the
  * descriptor in *fd_out.  Map it (nothing read through the mapping yet:

@@ -12,6 +12,9 @@
 #include "epoch.h"
 #include "value.h"
 
+/* New fields take reserved words: the struct keeps its size (the ABI). */
+_Static_assert(sizeof(eve_stats) == 17 * sizeof(uint64_t), "eve_stats keeps its size");
+
 /* A pending entry is no retirement yet: its commit has not decided (if it
  * loses, the block lives on, doomed). */
 static int pending(const retire_entry *r) { return (r->tag & TAG_PENDING_BIT) != 0; }
@@ -53,7 +56,9 @@ static int stats_get(eve_domain *d, eve_stats *out) {
   int rc = alloc_stats_get(d, &st);
   if (rc) return rc;
   out->file_bytes = atomic_load(&d->hdr->size);
+  out->disk_bytes = region_disk_bytes(d);
   out->free_bytes = st.free_bytes;
+  out->punched_bytes = st.punched_bytes;
   out->retired_bytes = stats_retired_bytes(d);
   uint64_t used = atomic_load(&d->hdr->bump) - d->heap_start;
   uint64_t gone = st.free_bytes + out->retired_bytes;

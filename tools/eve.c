@@ -485,17 +485,19 @@ static int cmd_stats(const cli_args *a) {
   int rc = cli_open(a->pos[0], OPEN_READ, &s.d, &s.read_only);
   if (rc) return end_session(&s, rc);
   if ((rc = eve_stats_get(s.d, &st))) return end_session(&s, cli_fail_rc(rc, "stats"));
-  const struct { const char *k; uint64_t v; } f[] = {
-    {"file-bytes", st.file_bytes},       {"live-bytes", st.live_bytes},
-    {"free-bytes", st.free_bytes},       {"retired-bytes", st.retired_bytes},
-    {"atoms", st.atoms},                 {"readers", st.readers},
-    {"oldest-pin-ms", st.oldest_pin_ms}, {"oldest-pin-pid", (uint64_t)st.oldest_pin_pid},
-    {"oldest-pin-tid", (uint64_t)st.oldest_pin_tid},
+  const struct { const char *k; uint64_t v; int is_signed; } f[] = {
+    {"file-bytes", st.file_bytes, 0},       {"disk-bytes", st.disk_bytes, 0},
+    {"live-bytes", st.live_bytes, 0},       {"free-bytes", st.free_bytes, 0},
+    {"punched-bytes", st.punched_bytes, 0}, {"retired-bytes", st.retired_bytes, 0},
+    {"atoms", st.atoms, 0},                 {"readers", st.readers, 0},
+    {"oldest-pin-ms", st.oldest_pin_ms, 0},
+    {"oldest-pin-pid", (uint64_t)st.oldest_pin_pid, 1}, /* a pid and a tid are signed */
+    {"oldest-pin-tid", (uint64_t)st.oldest_pin_tid, 1},
   };
   fputc('{', stdout);
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     const char *sep = i ? (a->json ? "," : ", ") : "";
-    if (i >= 7) /* a pid and a tid are signed */
+    if (f[i].is_signed)
       printf(a->json ? "%s\"%s\":%" PRId64 : "%s:%s %" PRId64, sep, f[i].k, (int64_t)f[i].v);
     else
       printf(a->json ? "%s\"%s\":%" PRIu64 : "%s:%s %" PRIu64, sep, f[i].k, f[i].v);

@@ -324,7 +324,7 @@ expect_ok "the recreated atom" "2" get "$L" a
 # ---------------------------------------------------------------- stats, check, gc
 run stats "$D"
 check "stats exits 0" [ "$rc" -eq 0 ]
-check "stats has the integer fields" bash -c 'for k in file-bytes live-bytes free-bytes retired-bytes atoms readers; do printf "%s" "$0" | grep -Eq ":$k [0-9]+" || exit 1; done' "$out"
+check "stats has the integer fields" bash -c 'for k in file-bytes disk-bytes live-bytes free-bytes punched-bytes retired-bytes atoms readers; do printf "%s" "$0" | grep -Eq ":$k [0-9]+" || exit 1; done' "$out"
 check "stats is one line" [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]
 run stats "$D" --json
 check "stats --json" bash -c 'printf "%s" "$0" | grep -Eq "^\{\"file-bytes\":[0-9]+,.*\"atoms\":[0-9]+"' "$out"
