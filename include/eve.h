@@ -549,7 +549,8 @@ typedef struct eve_stats {
   uint64_t file_bytes;      /* size of the file                                */
   uint64_t live_bytes;      /* allocated blocks not free and not retired       */
   uint64_t free_bytes;      /* on free lists (and this process's caches)       */
-  uint64_t retired_bytes;   /* retired by this process, waiting for readers     */
+  uint64_t retired_bytes;   /* retired, waiting for readers (every process's
+                               retire logs and the shared batches)            */
   uint64_t atoms;           /* number of atoms                                 */
   uint64_t readers;         /* transactions pinned now, in all processes        */
   uint64_t oldest_pin_ms;   /* age of the oldest pin, 0 if none                */
@@ -560,7 +561,9 @@ typedef struct eve_stats {
                                memory): below file_bytes once free pages went
                                back (hole punching, docs/DESIGN.md)          */
   uint64_t punched_bytes;   /* of free_bytes, the pages given back (holes)   */
-  uint64_t reserved[6];     /* zero: room for more without an ABI break       */
+  uint64_t snapshots;       /* live snapshots of this process on this handle
+                               (EVE_TXN_SNAPSHOT); they hold one of `readers` */
+  uint64_t reserved[5];     /* zero: room for more without an ABI break       */
 } eve_stats;
 /* Space and readers of the domain, for monitoring.  It begins a read
  * transaction, and ending one may run a reclamation pass: eve_stats_get

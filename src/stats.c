@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "epoch.h"
+#include "snapshot.h"
 #include "value.h"
 
 /* New fields take reserved words: the struct keeps its size (the ABI). */
@@ -67,6 +68,7 @@ static int stats_get(eve_domain *d, eve_stats *out) {
   out->oldest_pin_ms = es.oldest_pin_ms;
   out->oldest_pin_pid = es.oldest_pin_pid;
   out->oldest_pin_tid = es.oldest_pin_tid;
+  out->snapshots = snapshot_count(d);
   eve_txn *t;
   rc = txn_begin_internal(d, EVE_TXN_READ, &t);
   if (rc == EVE_ESLOTS) {

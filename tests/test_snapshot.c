@@ -112,6 +112,7 @@ Test(snapshot, a_hundred_thousand_snapshots_share_one_slot) {
   }
   eve_stats st = stats(d);
   cr_assert_eq(st.readers, 1, "%zu snapshots pin one slot, not %llu", n, (unsigned long long)st.readers);
+  cr_assert_eq(st.snapshots, n, "eve_stats counts %zu snapshots: %llu", n, (unsigned long long)st.snapshots);
   swaps(d, a, 300);
   uint64_t seed = t_seed(7), rng = seed;
   for (size_t i = n; i > 1; i--) { /* release in random order */
@@ -131,6 +132,7 @@ Test(snapshot, a_hundred_thousand_snapshots_share_one_slot) {
   swaps(d, a, 200); /* passes run as writers end their transactions */
   st = stats(d);
   cr_assert_eq(st.readers, 0);
+  cr_assert_eq(st.snapshots, 0);
   cr_assert_eq(st.retired_bytes, 0, "%llu bytes still retired", (unsigned long long)st.retired_bytes);
   t_assert_exact(d, "after 100,000 snapshots");
   free(snaps), free(vals), free(want);
