@@ -627,6 +627,19 @@ typedef struct eve_gc_report {
  * EVE_ENOSPC, EVE_EINVAL, EVE_ETRUNC. */
 EVE_API int eve_gc(eve_domain *d, eve_gc_report *out);
 
+/* Give free space back to the file system online, beside other processes
+ * and threads: reclaim what the grace period allows, then merge the free
+ * blocks of the shared free lists with their free neighbours and return
+ * the whole pages of long runs (hole punching), so on-disk bytes fall
+ * after a burst of garbage (say once a long reader has ended) without
+ * eve_gc's exclusive access.  Nothing reachable is touched, and the file
+ * keeps its size.  Costs O(n log n) in free blocks and 16 bytes of process
+ * memory per free block; blocks in thread caches (this or other processes')
+ * are not seen.  *disk_freed (may be NULL): how far disk_bytes fell.
+ * Errors: EVE_EINVAL, EVE_ETXN (read-only domain), EVE_ENOMEM (the lists
+ * are left as they were), EVE_EBUSY, EVE_ETRUNC. */
+EVE_API int eve_trim(eve_domain *d, uint64_t *disk_freed);
+
 /* ------------------------------------------------------------------------
  * Text: EDN and JSON
  * ---------------------------------------------------------------------- */

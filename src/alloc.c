@@ -779,6 +779,113 @@ int alloc_release_range(eve_domain *d, uint64_t off, uint64_t len) {
   return release_range(d, off, len, how);
 }
 
+/* ---- trimming: free lists coalesced, whole pages given back ------------------
+ * A burst of garbage reclaimed online (a long reader ends) leaves its space
+ * as small free blocks scattered over the size-class lists: free, but never
+ * a whole page the file system can take back, and eve_gc, which rebuilds
+ * the lists from the gaps, needs every other process detached.  Trimming
+ * does online what the collector's sweep does: it takes every shared list
+ * whole (one CAS each; allocations meanwhile are served by thread caches
+ * and the bump pointer), sorts the blocks by offset, merges neighbours into
+ * runs and cuts each run of several blocks again (release_range: long runs
+ * into punched large blocks).  Only the free blocks are touched, and they
+ * are this thread's from the take to the push: nothing reachable moves.
+ * The run's header pages are backed before any is written (F15), so a full
+ * disk puts the run's blocks back as they were. */
+
+typedef struct trim_blk { uint64_t off; unsigned cls; } trim_blk;
+
+static int cmp_trim_blk(const void *a, const void *b) {
+  uint64_t x = ((const trim_blk *)a)->off, y = ((const trim_blk *)b)->off;
+  return (x > y) - (x < y);
+}
+
+/* Take class cls's whole list: its first block, or 0. */
+static uint64_t stack_take_all(eve_domain *d, unsigned cls) {
+  eve_stack_head *h = &d->hdr->free_heads[cls];
+  uint64_t off, tag;
+  do load_head(h, &off, &tag);
+  while (off && !cas_head(h, off, tag, 0, tag + 1));
+  return off;
+}
+
+typedef struct trim_set { trim_blk *v; size_t n, cap; } trim_set;
+
+static int trim_add(trim_set *t, uint64_t off, unsigned cls) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4096;
+    trim_blk *v = realloc(t->v, cap * sizeof *v);
+    if (!v) return EVE_ENOMEM;
+    t->v = v;
+    t->cap = cap;
+  }
+  t->v[t->n++] = (trim_blk){off, cls};
+  return 0;
+}
+
+/* Every block of every shared list, into t.  A damaged chain is cut (the
+ * rest leaks until the collector runs), as a pop would; out of memory, what
+ * was taken and not recorded goes back as it was. */
+static int trim_take(eve_domain *d, trim_set *t) {
+  uint64_t limit = atomic_load(&d->hdr->bump) / BLK_MIN + 1; /* cycle guard */
+  for (unsigned c = 0; c < EVE_NCLASSES; c++) {
+    uint64_t off = stack_take_all(d, c), steps = 0;
+    while (off && steps++ <= limit && valid_free_entry(d, off, c) && looks_free(d, off, c)) {
+      uint64_t next = __atomic_load_n(link_word(d, off), __ATOMIC_RELAXED);
+      if (trim_add(t, off, c)) {
+        uint64_t last = off;
+        while (next && valid_free_entry(d, next, c) && looks_free(d, next, c) && steps++ <= limit)
+          last = next, next = __atomic_load_n(link_word(d, next), __ATOMIC_RELAXED);
+        __atomic_store_n(link_word(d, last), 0, __ATOMIC_RELAXED);
+        stack_push_chain(d, c, off, last);
+        return EVE_ENOMEM;
+      }
+      off = next;
+    }
+  }
+  return 0;
+}
+
+static void trim_put_back(eve_domain *d, const trim_blk *v, size_t n) {
+  for (size_t i = 0; i < n; i++) stack_push_chain(d, v[i].cls, v[i].off, v[i].off);
+}
+
+/* Re-cut the run v[0..n) (neighbours, in address order) if that merges
+ * anything; else put its one block back. */
+static void trim_run(eve_domain *d, const trim_blk *v, size_t n, uint64_t *merged) {
+  uint64_t off = v[0].off, len = v[n - 1].off + alloc_class_size(v[n - 1].cls) - off;
+  if (n == 1) {
+    trim_put_back(d, v, 1);
+    return;
+  }
+  /* a run holds holes only inside punched blocks, which are long */
+  unsigned how = len >= PUNCH_MIN ? REL_HOLES | REL_PUNCH : 0;
+  if (how && release_back(d, off, len) != 0) { /* a full disk: leave it as it was */
+    trim_put_back(d, v, n);
+    return;
+  }
+  (void)release_range(d, off, len, how); /* backed just now: cannot fail */
+  *merged += len;
+}
+
+int alloc_trim(eve_domain *d, uint64_t *merged_bytes) {
+  trim_set t = {0};
+  *merged_bytes = 0;
+  int rc = trim_take(d, &t);
+  if (rc) {
+    trim_put_back(d, t.v, t.n);
+    free(t.v);
+    return rc;
+  }
+  if (t.n) qsort(t.v, t.n, sizeof *t.v, cmp_trim_blk);
+  for (size_t i = 0, j; i < t.n; i = j) {
+    for (j = i + 1; j < t.n && t.v[j - 1].off + alloc_class_size(t.v[j - 1].cls) == t.v[j].off; j++) {}
+    trim_run(d, t.v + i, j - i, merged_bytes);
+  }
+  free(t.v);
+  return 0;
+}
+
 void alloc_reset(eve_domain *d) {
   pthread_mutex_lock(&d->lock);
   for (struct tcache *tc = d->caches; tc; tc = tc->next) {

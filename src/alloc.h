@@ -163,6 +163,12 @@ void alloc_reset(eve_domain *d);
  * collection), the others are free. */
 int alloc_release_range(eve_domain *d, uint64_t off, uint64_t len);
 
+/* Coalesce the shared free lists online: neighbouring free blocks merge
+ * into runs, cut again, long ones into punched large blocks (alloc.c,
+ * "trimming").  *merged_bytes: the bytes of the runs re-cut.  0, or
+ * EVE_ENOMEM (then every list is as it was). */
+int alloc_trim(eve_domain *d, uint64_t *merged_bytes);
+
 /* Statistics from the free lists (walks them: for tests and stats only). */
 typedef struct alloc_stats {
   uint64_t free_blocks, free_bytes;  /* on shared free lists and in caches  */

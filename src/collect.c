@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "cell.h"
 #include "epoch.h"
+#include "guard.h"
 #include "mark.h"
 
 static int cmp_u64(const void *a, const void *b) {
@@ -166,6 +167,27 @@ int eve_gc(eve_domain *d, eve_gc_report *out) {
   rc = region_error(d, rc);
   guard_exclusive_end(d, 0);
   if (!rc && out) *out = rep;
+  return rc;
+}
+
+/* Not the collector: only free blocks are touched (alloc.c, "trimming"),
+ * so it needs no exclusive access, only the handle held like any call. */
+int eve_trim(eve_domain *d, uint64_t *disk_freed) {
+  if (!d) return EVE_EINVAL;
+  if (disk_freed) *disk_freed = 0;
+  guard_node call = {0};
+  int rc = guard_enter(d, &call);
+  if (rc) return rc;
+  if (d->read_only) rc = EVE_ETXN;
+  else {
+    epoch_reclaim(d);
+    uint64_t before = region_disk_bytes(d), merged;
+    rc = alloc_trim(d, &merged);
+    uint64_t after = region_disk_bytes(d);
+    if (!rc && disk_freed) *disk_freed = before > after ? before - after : 0;
+  }
+  rc = region_error(d, rc);
+  guard_leave(&call);
   return rc;
 }
 

@@ -556,6 +556,20 @@ static int cmd_gc(const cli_args *a) {
   return end_session(&s, 0);
 }
 
+/* Online, beside other processes: unlike gc it needs no exclusive access. */
+static int cmd_trim(const cli_args *a) {
+  session s = {0};
+  uint64_t back = 0;
+  int rc = cli_open(a->pos[0], OPEN_EXISTING, &s.d, NULL);
+  if (rc) return end_session(&s, rc);
+  if ((rc = eve_trim(s.d, &back)) != 0) return end_session(&s, cli_fail_rc(rc, "trim"));
+  eve_stats st;
+  if ((rc = eve_stats_get(s.d, &st)) != 0) return end_session(&s, cli_fail_rc(rc, "trim"));
+  printf("{:disk-freed %" PRIu64 ", :disk-bytes %" PRIu64 ", :file-bytes %" PRIu64 "}\n", back,
+         st.disk_bytes, st.file_bytes);
+  return end_session(&s, 0);
+}
+
 /* One map {"name" value ...}, printed piece by piece: a read transaction
  * cannot build the map, and it need not be built to be printed. */
 static int cmd_export(const cli_args *a) {
@@ -736,6 +750,7 @@ static const command COMMANDS[] = {
   {"check", 1, 1, 0, cmd_check, "check DB",
    "full verification; exit 0 when sound, 1 with the problems printed"},
   {"gc", 1, 1, 0, cmd_gc, "gc DB", "full collection (needs exclusive access); prints what it reclaimed"},
+  {"trim", 1, 1, 0, cmd_trim, "trim DB", "give free pages back to the file system, online; prints how far on-disk bytes fell"},
   {"export", 1, 1, OPT_JSON, cmd_export, "export DB [--json]", "every atom as one map {\"name\" value ...}"},
   {"import", 2, 2, 0, cmd_import, "import DB FILE",
    "reset each atom named in FILE, a map {\"name\" value ...} (FILE - is stdin)"},

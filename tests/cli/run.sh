@@ -593,6 +593,11 @@ wpid=$!
 BG_PIDS+=("$wpid")
 wait_lines "$T/watch4.out" 1 10 # attached once it has printed
 expect_err "gc while another process has the domain open" 1 "busy|EBUSY" gc "$W"
+# trim is online: it runs beside the watcher
+run trim "$W"
+trim_re='^\{:disk-freed [0-9]+, :disk-bytes [0-9]+, :file-bytes [0-9]+\}$'
+if [ "$rc" -eq 0 ] && [[ "$out" =~ $trim_re ]]; then ok "trim while another process has the domain open"
+else not_ok "trim while another process has the domain open" "rc=$rc out='$out' err='$err'"; fi
 kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
 run get "$W" other
