@@ -542,6 +542,24 @@ Test(compact, errors_leave_no_destination) {
   t_rmdir(dir);
 }
 
+/* The caller may hold the source open (quiet) in the same process. */
+Test(compact, the_source_may_be_open_in_this_process) {
+  char *dir = t_tmpdir();
+  char *src = t_path(dir, "src.eve"), *dst = t_path(dir, "dst.eve");
+  small_domain(src);
+  eve_domain *d = open_file(src);
+  eve_compact_report r;
+  EVE_OK(eve_compact(src, dst, NULL, &r));
+  cr_assert_eq(r.atoms, 3);
+  eve_domain *c = open_file(dst);
+  assert_same_atoms(d, c);
+  t_assert_exact(c, "the copy");
+  t_assert_exact(d, "the source after its compaction");
+  EVE_OK(eve_close(c));
+  EVE_OK(eve_close(d));
+  t_rmdir(dir);
+}
+
 /* The words of block off of d (a file domain open read-write). */
 static uint64_t *words_of(eve_domain *d, uint64_t off) { return region_ptr(d, off); }
 
