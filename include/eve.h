@@ -597,8 +597,10 @@ typedef struct eve_compact_report {
 /* Write a minimal copy of the domain file src_path to dst_path (as
  * `mdb_copy -c`): every atom with its current value and nothing else (no
  * free, retired or unreachable space), structural sharing kept (a value
- * two atoms or two keys share is stored once in the copy), so the copy's
- * live bytes never exceed the source's and its file holds little more.
+ * two atoms or two keys share is stored once in the copy, each block of
+ * the source's values is copied once, in its size class), so the copy's
+ * live bytes are the source's reachable ones (values, registry, atom
+ * cells) and its file holds little more.
  * The source is opened EVE_OPEN_RDONLY and not written: it needs read
  * permission only, and must not be changed while it is copied (that
  * mode's transactions do not pin).  An in-memory domain has no path and
