@@ -601,10 +601,12 @@ typedef struct eve_compact_report {
  * the source's values is copied once, in its size class), so the copy's
  * live bytes are the source's reachable ones (values, registry, atom
  * cells) and its file holds little more.
- * The source is opened EVE_OPEN_RDONLY and not written: it needs read
- * permission only, and must not be changed while it is copied (that
- * mode's transactions do not pin).  An in-memory domain has no path and
- * cannot be compacted this way.  dst_opts may be NULL: the copy gets the
+ * The source is opened read-write when the caller may write it (its
+ * values are not changed): the copy's transaction then pins, so writers
+ * may go on meanwhile and each atom is copied as one of its versions.  A
+ * source the caller may only read is opened EVE_OPEN_RDONLY, whose
+ * transactions do not pin: it must not change while it is copied.  An
+ * in-memory domain has no path and cannot be compacted this way.  dst_opts may be NULL: the copy gets the
  * source's max_size and file mode; otherwise its mode, max_size and
  * initial_size are used as eve_open reads them, and its flags must be
  * EVE_OPEN_CREATE or EVE_OPEN_NEW (the copy is always a new file).  The

@@ -53,9 +53,13 @@
  * On any failure the temporary file is removed, so DST either does not
  * exist or is the whole, checked copy.
  *
- * The source is opened EVE_OPEN_RDONLY: compaction writes nothing to it
- * and needs only read permission, but, as eve.h says of that mode, its
- * reads do not pin: the source must not be changed while it is copied.
+ * The source is opened read-write when the caller may write it, as the
+ * CLI's readers are: only then does the copy's read transaction pin, so
+ * that every version it walks stays intact however writers change the
+ * atoms meanwhile (each atom is copied as one of its versions; atoms are
+ * independent, as everywhere in eve).  Nothing of the source's values is
+ * written.  A source the caller may only read is opened EVE_OPEN_RDONLY,
+ * whose reads do not pin: it must then not change while it is copied.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -404,8 +408,12 @@ int eve_compact(const char *src_path, const char *dst_path, const eve_options *d
   memset(&k, 0, sizeof k);
   eve_options so, dopt;
   memset(&so, 0, sizeof so);
-  so.flags = EVE_OPEN_EXISTING | EVE_OPEN_RDONLY;
+  so.flags = EVE_OPEN_EXISTING; /* read-write, to pin: see the top */
   int rc = eve_open(src_path, &so, &k.src);
+  if (rc == EVE_EACCESS) {
+    so.flags = EVE_OPEN_EXISTING | EVE_OPEN_RDONLY;
+    rc = eve_open(src_path, &so, &k.src);
+  }
   if (rc) return rc;
   char *tmp = NULL;
   rc = dst_options(src_path, k.src, dst_opts, &dopt);

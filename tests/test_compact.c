@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,6 +558,90 @@ Test(compact, the_source_may_be_open_in_this_process) {
   t_assert_exact(d, "the source after its compaction");
   EVE_OK(eve_close(c));
   EVE_OK(eve_close(d));
+  t_rmdir(dir);
+}
+
+/* ---- beside a live writer --------------------------------------------------------------------- */
+
+typedef struct writer {
+  const char *path;
+  _Atomic int stop;
+  _Atomic long versions;
+} writer;
+
+static void version_text(char *buf, size_t n, long i) {
+  snprintf(buf, n, "element of version %ld, long enough to be stored in a block", i);
+}
+
+/* Atoms v and w: version i is [i s s ... s], s naming i; every version
+ * replaces the last, so its blocks are freed and reused at once. */
+static void *write_versions(void *arg) {
+  writer *w = arg;
+  eve_domain *d = open_file(w->path);
+  for (long i = 1; !atomic_load(&w->stop); i++) {
+    eve_txn *t = t_wtxn(d);
+    eve_val v = EVE_V_EMPTY_VECTOR, x;
+    char buf[96];
+    version_text(buf, sizeof buf, i);
+    EVE_OK(eve_int(t, i, &x));
+    EVE_OK(eve_vec_conj(t, v, x, &v));
+    for (int k = 0; k < 40; k++) EVE_OK(eve_vec_conj(t, v, str(t, buf), &v));
+    t_publish(d, t, i % 2 ? "v" : "w", v);
+    EVE_OK(eve_txn_end(t));
+    atomic_store(&w->versions, i);
+  }
+  EVE_OK(eve_close(d));
+  return NULL;
+}
+
+/* The copy's atom holds one whole version. */
+static void assert_one_version(eve_domain *c, const char *name) {
+  eve_txn *t;
+  EVE_OK(eve_txn_begin(c, EVE_TXN_READ, &t));
+  eve_val v = t_deref(c, t, name), x;
+  uint64_t n;
+  int64_t i;
+  EVE_OK(eve_count(t, v, &n));
+  cr_assert_eq(n, 41);
+  EVE_OK(eve_vec_nth(t, v, 0, &x));
+  EVE_OK(eve_int_get(t, x, &i));
+  char want[96];
+  version_text(want, sizeof want, (long)i);
+  for (uint64_t k = 1; k < n; k++) {
+    const char *p;
+    size_t len;
+    EVE_OK(eve_vec_nth(t, v, k, &x));
+    EVE_OK(eve_text_get(t, &x, &p, &len));
+    cr_assert(len == strlen(want) && !memcmp(p, want, len), "atom %s, version %lld: element %llu is %.*s",
+              name, (long long)i, (unsigned long long)k, (int)len, p);
+  }
+  EVE_OK(eve_txn_end(t));
+}
+
+Test(compact, a_source_being_written_gives_one_whole_version_per_atom, .timeout = 120) {
+  char *dir = t_tmpdir(), src[256];
+  snprintf(src, sizeof src, "%s", t_path(dir, "src.eve")); /* t_path's ring is reused below */
+  eve_domain *d = open_file(src);
+  EVE_OK(eve_close(d));
+  writer w = {.path = src};
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, write_versions, &w), 0);
+  while (atomic_load(&w.versions) < 2) usleep(1000);
+  for (int round = 0; round < 20; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "dst-%d.eve", round);
+    char *dst = t_path(dir, name);
+    EVE_OK(eve_compact(src, dst, NULL, NULL));
+    eve_domain *c = open_file(dst);
+    t_assert_exact(c, "a copy made beside a writer");
+    assert_one_version(c, "v");
+    assert_one_version(c, "w");
+    EVE_OK(eve_close(c));
+    unlink(dst);
+  }
+  atomic_store(&w.stop, 1);
+  cr_assert_eq(pthread_join(th, NULL), 0);
+  cr_log_info("the writer published %ld versions meanwhile", atomic_load(&w.versions));
   t_rmdir(dir);
 }
 
