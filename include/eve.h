@@ -640,6 +640,45 @@ EVE_API int eve_gc(eve_domain *d, eve_gc_report *out);
  * are left as they were), EVE_EBUSY, EVE_ETRUNC. */
 EVE_API int eve_trim(eve_domain *d, uint64_t *disk_freed);
 
+typedef struct eve_compact_report {
+  uint64_t atoms;           /* atoms copied                                    */
+  uint64_t blocks;          /* value blocks copied, each once however shared   */
+  uint64_t live_bytes;      /* the copy's live bytes (as eve_stats_get)        */
+  uint64_t file_bytes;      /* the copy's file size                            */
+  uint64_t reserved[4];     /* zero: room for more without an ABI break       */
+} eve_compact_report;
+/* Write a minimal copy of the domain file src_path to dst_path (as
+ * `mdb_copy -c`): every atom with its current value and nothing else (no
+ * free, retired or unreachable space), structural sharing kept (a value two
+ * atoms or two keys share is stored once in the copy; each block of the
+ * source's values is copied once, in its size class), so the copy's live
+ * bytes are the source's reachable ones (values, registry, atom cells) and
+ * its file holds little more.
+ * The source is opened read-write when the caller may write it (its values
+ * are not changed): the copy's transaction then pins, so writers may go on
+ * meanwhile and each atom is copied as one of its versions (the pin holds
+ * back reclamation there until the copy is done, as any long transaction
+ * does).  A source the caller may only read is opened EVE_OPEN_RDONLY,
+ * whose transactions do not pin: it must not change while it is copied.  An
+ * in-memory domain has no path and cannot be compacted this way.
+ * dst_opts may be NULL: the copy gets the source's max_size and file mode;
+ * otherwise its mode, max_size and initial_size are used as eve_open reads
+ * them, and its flags must be EVE_OPEN_CREATE or EVE_OPEN_NEW (the copy is
+ * always a new file).  The copy is built under a temporary name in
+ * dst_path's directory (dst_path.compact-PID-N), checked with eve_check,
+ * synced, and only then linked to dst_path; on any failure the temporary
+ * file is removed and dst_path is not created.  *out (may be NULL)
+ * describes the copy.
+ * Errors: EVE_EINVAL (a NULL path, bad dst_opts), EVE_EEXIST (dst_path
+ * exists, or appeared meanwhile), EVE_ENOENT (no src_path, or no directory
+ * for dst_path), EVE_EACCESS, EVE_ENOTDOMAIN, EVE_EVERSION, EVE_EBADHDR,
+ * EVE_ETRUNC (the source's, from eve_open), EVE_ECORRUPT (damage in the
+ * source: a bad block, a cycle, or a copy that does not check sound),
+ * EVE_EFULL (the live data exceeds dst_opts->max_size), EVE_ENOSPC,
+ * EVE_EIO, EVE_ENOMEM. */
+EVE_API int eve_compact(const char *src_path, const char *dst_path, const eve_options *dst_opts,
+                        eve_compact_report *out);
+
 /* ------------------------------------------------------------------------
  * Text: EDN and JSON
  * ---------------------------------------------------------------------- */

@@ -10,6 +10,8 @@ uint64_t vec_count(eve_txn *t, eve_val v);
 uint64_t vec_hash(eve_txn *t, eve_val v);
 uint64_t list_count(eve_txn *t, eve_val l);
 uint64_t list_hash(eve_txn *t, eve_val l);
+/* The checker's O(1) test of one list cell (list.c). */
+int list_cell_check(eve_txn *t, eve_val l, int *depth_ok);
 
 void vec_iter_init(iter_state *it);
 int vec_iter_next(iter_state *it, eve_val *x);

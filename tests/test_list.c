@@ -316,6 +316,35 @@ Test(list, corrupt_cells_are_reported) {
   EVE_OK(eve_close(d));
 }
 
+/* The checker verifies each cell against the next (mark.c, check_list):
+ * a published list whose middle cell lies about its hash, its count or
+ * its depth bound is reported, and a long list checks in linear time. */
+Test(list, the_checker_finds_a_damaged_cell_in_a_long_list, .timeout = 60) {
+  for (int c = 0; c < 3; c++) {
+    eve_domain *d = t_open_mem();
+    eve_txn *t = t_wtxn(d);
+    eve_val l = EVE_V_EMPTY_LIST, mid = 0, inner;
+    EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, EVE_V_EMPTY_VECTOR, &inner)); /* depth 2 */
+    for (int i = 0; i < 100000; i++) {
+      EVE_OK(eve_list_cons(t, i == 50000 ? inner : ival(t, i), l, &l));
+      if (i == 50000) mid = l;
+    }
+    t_publish(d, t, "l", l);
+    EVE_OK(eve_txn_end(t));
+    t_assert_exact(d, "a long list"); /* quadratic, this took minutes */
+    t = t_wtxn(d);
+    raw_cell *m = raw_at(t, mid);
+    if (c == 0) m->hash ^= 1;
+    else if (c == 1) m->count++;
+    else m->h.aux = (m->h.aux & 0xFFu) | 2u << 8; /* bound 2 < depth 3 */
+    EVE_OK(eve_txn_end(t));
+    eve_check_report r;
+    EVE_ERR(eve_check(d, &r, NULL, NULL), EVE_ECORRUPT);
+    cr_assert_gt(r.problems, 0, "case %d", c);
+    EVE_OK(eve_close(d));
+  }
+}
+
 /* ---- model-based randomised test ---------------------------------------- */
 
 #define SNAPS 6

@@ -100,7 +100,7 @@ D=$T/db.eve
 # ---------------------------------------------------------------- basics
 expect_ok "--version" "eve 0.1.0" --version
 run help
-check "help lists every command" bash -c '[ '"$rc"' -eq 0 ] && for c in init ls get get-in set swap rm watch stats check gc export import demo help; do grep -q "eve $c" "$0" || exit 1; done' "$T/.out"
+check "help lists every command" bash -c '[ '"$rc"' -eq 0 ] && for c in init ls get get-in set swap rm watch stats check gc export import compact demo help; do grep -q "eve $c" "$0" || exit 1; done' "$T/.out"
 run help swap
 check "help swap lists the ops" bash -c '[ '"$rc"' -eq 0 ] && grep -q update-in "$0" && grep -q "merge M" "$0"' "$T/.out"
 expect_err "help of an unknown command" 2 "unknown command: nope" help nope
@@ -388,6 +388,40 @@ check "import created no domain" test ! -e "$T/noimport.eve"
 run init "$T/empty.eve"
 expect_ok "export an empty domain" "{}" export "$T/empty.eve"
 
+# ---------------------------------------------------------------- compact
+# A domain churned into holding far more file than data: a big value
+# imported five times over (each import replaces the last), then dropped;
+# a value shared by two atoms; a removed atom.
+C=$T/churn.eve
+printf '{"big" [%s], "s" "a string long enough to be boxed"}' "$(seq -s ' ' 30000)" >"$T/churn.edn"
+run init "$C"
+for i in 1 2 3 4 5; do run import "$C" "$T/churn.edn"; done
+run set "$C" big '[1 2 3]'
+run set "$C" gone 1
+run rm "$C" gone
+printf '{"m1" {:k [%s]}, "m2" 0}' "$(seq -s ' ' 5000)" >"$T/shared.edn"
+run import "$C" "$T/shared.edn"
+run swap "$C" m2 inc
+run compact "$C" "$T/compacted.eve"
+check "compact prints what it copied" bash -c '[ "$1" -eq 0 ] && [ -z "$2" ] && [[ "$0" =~ ^\{:atoms\ 4,\ :blocks\ [0-9]+,\ :live-bytes\ [0-9]+,\ :file-bytes\ [0-9]+\}$ ]]' "$out" "$rc" "$err"
+run export "$C"
+SRC_EXPORT=$out
+run export "$T/compacted.eve"
+check "the copy holds every atom with its value" [ "$out" == "$SRC_EXPORT" ]
+check "the copy's file is smaller" [ "$(stat -c %s "$T/compacted.eve")" -lt "$(stat -c %s "$C")" ]
+run check "$T/compacted.eve"
+check "the copy checks sound" bash -c '[ "$1" -eq 0 ] && [[ "$0" == *":leaked-bytes 0,"* ]]' "$out" "$rc"
+expect_ok "the copy is writable" "2" swap "$T/compacted.eve" m2 inc
+expect_err "compact onto an existing file" 1 "exists" compact "$C" "$T/compacted.eve"
+expect_err "compact an absent domain" 1 "no such domain" compact "$T/absent-c.eve" "$T/c2.eve"
+check "... created no copy" test ! -e "$T/c2.eve"
+printf 'not a domain, just text\n' >"$T/plain.txt"
+expect_err "compact a file that is not a domain" 1 "EVE_ENOTDOMAIN" compact "$T/plain.txt" "$T/c3.eve"
+check "... created no copy" test ! -e "$T/c3.eve"
+expect_err "compact into a missing directory" 1 "EVE_ENOENT" compact "$C" "$T/nodir/c4.eve"
+expect_err "compact with one argument" 2 "usage: eve compact DB COPY" compact "$C"
+ls "$T" | grep -q compact- && not_ok "compact leaves no temporary files" || ok "compact leaves no temporary files"
+
 # ---------------------------------------------------------------- absent domain
 A=$T/absent.eve
 for cmd in ls stats check gc export; do
@@ -419,7 +453,8 @@ cp "$D" "$T/badsum"; printf '\xff\xff' | dd of="$T/badsum" bs=1 seek=40 conv=not
 for f in text random emptyfile elf sqlite truncated header-only badmagic badversion badsum; do
   cp "$T/$f" "$T/$f.orig"
   for args in "init" "ls" "get a" "get-in a [:x]" "set a 1" "swap a inc" "rm a" "watch a --count 1" \
-              "stats" "check" "gc" "export" "import $T/export.edn" "demo --workers 1 --seconds 1"; do
+              "stats" "check" "gc" "export" "import $T/export.edn" "compact $T/never.eve" \
+              "demo --workers 1 --seconds 1"; do
     set -- $args
     cmd=$1; shift
     run "$cmd" "$T/$f" "$@"
@@ -431,6 +466,7 @@ for f in text random emptyfile elf sqlite truncated header-only badmagic badvers
     fi
   done
 done
+check "compact of a file that is not a domain made no copy" test ! -e "$T/never.eve"
 for args in "init" "ls" "get a" "set a 1" "swap a inc" "rm a" "watch a" "stats" "check" "gc" "export" "import $T/export.edn"; do
   set -- $args
   cmd=$1; shift
@@ -454,7 +490,8 @@ for i in $(seq 20); do run swap "$Z" c inc; done
 span=$(( $(stat -c %s "$Z") < 40960 ? $(stat -c %s "$Z") - 200 : 40960 ))
 RANDOM=4242
 DMG_CMDS=("ls" "get a" "get c" "get-in a [:m]" "export" "stats" "check" "swap a assoc :z 1"
-          "swap c inc" "set b 1" "rm a" "gc" "watch c --count 1" "import $T/export.edn")
+          "swap c inc" "set b 1" "rm a" "gc" "watch c --count 1" "import $T/export.edn"
+          "compact $T/dmg-copy.eve")
 declare -A worst kept
 for args in "${DMG_CMDS[@]}"; do worst[$args]=0; done
 for i in $(seq 20); do
@@ -467,6 +504,7 @@ for i in $(seq 20); do
   done
   for args in "${DMG_CMDS[@]}"; do
     cp "$T/dmg.eve" "$T/dmg-run.eve"
+    rm -f "$T/dmg-copy.eve"
     set -- $args
     cmd=$1; shift
     timeout 10 "$EVE" "$cmd" "$T/dmg-run.eve" "$@" >/dev/null 2>&1 </dev/null
