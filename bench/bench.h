@@ -154,6 +154,7 @@ int ev_read(ev_store *s, uint64_t i, char out[VAL_LEN + 1]);
 int ev_inc(ev_store *s, uint64_t *attempts);
 int ev_counter_value(ev_store *s, int64_t *out);
 int ev_footprint(ev_store *s, uint64_t *file_bytes, uint64_t *live_bytes, uint64_t *disk_bytes);
+int ev_trim(ev_store *s);
 /* Long-lived transaction variants: n operations in one txn. */
 int ev_update_batch_txn(ev_store *s, rng *r, uint64_t nkeys, uint64_t gen, samples *lat,
                         size_t n);

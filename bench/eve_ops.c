@@ -230,6 +230,9 @@ int ev_footprint(ev_store *s, uint64_t *file_bytes, uint64_t *live_bytes, uint64
   return 0;
 }
 
+/* Free pages back to the file system, online (eve_trim). */
+int ev_trim(ev_store *s) { return eve_trim(s->d, NULL); }
+
 /* ---- a held snapshot (scenario 7) ---------------------------------------- */
 
 int ev_snapshot_begin(ev_store *s, eve_txn **t) {
