@@ -28,6 +28,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,6 +89,17 @@ static int fail_eve(int code, const char *what) {
   raise_eve(code, what);
   return -1;
 }
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Bumped in every forked child (pthread_atfork).  A snapshot belongs to the
+ * process that began it: eve refuses inherited ones in its atom calls and
+ * in eve_txn_retain/eve_txn_end, but its plain reads (eve_count,
+ * eve_iter_next...) do not check, and in the child the parent may free
+ * what they read.  So every view records the generation it was made in
+ * and refuses to read in another one. */
+static unsigned long fork_gen;
+static void on_fork_child(void) { fork_gen++; }
 
 /* ---- Domain ------------------------------------------------------------------- */
 
@@ -152,6 +164,7 @@ typedef struct {
   ScopeObject *scope; /* NULL for a snapshot view                           */
   eve_val v;
   eve_type type;
+  unsigned long fork_gen; /* the process generation it was made in */
 } ViewObject;
 
 static PyTypeObject View_Type;
@@ -168,6 +181,10 @@ static int is_view(PyObject *o) { return PyObject_TypeCheck(o, &View_Type); }
 /* The view's transaction, or NULL (eve.TxnError) for a view of a swap
  * attempt that is over. */
 static eve_txn *view_txn(ViewObject *v) {
+  if (v->fork_gen != fork_gen) {
+    raise_eve(EVE_EFORKED, "view obtained before fork() used in the child");
+    return NULL;
+  }
   if (v->scope && !v->scope->t) {
     raise_eve(EVE_ETXN, "view of a swap function used after it returned");
     return NULL;
@@ -211,6 +228,7 @@ static PyObject *view_new(const ctx *c, eve_val w, eve_type ty) {
   v->scope = c->scope;
   v->v = w;
   v->type = ty;
+  v->fork_gen = fork_gen;
   return (PyObject *)v;
 }
 
@@ -1061,6 +1079,53 @@ static PyObject *Atom_deref(AtomObject *self, PyObject *unused) {
   return r;
 }
 
+/* The swaps running in this process, innermost last: eve detects a swap
+ * function changing its own atom only within the swap's transaction, and
+ * reset/swap/compare_and_set each begin their own, so the binding checks
+ * (same domain, same name, same thread) itself. */
+#define MAX_NESTED_SWAPS 64
+static struct {
+  DomainObject *dom;
+  PyObject *name;
+  unsigned long thread;
+} swaps[MAX_NESTED_SWAPS];
+static int nswaps;
+
+static int check_reentry(AtomObject *self) {
+  unsigned long me = PyThread_get_thread_ident();
+  for (int i = 0; i < nswaps; i++) {
+    if (swaps[i].dom != self->dom || swaps[i].thread != me) continue;
+    int same = PyObject_RichCompareBool(swaps[i].name, self->name, Py_EQ);
+    if (same) return same < 0 ? -1 : fail_eve(EVE_EREENTRY, "change inside its own swap");
+  }
+  return 0;
+}
+
+static int push_swap(AtomObject *self) {
+  if (check_reentry(self)) return -1;
+  if (nswaps == MAX_NESTED_SWAPS) {
+    PyErr_SetString(PyExc_RecursionError, "eve: swaps nested too deep");
+    return -1;
+  }
+  swaps[nswaps].dom = self->dom;
+  swaps[nswaps].name = self->name;
+  swaps[nswaps].thread = PyThread_get_thread_ident();
+  nswaps++;
+  return 0;
+}
+
+/* Swaps of other threads may have been pushed since: remove ours. */
+static void pop_swap(AtomObject *self) {
+  unsigned long me = PyThread_get_thread_ident();
+  for (int i = nswaps - 1; i >= 0; i--) {
+    if (swaps[i].dom == self->dom && swaps[i].name == self->name && swaps[i].thread == me) {
+      memmove(&swaps[i], &swaps[i + 1], (size_t)(nswaps - i - 1) * sizeof swaps[0]);
+      nswaps--;
+      return;
+    }
+  }
+}
+
 typedef struct {
   AtomObject *atom;
   PyObject *fn, *args;
@@ -1106,6 +1171,10 @@ static PyObject *do_swap(AtomObject *self, PyObject *args, int vals) {
   if (!PyCallable_Check(sc.fn)) return PyErr_Format(PyExc_TypeError, "swap: fn is not callable");
   sc.args = PyTuple_GetSlice(args, 1, n);
   if (!sc.args) return NULL;
+  if (push_swap(self)) {
+    Py_DECREF(sc.args);
+    return NULL;
+  }
   PyObject *r = NULL;
   eve_txn *s = begin(self, EVE_TXN_SNAPSHOT, "swap");
   eve_txn *w = s ? begin(self, EVE_TXN_WRITE, "swap") : NULL;
@@ -1126,6 +1195,7 @@ static PyObject *do_swap(AtomObject *self, PyObject *args, int vals) {
     eve_txn_end(w);
   }
   if (s) eve_txn_end(s);
+  pop_swap(self);
   Py_XDECREF(sc.last);
   Py_DECREF(sc.args);
   return r;
@@ -1145,6 +1215,7 @@ static PyObject *Atom_swap_vals(AtomObject *self, PyObject *args) { return do_sw
 PyDoc_STRVAR(reset_doc, "reset(value)\n--\n\nSet the atom to value (a view or a convertible "
                         "Python value).  Returns None.");
 static PyObject *Atom_reset(AtomObject *self, PyObject *value) {
+  if (check_reentry(self)) return NULL;
   eve_txn *w = begin(self, EVE_TXN_WRITE, "reset");
   if (!w) return NULL;
   conv cv = {{self->dom, w, NULL}, NULL};
@@ -1161,7 +1232,7 @@ PyDoc_STRVAR(cas_doc,
   "or swap() (a view), or an immediate (None, a bool, a small int, a short str...).");
 static PyObject *Atom_compare_and_set(AtomObject *self, PyObject *args) {
   PyObject *po, *pn;
-  if (!PyArg_ParseTuple(args, "OO:compare_and_set", &po, &pn)) return NULL;
+  if (!PyArg_ParseTuple(args, "OO:compare_and_set", &po, &pn) || check_reentry(self)) return NULL;
   eve_txn *w = begin(self, EVE_TXN_WRITE, "compare_and_set");
   if (!w) return NULL;
   conv cv = {{self->dom, w, NULL}, NULL};
@@ -1613,6 +1684,7 @@ PyMODINIT_FUNC PyInit__eve(void) {
     return NULL;
   PyObject *m = PyModule_Create(&eve_module);
   if (!m) return NULL;
+  pthread_atfork(NULL, NULL, on_fork_child);
   if (PyModule_AddObjectRef(m, "_View", (PyObject *)&View_Type) < 0 ||
       PyModule_AddObjectRef(m, "_Atom", (PyObject *)&Atom_Type) < 0 ||
       PyModule_AddObjectRef(m, "Domain", (PyObject *)&Domain_Type) < 0 ||
