@@ -322,6 +322,15 @@ class List(_eve._View, _abc.Sequence):
         return list(self)[1:]
 
 
+def _view_reduce(self):
+    """pickle: a view pickles as its plain value (it unpickles as one)."""
+    return (_identity, (self.to_python(),))
+
+
+def _identity(x):
+    return x
+
+
 # Map.__hash__ etc.: Mapping and Set set __hash__ = None; the views hash by
 # eve's structural hash (equal views hash equal).
 for _cls in (Map, Vector, Set, List):
@@ -332,6 +341,7 @@ for _cls in (Map, Vector, Set, List):
     _cls.__iter__ = _eve._View.__iter__
     _cls.__len__ = _eve._View.__len__
     _cls.__getitem__ = _eve._View.__getitem__
+    _cls.__reduce__ = _view_reduce
 del _cls
 
 

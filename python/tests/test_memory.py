@@ -41,7 +41,8 @@ def test_derefs_and_swaps_leak_nothing():
     rss1, st = rss_kib(), d.stats()
     assert st["live_bytes"] <= live0 + 4096, (live0, st)
     assert st["retired_bytes"] < 1 << 20, st
-    assert rss1 - rss0 < 8 << 10, (rss0, rss1)  # KiB: under 8 MiB of growth
+    if "asan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine keeps freed memory
+        assert rss1 - rss0 < 8 << 10, (rss0, rss1)  # KiB: under 8 MiB of growth
     assert abs(sys.getrefcount(None) - refs0) < 100
     rep = d.check()
     assert rep["problems"] == 0 and rep["leaked_bytes"] == 0, rep

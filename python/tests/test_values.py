@@ -145,3 +145,10 @@ def test_keyword_symbol():
     assert str(K("a")) == ":a" and hash(K("a")) == hash(K("a"))
     with pytest.raises(AttributeError):
         K("a").name = "b"
+
+
+def test_pickle_of_a_view_is_its_plain_value(dom):
+    import pickle
+    v = roundtrip(dom, {"k": [1, {2}], "u": uuid.UUID(int=1)})
+    back = pickle.loads(pickle.dumps(v))
+    assert back == {"k": [1, {2}], "u": uuid.UUID(int=1)} and type(back) is dict
