@@ -202,6 +202,45 @@ class Symbol(_Named):
 # views are valid until the function returns.
 
 
+def _get_in(node, path, default):
+    for k in path:
+        try:
+            node = node[k]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return node
+
+
+def _update_in(node, path, fn, args):
+    """fn(value at path, *args) put back along path: views assoc (building
+    in a swap, copying outside one), plain dicts and lists are copied, a
+    missing map entry (or None) starts as an empty map, as in Clojure."""
+    if not path:
+        return fn(node, *args)
+    k, rest = path[0], path[1:]
+    if node is None:
+        node = {}
+    if isinstance(node, (Map, dict)):
+        child = node.get(k)
+    elif isinstance(node, (Vector, list, tuple)):
+        child = node[k] if k != len(node) else None
+    else:
+        raise TypeError("update_in: cannot step into a %s" % type(node).__name__)
+    new = _update_in(child, rest, fn, args)
+    if isinstance(node, (Map, Vector)):
+        return node.assoc(k, new)
+    if isinstance(node, dict):
+        out = dict(node)
+        out[k] = new
+        return out
+    out = list(node)
+    if k == len(out):
+        out.append(new)
+    else:
+        out[k] = new
+    return out
+
+
 class Map(_eve._View, _abc.Mapping):
     """A view of an eve map: a collections.abc.Mapping."""
     __slots__ = ()
@@ -231,6 +270,15 @@ class Map(_eve._View, _abc.Mapping):
         d = dict(self._iter_items())
         d.pop(key, None)
         return d
+
+    def get_in(self, path, default=None):
+        """The value at path (a sequence of keys and indexes), or default."""
+        return _get_in(self, path, default)
+
+    def update_in(self, path, fn, *args):
+        """The map with the value v at path replaced by fn(v, *args);
+        missing maps along the path are created."""
+        return _update_in(self, list(path), fn, args)
 
     def merge(self, other):
         """The map with other's entries added (other's win)."""
@@ -267,6 +315,14 @@ class Vector(_eve._View, _abc.Sequence):
         else:
             raise IndexError("assoc: index out of range")
         return out
+
+    def get_in(self, path, default=None):
+        """The value at path (a sequence of indexes and keys), or default."""
+        return _get_in(self, path, default)
+
+    def update_in(self, path, fn, *args):
+        """The vector with the value v at path replaced by fn(v, *args)."""
+        return _update_in(self, list(path), fn, args)
 
     def pop(self):
         """The vector without its last element (IndexError when empty)."""

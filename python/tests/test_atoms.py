@@ -156,3 +156,16 @@ def test_threads_swap_one_counter(dom):
     for t in ts:
         t.join()
     assert a.deref() == 8000
+
+
+def test_get_in_update_in(dom):
+    a = dom.atom("x")
+    a.reset({"a": {"b": [1, {"c": 2}]}})
+    v = a.deref()
+    assert v.get_in(["a", "b", 1, "c"]) == 2 and v.get_in(["a", "zz", 0], "d") == "d"
+    got = a.swap(lambda m: m.update_in(["a", "b", 1, "c"], lambda n, k: n + k, 40))
+    assert got == {"a": {"b": [1, {"c": 42}]}}
+    got = a.swap(lambda m: m.update_in(["new", "deep"], lambda n: [n]))
+    assert got["new"] == {"deep": [None]}
+    assert v.update_in(["a", "b", 0], lambda n: -n) == {"a": {"b": [-1, {"c": 2}]}}
+    assert a.deref()["a"]["b"][1]["c"] == 42  # outside a swap nothing changed

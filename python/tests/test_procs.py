@@ -80,3 +80,21 @@ def test_a_view_from_before_fork_raises_in_the_child(path):
     assert v == {"k": [1, 2, 3]} and a.deref()["child"] is True  # the parent's view still reads
     del v, inner
     d.close()
+
+
+def pool_job(path, job):
+    """A worker: do one job, record its result in the shared job map."""
+    with eve.open(path) as d:
+        d.atom("jobs").swap(lambda m, j: m.assoc(j, {"square": j * j, "pid": os.getpid()}), job)
+        return job
+
+
+def test_process_pool_shares_a_job_map(path):
+    from concurrent.futures import ProcessPoolExecutor
+    with eve.open(path, max_size=64 << 20) as d:
+        d.atom("jobs").reset({})
+        with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+            assert sorted(pool.map(pool_job, [path] * 40, range(40))) == list(range(40))
+        jobs = d.atom("jobs").deref()
+        assert len(jobs) == 40 and all(jobs[j]["square"] == j * j for j in range(40))
+        del jobs
