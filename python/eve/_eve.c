@@ -45,6 +45,7 @@ static PyObject *cls_keyword, *cls_symbol;
 static PyObject *error_classes; /* dict: code -> exception class          */
 static PyObject *error_base;    /* eve.Error, for codes not in the dict     */
 static PyObject *cls_uuid, *cls_datetime, *epoch, *one_ms; /* from the stdlib */
+static PyObject *abc_kinds[3]; /* collections.abc Mapping, Set, Sequence */
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -126,8 +127,10 @@ static int domain_try_close(DomainObject *dom) {
   if (!dom->d) return 0;
   int rc;
   eve_domain *d = dom->d;
-  Py_BEGIN_ALLOW_THREADS rc = eve_close(d);
-  Py_END_ALLOW_THREADS if (rc == 0) dom->d = NULL;
+  Py_BEGIN_ALLOW_THREADS
+  rc = eve_close(d);
+  Py_END_ALLOW_THREADS
+  if (rc == 0) dom->d = NULL;
   return rc;
 }
 
@@ -142,14 +145,19 @@ static void Domain_dealloc(DomainObject *self) {
 
 typedef struct {
   PyObject_HEAD
-  eve_txn *t; /* NULL once the attempt is over */
+  eve_txn *t;       /* NULL once the attempt is over                       */
+  PyObject *keep;   /* borrowed: the swap's list of snapshot views whose
+                       words went into its values (NULL outside a swap)    */
 } ScopeObject;
 
 static PyTypeObject Scope_Type;
 
-static ScopeObject *scope_new(eve_txn *t) {
+static ScopeObject *scope_new(eve_txn *t, PyObject *keep) {
   ScopeObject *s = PyObject_New(ScopeObject, &Scope_Type);
-  if (s) s->t = t;
+  if (s) {
+    s->t = t;
+    s->keep = keep;
+  }
   return s;
 }
 
@@ -518,6 +526,13 @@ static int view_from_py(conv *cv, ViewObject *v, eve_val *out) {
       raise_eve(EVE_ETXN, "view of another swap used");
       return -1;
     }
+    /* A snapshot's word built into a swap's value must stay readable until
+     * the commit has adopted it (or copied it, if it was retired): keep
+     * the view, and so its snapshot, until the swap is over, even if the
+     * function drops it. */
+    if (!v->scope && cv->c.scope && cv->c.scope->keep &&
+        PyList_Append(cv->c.scope->keep, (PyObject *)v) < 0)
+      return -1;
     *out = v->v;
     return 0;
   }
@@ -769,16 +784,9 @@ static PyObject *Iter_next(IterObject *self) {
 /* A view against a plain Python value, by Python's rules element by
  * element (so 1 == 1.0 here, unlike eve's own equality between views). */
 static int eq_plain(ViewObject *self, PyObject *other) {
-  static const char *abc[] = {"Mapping", "Set", "Sequence"};
   int kind = self->type == EVE_MAP ? 0 : self->type == EVE_SET ? 1 : 2;
   if (kind == 2 && !PyList_Check(other) && !PyTuple_Check(other) && !is_view(other)) return 0;
-  PyObject *abcmod = PyImport_ImportModule("collections.abc");
-  if (!abcmod) return -1;
-  PyObject *want = PyObject_GetAttrString(abcmod, abc[kind]);
-  Py_DECREF(abcmod);
-  if (!want) return -1;
-  int ok = PyObject_IsInstance(other, want);
-  Py_DECREF(want);
+  int ok = PyObject_IsInstance(other, abc_kinds[kind]);
   if (ok <= 0) return ok;
   Py_ssize_t n = View_len(self), m = PyObject_Size(other);
   if (n < 0 || m < 0) return -1;
@@ -1130,13 +1138,14 @@ typedef struct {
   AtomObject *atom;
   PyObject *fn, *args;
   PyObject *last; /* the last result: keeps views it holds alive until the commit */
+  PyObject *keep; /* snapshot views whose words the attempts used (see view_from_py) */
 } swap_ctx;
 
 /* eve_swap_fn: call the Python function on a view of old (a view of this
  * attempt, closed when it returns), and convert what it returns. */
 static int swap_cb(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   swap_ctx *s = arg;
-  ScopeObject *scope = scope_new(t);
+  ScopeObject *scope = scope_new(t, s->keep);
   if (!scope) return PY_ABORT;
   conv cv = {{s->atom->dom, t, scope}, NULL};
   int rc = PY_ABORT;
@@ -1167,12 +1176,13 @@ static int swap_cb(eve_txn *t, eve_val old, void *arg, eve_val *out) {
 static PyObject *do_swap(AtomObject *self, PyObject *args, int vals) {
   Py_ssize_t n = PyTuple_GET_SIZE(args);
   if (n < 1) return PyErr_Format(PyExc_TypeError, "swap needs a function");
-  swap_ctx sc = {self, PyTuple_GET_ITEM(args, 0), NULL, NULL};
+  swap_ctx sc = {self, PyTuple_GET_ITEM(args, 0), NULL, NULL, NULL};
   if (!PyCallable_Check(sc.fn)) return PyErr_Format(PyExc_TypeError, "swap: fn is not callable");
   sc.args = PyTuple_GetSlice(args, 1, n);
-  if (!sc.args) return NULL;
-  if (push_swap(self)) {
-    Py_DECREF(sc.args);
+  sc.keep = sc.args ? PyList_New(0) : NULL;
+  if (!sc.keep || push_swap(self)) {
+    Py_XDECREF(sc.args);
+    Py_XDECREF(sc.keep);
     return NULL;
   }
   PyObject *r = NULL;
@@ -1197,6 +1207,7 @@ static PyObject *do_swap(AtomObject *self, PyObject *args, int vals) {
   if (s) eve_txn_end(s);
   pop_swap(self);
   Py_XDECREF(sc.last);
+  Py_DECREF(sc.keep); /* after eve_txn_end(w): the commit is over */
   Py_DECREF(sc.args);
   return r;
 }
@@ -1274,8 +1285,10 @@ static PyObject *Atom_wait(AtomObject *self, PyObject *args, PyObject *kw) {
     uint64_t now;
     int rc;
     eve_atom *a = self->a;
-    Py_BEGIN_ALLOW_THREADS rc = eve_wait(a, seen, slice, &now);
-    Py_END_ALLOW_THREADS if (rc == 0) return PyLong_FromUnsignedLongLong(now);
+    Py_BEGIN_ALLOW_THREADS
+    rc = eve_wait(a, seen, slice, &now);
+    Py_END_ALLOW_THREADS
+    if (rc == 0) return PyLong_FromUnsignedLongLong(now);
     if (rc != EVE_ETIMEDOUT) return raise_eve(rc, "wait");
     if (left >= 0 && (left -= slice / 1000.0) <= 0) Py_RETURN_NONE;
     if (PyErr_CheckSignals()) return NULL;
@@ -1419,8 +1432,10 @@ static PyObject *Domain_check(DomainObject *self, PyObject *unused) {
   if (!d) return NULL;
   eve_check_report rep;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = eve_check(d, &rep, NULL, NULL);
-  Py_END_ALLOW_THREADS if (rc) return raise_eve(rc, "check");
+  Py_BEGIN_ALLOW_THREADS
+  rc = eve_check(d, &rep, NULL, NULL);
+  Py_END_ALLOW_THREADS
+  if (rc) return raise_eve(rc, "check");
   PyObject *r = PyDict_New();
   if (!r) return NULL;
   PUT(r, "blocks", PyLong_FromUnsignedLongLong(rep.blocks));
@@ -1517,7 +1532,7 @@ static PyObject *Domain_loads_edn(DomainObject *self, PyObject *text) {
   if (rc) {
     r = parse_error(rc, &pe);
   } else {
-    ScopeObject *scope = scope_new(t); /* nothing here outlives t */
+    ScopeObject *scope = scope_new(t, NULL); /* nothing here outlives t */
     ctx c = {self, t, scope};
     r = scope ? deep_py(&c, v, 0) : NULL;
     if (scope) {
@@ -1591,8 +1606,10 @@ static PyObject *mod_open(PyObject *mod, PyObject *args, PyObject *kw) {
   const char *p = bytes ? PyBytes_AS_STRING(bytes) : NULL;
   eve_domain *d;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = eve_open(p, &o, &d);
-  Py_END_ALLOW_THREADS Py_XDECREF(bytes);
+  Py_BEGIN_ALLOW_THREADS
+  rc = eve_open(p, &o, &d);
+  Py_END_ALLOW_THREADS
+  Py_XDECREF(bytes);
   if (rc) return raise_eve(rc, "open");
   DomainObject *dom = PyObject_New(DomainObject, &Domain_Type);
   if (!dom) {
@@ -1674,7 +1691,16 @@ static int import_stdlib(void) {
   Py_XDECREF(tz);
   Py_XDECREF(utc);
   Py_XDECREF(td);
-  return cls_uuid && cls_datetime && epoch && one_ms ? 0 : -1;
+  PyObject *abc = PyImport_ImportModule("collections.abc");
+  if (!abc) return -1;
+  abc_kinds[0] = PyObject_GetAttrString(abc, "Mapping");
+  abc_kinds[1] = PyObject_GetAttrString(abc, "Set");
+  abc_kinds[2] = PyObject_GetAttrString(abc, "Sequence");
+  Py_DECREF(abc);
+  return cls_uuid && cls_datetime && epoch && one_ms && abc_kinds[0] && abc_kinds[1] &&
+                 abc_kinds[2]
+             ? 0
+             : -1;
 }
 
 PyMODINIT_FUNC PyInit__eve(void) {

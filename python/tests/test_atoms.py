@@ -169,3 +169,25 @@ def test_get_in_update_in(dom):
     assert got["new"] == {"deep": [None]}
     assert v.update_in(["a", "b", 0], lambda n: -n) == {"a": {"b": [-1, {"c": 2}]}}
     assert a.deref()["a"]["b"][1]["c"] == 42  # outside a swap nothing changed
+
+
+def test_a_dropped_old_view_built_into_a_swap_stays_valid(dom):
+    """The function drops the only reference to an old snapshot whose value
+    was retired since: the swap still publishes a sound value."""
+    src, dst = dom.atom("src"), dom.atom("dst")
+    src.reset({"big": ["x" * 20 for _ in range(200)]})
+    holder = [src.deref()]
+    src.reset({"other": 1})  # the old version is now retired, held by the view only
+    dst.reset({})
+
+    def fn(m):
+        built = m.assoc("copied", holder.pop())  # the view's last reference goes here
+        import gc
+        gc.collect()
+        return built
+
+    got = dst.swap(fn)
+    assert got["copied"]["big"][199] == "x" * 20
+    del got
+    assert dom.check()["problems"] == 0
+    assert dst.deref()["copied"]["big"][0] == "x" * 20
