@@ -101,19 +101,25 @@ test-install:
 
 # The Python package (python/): installs what it needs (Debian's python3,
 # setuptools, wheel, venv, pytest, hypothesis), builds the extension (which
-# compiles the library's sources into itself: no CMake build needed) into a
-# fresh venv under build-python/ that sees the system packages, and runs
-# python/tests with it.  Not in `make test` yet.
+# compiles the library's sources into itself) into a fresh venv under
+# build-python/ that sees the system packages, builds the library and the
+# eve CLI with CMake (the interop test runs the CLI beside Python
+# processes), and runs python/tests.  Not in `make test` yet.
 PYTHON_SYS ?= /usr/bin/python3
-PY_APT_PKGS = build-essential libxxhash-dev python3 python3-dev python3-setuptools python3-wheel \
+PY_APT_PKGS = build-essential cmake libxxhash-dev python3 python3-dev python3-setuptools python3-wheel \
               python3-venv python3-pip python3-pytest python3-hypothesis
 test-python:
 	@./.ci/deps.sh $(PY_APT_PKGS)
+	$(CMAKE) -S . -B build-python/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli
 	rm -rf build-python/venv python/build
 	$(PYTHON_SYS) -m venv --system-site-packages build-python/venv
 	EVE_BUILD_JOBS=$(JOBS) build-python/venv/bin/python -m pip install -q --no-build-isolation \
 	  --no-index ./python
-	cd build-python && venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
+	rm -rf python/build
+	cd build-python && EVE_CLI=$(CURDIR)/build-python/cmake/eve \
+	  venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
 
 # The same suite with the extension and the library under ASan+UBSan (the
 # interpreter is not instrumented: libasan is preloaded; leaks are not
