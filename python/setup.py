@@ -68,25 +68,29 @@ class BuildExt(build_ext):
         def one(src):
             return self.compiler.compile(
                 [src], output_dir=out, include_dirs=ext.include_dirs,
-                extra_postargs=ext.extra_compile_args)[0]
+                extra_postargs=LIB_CFLAGS)[0]
 
         with ThreadPoolExecutor(max(1, int(self.parallel or 1))) as pool:
             return list(pool.map(one, library_sources()))
 
 
-CFLAGS = ["-std=gnu11", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra",
-          "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+BASE_CFLAGS = ["-std=gnu11", "-fvisibility=hidden", "-O2"]
 if os.uname().machine in ("x86_64", "AMD64"):
     # as CMakeLists.txt: cmpxchg16b for the 128-bit CASes, popcnt for CHAMP
-    CFLAGS += ["-mcx16", "-mpopcnt"]
-CFLAGS += os.environ.get("EVE_EXTRA_CFLAGS", "").split()
+    BASE_CFLAGS += ["-mcx16", "-mpopcnt"]
+BASE_CFLAGS += os.environ.get("EVE_EXTRA_CFLAGS", "").split()
+# the library's sources with the warnings CMakeLists.txt uses for them
+LIB_CFLAGS = BASE_CFLAGS + ["-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"]
+# the extension: plain -Wall -Wextra
+EXT_CFLAGS = BASE_CFLAGS + ["-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes",
+                            "-Wmissing-prototypes"]
 
 setup(
     ext_modules=[Extension(
         "eve._eve",
         sources=["eve/_eve.c"],
         include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")],
-        extra_compile_args=CFLAGS,
+        extra_compile_args=EXT_CFLAGS,
         extra_link_args=os.environ.get("EVE_EXTRA_LDFLAGS", "").split(),
         libraries=["pthread", "m"],
     )],

@@ -906,7 +906,7 @@ static PyObject *View_disj(ViewObject *self, PyObject *px) {
   return built(&cv, eve_set_disj(cv.c.t, self->v, x, &out), &out, "disj");
 }
 
-static PyObject *View_pop(ViewObject *self, PyObject *unused) {
+static PyObject *View_pop(ViewObject *self, PyObject *Py_UNUSED(unused)) {
   conv cv;
   eve_val out;
   if (build_ctx(self, &cv)) return NULL;
@@ -925,7 +925,7 @@ static PyObject *View_merge(ViewObject *self, PyObject *pother) {
 
 /* ---- other view methods ---------------------------------------------------- */
 
-static PyObject *View_to_python(ViewObject *self, PyObject *unused) {
+static PyObject *View_to_python(ViewObject *self, PyObject *Py_UNUSED(unused)) {
   ctx c;
   if (view_ctx(self, &c)) return NULL;
   return deep_py(&c, self->v, 0);
@@ -949,14 +949,14 @@ static PyObject *View_get(ViewObject *self, PyObject *args) {
   return to_py(&c, x);
 }
 
-static PyObject *View_values(ViewObject *self, PyObject *unused) { return iter_new(self, 1); }
-static PyObject *View_items(ViewObject *self, PyObject *unused) { return iter_new(self, 2); }
+static PyObject *View_values(ViewObject *self, PyObject *Py_UNUSED(unused)) { return iter_new(self, 1); }
+static PyObject *View_items(ViewObject *self, PyObject *Py_UNUSED(unused)) { return iter_new(self, 2); }
 
-static PyObject *View_writable(ViewObject *self, void *unused) {
+static PyObject *View_writable(ViewObject *self, void *Py_UNUSED(unused)) {
   return PyBool_FromLong(self->scope && self->scope->t);
 }
 
-static PyObject *View_domain(ViewObject *self, void *unused) {
+static PyObject *View_domain(ViewObject *self, void *Py_UNUSED(unused)) {
   return Py_NewRef((PyObject *)self->dom);
 }
 
@@ -988,13 +988,13 @@ static PyMethodDef View_methods[] = {
   {"_disj", (PyCFunction)View_disj, METH_O, NULL},
   {"_pop", (PyCFunction)View_pop, METH_NOARGS, NULL},
   {"_merge", (PyCFunction)View_merge, METH_O, NULL},
-  {NULL},
+  {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef View_getset[] = {
   {"_writable", (getter)View_writable, NULL, "True inside the swap function that made it", NULL},
   {"domain", (getter)View_domain, NULL, "The Domain the view belongs to.", NULL},
-  {NULL},
+  {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PySequenceMethods View_as_sequence = {
@@ -1007,7 +1007,8 @@ static PyMappingMethods View_as_mapping = {
   .mp_subscript = (binaryfunc)View_subscript,
 };
 
-static PyObject *View_new_refused(PyTypeObject *type, PyObject *args, PyObject *kw) {
+static PyObject *View_new_refused(PyTypeObject *type, PyObject *Py_UNUSED(args),
+                                  PyObject *Py_UNUSED(kw)) {
   return PyErr_Format(PyExc_TypeError, "views come from Atom.deref() or swap(), not from %s()",
                       type->tp_name);
 }
@@ -1076,7 +1077,7 @@ static eve_txn *begin(AtomObject *self, unsigned flags, const char *what) {
 
 PyDoc_STRVAR(deref_doc, "deref()\n--\n\nThe atom's current value: a view for a collection "
                         "(valid as long as you keep it), a Python object for a scalar.");
-static PyObject *Atom_deref(AtomObject *self, PyObject *unused) {
+static PyObject *Atom_deref(AtomObject *self, PyObject *Py_UNUSED(unused)) {
   eve_txn *s = begin(self, EVE_TXN_SNAPSHOT, "deref");
   if (!s) return NULL;
   eve_val v;
@@ -1256,7 +1257,7 @@ static PyObject *Atom_compare_and_set(AtomObject *self, PyObject *args) {
   Py_RETURN_TRUE;
 }
 
-static PyObject *Atom_version(AtomObject *self, void *unused) {
+static PyObject *Atom_version(AtomObject *self, void *Py_UNUSED(unused)) {
   if (!domain_handle(self->dom)) return NULL;
   uint64_t v;
   int rc = eve_atom_version_get(self->a, &v);
@@ -1295,7 +1296,7 @@ static PyObject *Atom_wait(AtomObject *self, PyObject *args, PyObject *kw) {
   }
 }
 
-static PyObject *Atom_get_name(AtomObject *self, void *unused) { return Py_NewRef(self->name); }
+static PyObject *Atom_get_name(AtomObject *self, void *Py_UNUSED(unused)) { return Py_NewRef(self->name); }
 
 static PyObject *Atom_repr(AtomObject *self) {
   return PyUnicode_FromFormat("<eve.Atom %R>", self->name);
@@ -1308,13 +1309,13 @@ static PyMethodDef Atom_methods[] = {
   {"reset", (PyCFunction)Atom_reset, METH_O, reset_doc},
   {"compare_and_set", (PyCFunction)Atom_compare_and_set, METH_VARARGS, cas_doc},
   {"wait", (PyCFunction)(void (*)(void))Atom_wait, METH_VARARGS | METH_KEYWORDS, wait_doc},
-  {NULL},
+  {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef Atom_getset[] = {
   {"name", (getter)Atom_get_name, NULL, "The atom's name.", NULL},
   {"version", (getter)Atom_version, NULL, "A counter bumped by every change of the atom.", NULL},
-  {NULL},
+  {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyTypeObject Atom_Type = {
@@ -1373,7 +1374,7 @@ static int add_name(void *arg, const char *name, size_t n) {
 }
 
 PyDoc_STRVAR(atoms_doc, "atoms()\n--\n\nThe names of the atoms, sorted.");
-static PyObject *Domain_atoms(DomainObject *self, PyObject *unused) {
+static PyObject *Domain_atoms(DomainObject *self, PyObject *Py_UNUSED(unused)) {
   eve_domain *d = domain_handle(self);
   if (!d) return NULL;
   eve_txn *t;
@@ -1404,7 +1405,7 @@ static PyObject *Domain_atoms(DomainObject *self, PyObject *unused) {
 PyDoc_STRVAR(stats_doc, "stats()\n--\n\nSpace and readers of the domain (eve_stats_get): a dict "
                         "with file_bytes, live_bytes, free_bytes, retired_bytes, atoms, readers, "
                         "oldest_pin_ms, oldest_pin_pid, oldest_pin_tid.");
-static PyObject *Domain_stats(DomainObject *self, PyObject *unused) {
+static PyObject *Domain_stats(DomainObject *self, PyObject *Py_UNUSED(unused)) {
   eve_domain *d = domain_handle(self);
   if (!d) return NULL;
   eve_stats st;
@@ -1427,7 +1428,7 @@ static PyObject *Domain_stats(DomainObject *self, PyObject *unused) {
 PyDoc_STRVAR(check_doc, "check()\n--\n\nVerify the whole domain (eve_check): a dict with blocks, "
                         "reachable_bytes, allocated_bytes, leaked_bytes, problems, settled.  "
                         "eve.CorruptError if problems were found.");
-static PyObject *Domain_check(DomainObject *self, PyObject *unused) {
+static PyObject *Domain_check(DomainObject *self, PyObject *Py_UNUSED(unused)) {
   eve_domain *d = domain_handle(self);
   if (!d) return NULL;
   eve_check_report rep;
@@ -1449,19 +1450,19 @@ static PyObject *Domain_check(DomainObject *self, PyObject *unused) {
 
 PyDoc_STRVAR(close_doc, "close()\n--\n\nClose the domain: no new atoms or operations.  The "
                         "file stays mapped until the last view of it is gone.");
-static PyObject *Domain_close(DomainObject *self, PyObject *unused) {
+static PyObject *Domain_close(DomainObject *self, PyObject *Py_UNUSED(unused)) {
   self->closed = 1;
   int rc = domain_try_close(self);
   if (rc && rc != EVE_EBUSY) return raise_eve(rc, "close");
   Py_RETURN_NONE; /* EVE_EBUSY: views still live; Domain_dealloc closes */
 }
 
-static PyObject *Domain_enter(DomainObject *self, PyObject *unused) {
+static PyObject *Domain_enter(DomainObject *self, PyObject *Py_UNUSED(unused)) {
   if (!domain_handle(self)) return NULL;
   return Py_NewRef((PyObject *)self);
 }
 
-static PyObject *Domain_exit(DomainObject *self, PyObject *args) {
+static PyObject *Domain_exit(DomainObject *self, PyObject *Py_UNUSED(args)) {
   return Domain_close(self, NULL);
 }
 
@@ -1548,8 +1549,8 @@ static PyObject *Domain_repr(DomainObject *self) {
   return PyUnicode_FromFormat("<eve.Domain %R%s>", self->path, self->closed ? " closed" : "");
 }
 
-static PyObject *Domain_get_path(DomainObject *self, void *unused) { return Py_NewRef(self->path); }
-static PyObject *Domain_get_closed(DomainObject *self, void *unused) {
+static PyObject *Domain_get_path(DomainObject *self, void *Py_UNUSED(unused)) { return Py_NewRef(self->path); }
+static PyObject *Domain_get_closed(DomainObject *self, void *Py_UNUSED(unused)) {
   return PyBool_FromLong(self->closed);
 }
 
@@ -1566,13 +1567,13 @@ static PyMethodDef Domain_methods[] = {
    "loads_edn(text)\n--\n\nOne EDN value as plain Python objects; eve.ParseError if malformed."},
   {"__enter__", (PyCFunction)Domain_enter, METH_NOARGS, NULL},
   {"__exit__", (PyCFunction)Domain_exit, METH_VARARGS, NULL},
-  {NULL},
+  {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef Domain_getset[] = {
   {"path", (getter)Domain_get_path, NULL, "The file, or None for an in-memory domain.", NULL},
   {"closed", (getter)Domain_get_closed, NULL, "True once close() was called.", NULL},
-  {NULL},
+  {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyTypeObject Domain_Type = {
@@ -1588,7 +1589,7 @@ static PyTypeObject Domain_Type = {
 
 /* ---- module functions --------------------------------------------------------- */
 
-static PyObject *mod_open(PyObject *mod, PyObject *args, PyObject *kw) {
+static PyObject *mod_open(PyObject *Py_UNUSED(mod), PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"path", "flags", "max_size", "initial_size", "file_mode", NULL};
   PyObject *path = Py_None;
   unsigned flags = 0, file_mode = 0;
@@ -1624,7 +1625,7 @@ static PyObject *mod_open(PyObject *mod, PyObject *args, PyObject *kw) {
 }
 
 /* Handed the Python-side classes by eve/__init__.py, once. */
-static PyObject *mod_init_types(PyObject *mod, PyObject *args) {
+static PyObject *mod_init_types(PyObject *Py_UNUSED(mod), PyObject *args) {
   PyObject *m, *v, *s, *l, *kw, *sym, *errs, *base, *atom;
   if (!PyArg_ParseTuple(args, "OOOOOOO!OO!", &m, &v, &s, &l, &kw, &sym, &PyDict_Type, &errs, &base,
                         &PyType_Type, &atom))
@@ -1647,13 +1648,13 @@ static PyObject *mod_init_types(PyObject *mod, PyObject *args) {
   Py_RETURN_NONE;
 }
 
-static PyObject *mod_strerror(PyObject *mod, PyObject *arg) {
+static PyObject *mod_strerror(PyObject *Py_UNUSED(mod), PyObject *arg) {
   int code = PyLong_AsLong(arg);
   if (code == -1 && PyErr_Occurred()) return NULL;
   return PyUnicode_FromString(eve_strerror(code));
 }
 
-static PyObject *mod_err_name(PyObject *mod, PyObject *arg) {
+static PyObject *mod_err_name(PyObject *Py_UNUSED(mod), PyObject *arg) {
   int code = PyLong_AsLong(arg);
   if (code == -1 && PyErr_Occurred()) return NULL;
   return PyUnicode_FromString(eve_err_name(code));
@@ -1666,11 +1667,12 @@ static PyMethodDef mod_methods[] = {
   {"_init_types", mod_init_types, METH_VARARGS, NULL},
   {"strerror", mod_strerror, METH_O, "strerror(code)\n--\n\neve_strerror(code)."},
   {"err_name", mod_err_name, METH_O, "err_name(code)\n--\n\neve_err_name(code)."},
-  {NULL},
+  {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef eve_module = {
   PyModuleDef_HEAD_INIT, "eve._eve", "The C core of the eve package (see eve).", -1, mod_methods,
+  NULL, NULL, NULL, NULL,
 };
 
 /* stdlib objects the conversions need: uuid.UUID, datetime, the epoch */
@@ -1703,6 +1705,7 @@ static int import_stdlib(void) {
              : -1;
 }
 
+PyMODINIT_FUNC PyInit__eve(void); /* the one exported name */
 PyMODINIT_FUNC PyInit__eve(void) {
   if (PyType_Ready(&View_Type) < 0 || PyType_Ready(&Iter_Type) < 0 ||
       PyType_Ready(&Scope_Type) < 0 || PyType_Ready(&Atom_Type) < 0 ||

@@ -191,3 +191,31 @@ def test_a_dropped_old_view_built_into_a_swap_stays_valid(dom):
     del got
     assert dom.check()["problems"] == 0
     assert dst.deref()["copied"]["big"][0] == "x" * 20
+
+
+def test_threads_read_shared_views_while_another_swaps(dom):
+    a = dom.atom("x")
+    a.reset({"v": list(range(50)), "n": 0})
+    shared = a.deref()
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(300):
+                assert shared["v"][49] == 49 and shared["n"] == 0
+                cur = a.deref()
+                assert len(cur["v"]) == 50 and cur["v"][0] == cur["n"]
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def writer():
+        for i in range(1, 300):
+            a.swap(lambda m, i: m.assoc("n", i).assoc("v", m["v"].assoc(0, i)), i)
+
+    ts = [threading.Thread(target=reader) for _ in range(3)] + [threading.Thread(target=writer)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    assert shared == {"v": list(range(50)), "n": 0}
