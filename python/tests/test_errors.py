@@ -146,3 +146,37 @@ def test_no_space_on_a_small_tmpfs():
     # not a real full disk (that needs a tmpfs of our own): covered by
     # test_full_domain through max_size
     pytest.skip("a full-disk tmpfs needs mount rights; see test_full_domain")
+
+
+def test_file_truncated_under_the_mapping_is_an_error_not_a_crash(path):
+    d = eve.open(path, max_size=64 << 20)
+    a = d.atom("x")
+    a.reset({"k%d" % i: "v" * 40 + str(i) for i in range(3000)})
+    v = a.deref()
+    os.truncate(path, 8192)
+    for f in (v.to_python, lambda: v["k5"], a.deref, lambda: a.reset(1), d.stats):
+        with pytest.raises(eve.CorruptError) as e:
+            f()
+        assert e.value.name == "EVE_ETRUNC"
+    del v
+    d.close()
+
+
+def test_close_wakes_a_waiting_thread(dom):
+    import threading
+    a = dom.atom("x")
+    got = []
+
+    def waiter():
+        try:
+            a.wait(a.version)
+        except eve.Error as e:
+            got.append(type(e))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    import time
+    time.sleep(0.1)
+    dom.close()
+    t.join(5)
+    assert not t.is_alive() and got == [eve.InvalidError]
