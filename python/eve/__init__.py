@@ -324,6 +324,18 @@ class Vector(_eve._View, _abc.Sequence):
         """The vector with the value v at path replaced by fn(v, *args)."""
         return _update_in(self, list(path), fn, args)
 
+    def slice(self, start, stop=None):
+        """The elements [start, stop) as a vector (stop None: to the end;
+        0 <= start <= stop <= len, else IndexError).  Inside a swap a view
+        sharing structure, elsewhere a list."""
+        n = len(self)
+        stop = n if stop is None else stop
+        if not 0 <= start <= stop <= n:
+            raise IndexError("slice: [%d, %d) out of range for %d elements" % (start, stop, n))
+        if self._writable:
+            return self._slice(start, stop)
+        return self[start:stop]
+
     def pop(self):
         """The vector without its last element (IndexError when empty)."""
         if self._writable:

@@ -916,6 +916,16 @@ static PyObject *View_pop(ViewObject *self, PyObject *Py_UNUSED(unused)) {
   return built(&cv, rc, &out, "pop");
 }
 
+/* _slice(from, to): the elements [from, to) as a new vector */
+static PyObject *View_slice(ViewObject *self, PyObject *args) {
+  unsigned long long from, to;
+  if (!PyArg_ParseTuple(args, "KK:slice", &from, &to)) return NULL;
+  conv cv;
+  eve_val out;
+  if (build_ctx(self, &cv)) return NULL;
+  return built(&cv, eve_vec_slice(cv.c.t, self->v, from, to, &out), &out, "slice");
+}
+
 static PyObject *View_merge(ViewObject *self, PyObject *pother) {
   conv cv;
   eve_val o, out;
@@ -988,6 +998,7 @@ static PyMethodDef View_methods[] = {
   {"_disj", (PyCFunction)View_disj, METH_O, NULL},
   {"_pop", (PyCFunction)View_pop, METH_NOARGS, NULL},
   {"_merge", (PyCFunction)View_merge, METH_O, NULL},
+  {"_slice", (PyCFunction)View_slice, METH_VARARGS, NULL},
   {NULL, NULL, 0, NULL},
 };
 

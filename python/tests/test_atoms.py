@@ -219,3 +219,12 @@ def test_threads_read_shared_views_while_another_swaps(dom):
         t.join()
     assert errors == []
     assert shared == {"v": list(range(50)), "n": 0}
+
+
+def test_vector_slice(dom):
+    a = dom.atom("v")
+    a.reset(list(range(10)))
+    assert a.swap(lambda v: v.slice(2, 5).conj(99)) == [2, 3, 4, 99]
+    assert a.deref().slice(1) == [3, 4, 99]
+    with pytest.raises(IndexError):
+        a.swap(lambda v: v.slice(3, 9))
