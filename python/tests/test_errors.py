@@ -139,13 +139,46 @@ def test_views_cannot_be_made_directly():
         eve.Map()
 
 
-def test_no_space_on_a_small_tmpfs():
-    mnt = "/dev/shm"
-    if not os.path.isdir(mnt):
-        pytest.skip("no /dev/shm")
-    # not a real full disk (that needs a tmpfs of our own): covered by
-    # test_full_domain through max_size
-    pytest.skip("a full-disk tmpfs needs mount rights; see test_full_domain")
+FULL_DISK_CHILD = r"""
+import sys, eve
+d = eve.open(sys.argv[1] + "/d.eve", max_size=64 << 20)
+a = d.atom("x")
+a.reset({"keep": "me"})
+try:
+    for i in range(10000):
+        a.swap(lambda m, i: m.assoc(i, b"x" * 4096), i)
+    sys.exit("the disk never filled")
+except eve.NoSpaceError as e:
+    assert not isinstance(e, eve.FullError) and e.name == "EVE_ENOSPC", e
+assert a.deref()["keep"] == "me"  # the failed swap published nothing
+n = len(a.deref())
+a.swap(lambda m: m.dissoc(0))  # shrinking still works
+assert len(a.deref()) == n - 1
+assert d.check()["problems"] == 0
+print("ok")
+"""
+
+
+def test_full_disk_on_a_small_tmpfs(tmp_path):
+    """A 1 MiB tmpfs in a private mount namespace (needs root and unshare)."""
+    import shutil
+    import subprocess
+    import sys
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a private tmpfs")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = tmp_path / "child.py"
+    script.write_text(FULL_DISK_CHILD)
+    cmd = ("mount -t tmpfs -o size=1m tmpfs '%s' && exec '%s' '%s' '%s'"
+           % (mnt, sys.executable, script, mnt))
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare --mount not permitted here")
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", cmd],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_file_truncated_under_the_mapping_is_an_error_not_a_crash(path):
