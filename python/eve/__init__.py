@@ -250,9 +250,11 @@ class Map(_eve._View, _abc.Mapping):
         return self._get(key, default)
 
     def values(self):
+        """A view of the values (as Mapping.values)."""
         return _abc.ValuesView(self)
 
     def items(self):
+        """A view of the (key, value) pairs (as Mapping.items)."""
         return _abc.ItemsView(self)
 
     def assoc(self, key, value):
