@@ -14,7 +14,7 @@ CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
-        test-install clean
+        test-install test-python test-python-asan clean
 
 all: build
 
@@ -109,5 +109,43 @@ test-bench:
 test-install:
 	tests/install/run.sh
 
+# The Python package (python/): installs what it needs (Debian's python3,
+# setuptools, wheel, venv, pytest, hypothesis), builds the extension (which
+# compiles the library's sources into itself) into a fresh venv under
+# build-python/ that sees the system packages, builds the library and the
+# eve CLI with CMake (the interop test runs the CLI beside Python
+# processes), and runs python/tests.  Not in `make test` yet.
+PYTHON_SYS ?= /usr/bin/python3
+PY_APT_PKGS = build-essential cmake libxxhash-dev python3 python3-dev python3-setuptools python3-wheel \
+              python3-venv python3-pip python3-pytest python3-hypothesis
+test-python:
+	@./.ci/deps.sh $(PY_APT_PKGS)
+	$(CMAKE) -S . -B build-python/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli
+	rm -rf build-python/venv python/build
+	$(PYTHON_SYS) -m venv --system-site-packages build-python/venv
+	EVE_BUILD_JOBS=$(JOBS) build-python/venv/bin/python -m pip install -q --no-build-isolation \
+	  --no-index ./python
+	rm -rf python/build
+	cd build-python && EVE_CLI=$(CURDIR)/build-python/cmake/eve \
+	  venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
+
+# The same suite with the extension and the library under ASan+UBSan (the
+# interpreter is not instrumented: libasan is preloaded; leaks are not
+# checked, CPython's own allocations would drown them; fewer rounds).
+test-python-asan:
+	@./.ci/deps.sh $(PY_APT_PKGS)
+	rm -rf build-python/venv-asan python/build
+	$(PYTHON_SYS) -m venv --system-site-packages build-python/venv-asan
+	EVE_BUILD_JOBS=$(JOBS) EVE_EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1" \
+	  EVE_EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+	  build-python/venv-asan/bin/python -m pip install -q --no-build-isolation --no-index ./python
+	rm -rf python/build
+	cd build-python && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  EVE_PY_MEMORY_ROUNDS=50000 EVE_PY_INCREMENTS=2000 \
+	  venv-asan/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
