@@ -1056,7 +1056,7 @@ static int acknowledge(eve_txn *t) {
 int commit_publish(eve_txn *t, _Atomic uint64_t *root, _Atomic uint64_t *version, eve_val old,
                    eve_val *new, size_t mark, int *won) {
   *won = 0;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (!VAL_IS_BLOCK(old) && !VAL_IS_BLOCK(*new) && t->nfresh == mark) {
     /* one immediate for another (a counter), and no block built by this
      * attempt: nothing to count, doom, adopt or free, only the root CAS */

@@ -138,7 +138,7 @@ uint64_t val_hash_depth(eve_txn *t, eve_val v, uint32_t *depth) {
 
 int eve_hash(eve_txn *t, eve_val v, uint64_t *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *out = val_hash(t, v);
   return t->err;
 }

@@ -47,7 +47,7 @@ static int cell_load(eve_txn *t, eve_val l, cell *c) {
   if (l == EVE_V_NIL || l == EVE_V_EMPTY_LIST) return 0;
   if (!VAL_IS_BLOCK(l)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, l);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (b->type != T_LIST) return EVE_ETYPE;
   if (!txn_fits(t, b, sizeof(blk_list))) return t->err;
   const blk_list *p = (const blk_list *)b;
@@ -76,7 +76,7 @@ static int list_cons(eve_txn *t, eve_val x, eve_val l, eve_val *out) {
   if (rc) return rc;
   uint32_t depth = c.depth, dx;
   uint64_t hx = val_hash_depth(t, x, &dx);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if ((rc = depth_add(t, x, dx, &depth))) return rc; /* refused before building */
   if (c.count == UINT64_MAX) return EVE_ERANGE;
   uint64_t off;
@@ -123,7 +123,7 @@ int list_cell_check(eve_txn *t, eve_val l, int *depth_ok) {
   if (rc) return rc == EVE_ETYPE ? corrupt(t) : rc;
   uint32_t dx;
   uint64_t hx = val_hash_depth(t, c.first, &dx);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (c.hash != hx * hash_pow(next.count) + next.hash) return EVE_ECORRUPT;
   *depth_ok = c.depth <= EVE_MAX_NESTING && c.depth >= next.depth && c.depth > dx;
   return 0;
@@ -140,7 +140,7 @@ void list_iter_init(iter_state *it) {
 
 int list_iter_next(iter_state *it, eve_val *x) {
   eve_txn *t = it->txn;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (it->pos >= it->end) return EVE_END;
   cell c;
   int rc = cell_load(t, it->aux, &c);
@@ -173,7 +173,7 @@ int eve_list_cons(eve_txn *t, eve_val x, eve_val list, eve_val *out) {
 
 int eve_list_first(eve_txn *t, eve_val list, eve_val *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   cell c;
   int rc = cell_load(t, list, &c);
   if (!rc) rc = t->err;
@@ -183,7 +183,7 @@ int eve_list_first(eve_txn *t, eve_val list, eve_val *out) {
 
 int eve_list_rest(eve_txn *t, eve_val list, eve_val *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   cell c, next;
   int rc = cell_load(t, list, &c);
   if (!rc && c.count > 1) rc = cell_rest(t, &c, &next);

@@ -175,7 +175,7 @@ coll_root_depth(eve_txn *t, const champ_kind *k, eve_val v, uint64_t *root, uint
   if (v == EVE_V_NIL || v == k->empty) return 0;
   if (!VAL_IS_BLOCK(v)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, v);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (b->type != k->root_type) return EVE_ETYPE;
   *root = v;
   if (depth) *depth = root_depth(b);
@@ -314,14 +314,14 @@ int champ_lookup_probe(eve_txn *t, const champ_kind *k, eve_val coll, const key_
                        const eve_val **entry) {
   if (!t || !entry) return EVE_EINVAL;
   *entry = NULL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint64_t root;
   int rc = coll_root(t, k, coll, &root);
   if (rc || !root) return rc;
   uint64_t kh = key_probe_hash(t, key);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   const eve_val *e = find(t, k, root, key, kh);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *entry = e;
   return 0;
 }
@@ -364,11 +364,11 @@ static int put_coll(champ_op *op, uint64_t off, uint64_t *out) {
   eve_txn *t = op->t;
   const champ_kind *k = op->k;
   const champ_node *c = node_read(t, k, off, CHAMP_COLL_LEVEL);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   for (uint32_t i = 0; i < c->ncoll; i++) {
     const eve_val *cur = c->w + (size_t)i * k->stride;
     int same = val_equal(t, cur[0], op->e[0]);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     if (!same) continue;
     int unchanged, rc = put_same_key(op, cur, &unchanged);
     if (rc) return rc;
@@ -387,13 +387,13 @@ static int put_node(champ_op *op, uint64_t off, unsigned level, uint64_t *out) {
   eve_txn *t = op->t;
   const champ_kind *k = op->k;
   const champ_node *n = node_read(t, k, off, level);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint32_t bit = hbit(op->kh, level);
   if (n->datamap & bit) {
     const eve_val *cur = entry_at(k, n, bit);
     if (k->stride == 2) val_prefetch(t, cur[1]); /* read next if the key matches */
     int same = val_equal(t, cur[0], op->e[0]);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     if (same) {
       int unchanged, rc = put_same_key(op, cur, &unchanged);
       if (rc) return rc;
@@ -407,7 +407,7 @@ static int put_node(champ_op *op, uint64_t off, unsigned level, uint64_t *out) {
     /* A second key in this slot: both move down into a new subtree. */
     uint64_t h2 = val_hash(t, cur[0]);
     uint64_t eh2 = entry_hash(t, k, cur, h2);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     uint64_t sub;
     int rc = make_pair(t, k, level + 1, cur, h2, op->e, op->kh, eh2 + op->eh, &sub);
     if (rc) return rc;
@@ -450,7 +450,7 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
   uint32_t dk, dv = 0;
   op.kh = val_hash_depth(t, entry[0], &dk);
   op.eh = k->stride == 2 ? hash_entry(op.kh, val_hash_depth(t, entry[1], &dv)) : op.kh;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if ((rc = depth_add(t, entry[0], dk, &depth))) return rc; /* refused before building */
   if (k->stride == 2 && (rc = depth_add(t, entry[1], dv, &depth))) return rc;
   uint64_t res;
@@ -461,7 +461,7 @@ int champ_put(eve_txn *t, const champ_kind *k, eve_val coll, const eve_val *entr
     rc = put_at(&op, root, 0, &res);
   }
   if (rc) return rc;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (res != root) root_set_depth(region_ptr(t->d, res), depth); /* a fresh root */
   *out = res == root ? coll : res;
   return 0;
@@ -509,14 +509,14 @@ static int rm_coll(champ_op *op, uint64_t off, rm_res *res) {
   unsigned s = k->stride;
   const champ_node *c = node_read(t, k, off, CHAMP_COLL_LEVEL);
   res->kind = RM_ABSENT;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   for (uint32_t i = 0; i < c->ncoll; i++) {
     const eve_val *cur = c->w + (size_t)i * s;
     int same = val_equal(t, cur[0], op->e[0]);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     if (!same) continue;
     op->eh = entry_hash(t, k, cur, op->kh);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     if (c->ncoll == 2) {
       memcpy(res->e, c->w + (size_t)(1 - i) * s, 8 * (size_t)s);
       res->kind = RM_SINGLE;
@@ -537,7 +537,7 @@ static int rm_node(champ_op *op, uint64_t off, unsigned level, rm_res *res) {
   const champ_kind *k = op->k;
   const champ_node *n = node_read(t, k, off, level);
   res->kind = RM_ABSENT;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint32_t bit = hbit(op->kh, level);
   if (n->datamap & bit) {
     const eve_val *cur = entry_at(k, n, bit);
@@ -545,7 +545,7 @@ static int rm_node(champ_op *op, uint64_t off, unsigned level, rm_res *res) {
     int same = val_equal(t, cur[0], op->e[0]);
     if (!same || t->err) return t->err;
     op->eh = entry_hash(t, k, cur, op->kh);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     return rm_finish(op, n, level, n->datamap & ~bit, n->nodemap, bit, NULL, 0, res);
   }
   if (!(n->nodemap & bit)) return 0;
@@ -582,10 +582,10 @@ int champ_remove(eve_txn *t, const champ_kind *k, eve_val coll, eve_val key, eve
   }
   champ_op op = {.t = t, .k = k, .e = &key};
   op.kh = val_hash(t, key);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   rm_res r;
   if ((rc = rm_at(&op, root, 0, &r))) return rc;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   switch (r.kind) {
   case RM_ABSENT: *out = coll; break;
   case RM_EMPTY: *out = k->empty; break;
@@ -634,12 +634,12 @@ void champ_iter_init(iter_state *it, const champ_kind *k) {
 
 int champ_iter_next(iter_state *it, const champ_kind *k, const eve_val **entry) {
   eve_txn *t = it->txn;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   while (it->depth >= 0) {
     unsigned d = (unsigned)it->depth;
     if (d > CHAMP_COLL_LEVEL) return txn_fail(t, EVE_ECORRUPT);
     const champ_node *n = node_read(t, k, it->stack[d], d);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     uint32_t i = it->idx[d];
     uint32_t ne = d == CHAMP_COLL_LEVEL ? n->ncoll : popc(n->datamap);
     uint32_t nc = d == CHAMP_COLL_LEVEL ? 0 : popc(n->nodemap);
@@ -775,7 +775,7 @@ static int check_at(chk *c, uint64_t off, unsigned level, uint64_t prefix) {
 
 int champ_check(eve_txn *t, const champ_kind *k, eve_val coll) {
   if (!t) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint64_t root;
   int rc = coll_root(t, k, coll, &root);
   if (rc || !root) return rc;
@@ -799,6 +799,7 @@ int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out) {
 int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
                      eve_val *out) {
   if (!t || !out) return EVE_EINVAL;
+  if (txn_status(t)) return t->err;
   key_probe p;
   int rc = key_probe_text(type, key, n, &p);
   const eve_val *e;

@@ -157,7 +157,7 @@ int val_compare(eve_txn *t, eve_val a, eve_val b) {
 
 int eve_compare(eve_txn *t, eve_val a, eve_val b, int *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *out = val_compare(t, a, b);
   return t->err;
 }

@@ -43,7 +43,7 @@
 static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static eve_domain *g_open;
 static uint64_t g_next_id = 1;
-static unsigned g_fork_gen;
+unsigned region_fork_generation; /* region.h: region_fork_gen() */
 
 static int errno_to_eve(int e) {
   switch (e) {
@@ -333,7 +333,6 @@ void region_unmap(eve_domain *d) { munmap(d->base, d->max_size); }
 void region_lock_open_list(void) { pthread_mutex_lock(&g_open_lock); }
 void region_unlock_open_list(void) { pthread_mutex_unlock(&g_open_lock); }
 eve_domain *region_open_list(void) { return g_open; }
-unsigned region_fork_gen(void) { return g_fork_gen; }
 
 void region_list_add(eve_domain *d) {
   pthread_mutex_lock(&g_open_lock);
@@ -355,5 +354,5 @@ void region_list_remove(eve_domain *d) {
 
 void region_fork_child(void) {
   pthread_mutex_init(&g_open_lock, NULL);
-  g_fork_gen++;
+  region_fork_generation++;
 }

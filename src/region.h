@@ -216,8 +216,10 @@ void region_unlock_open_list(void);
 eve_domain *region_open_list(void);
 void region_list_add(eve_domain *d);
 void region_list_remove(eve_domain *d);
-/* Bumped in a forked child: thread-local state keyed by it dies. */
-unsigned region_fork_gen(void);
+/* Bumped in a forked child: thread-local state keyed by it dies.  Read on
+ * every public call that takes a transaction (txn_status), so inline. */
+extern unsigned region_fork_generation;
+static inline unsigned region_fork_gen(void) { return region_fork_generation; }
 /* In a forked child (domain.c's fork handler): a fresh list lock, and the
  * next fork generation. */
 void region_fork_child(void);

@@ -241,7 +241,7 @@ static long hex4(const char *s, size_t n, size_t i, size_t *bad) {
 /* The \uXXXX escape at s[i] (pointing at the backslash), joining a
  * surrogate pair; advances *i past it.  Returns NULL or a message. */
 static const char *read_u_escape(const char *s, size_t n, size_t *i, uint32_t *cp) {
-  size_t bad;
+  size_t bad = 0; /* set by hex4 when it fails (gcc cannot see that) */
   long hi = hex4(s, n, *i + 2, &bad);
   if (hi < 0) { *i = bad; return bad == n ? "unterminated string" : "invalid \\u escape"; }
   if (hi >= 0xDC00 && hi <= 0xDFFF) return "unpaired surrogate in \\u escape";
@@ -647,6 +647,7 @@ int text_print(eve_txn *t, eve_val v, const text_style *st, tbuf *b) {
 
 int text_print_alloc(eve_txn *t, eve_val v, const text_style *st, char **out, size_t *len) {
   if (!t || !out) return EVE_EINVAL;
+  if (txn_status(t)) return t->err;
   tbuf b = {0};
   int rc = text_print(t, v, st, &b);
   if (rc) {

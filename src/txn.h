@@ -42,6 +42,16 @@ static inline int txn_fail(eve_txn *t, int err) {
   return t->err;
 }
 
+/* What a call on t must return before it reads: the sticky error, or
+ * EVE_EFORKED (made sticky) for a transaction inherited across fork().  In
+ * the child, what it reads is pinned only by the parent's slot, which the
+ * parent may release at any moment. */
+static inline int txn_status(eve_txn *t) {
+  if (__builtin_expect(t->err != 0, 0)) return t->err;
+  if (__builtin_expect(t->fork_gen != region_fork_gen(), 0)) return t->err = EVE_EFORKED;
+  return 0;
+}
+
 /* A transaction begun inside a call that already holds the domain (an
  * eve_check, eve_atom_open...) or holds it exclusively (the collector):
  * not entered in the guard again, so a collector trying to start cannot
@@ -50,7 +60,7 @@ int txn_begin_internal(eve_domain *d, unsigned flags, eve_txn **out);
 
 /* Check that t may create values. */
 static inline int txn_writable(eve_txn *t) {
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (!(t->flags & EVE_TXN_WRITE)) return EVE_ETXN;
   return 0;
 }

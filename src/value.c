@@ -77,7 +77,7 @@ eve_type val_type(eve_txn *t, eve_val v) {
 
 int eve_type_get(eve_txn *t, eve_val v, eve_type *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *out = val_type(t, v);
   return t->err;
 }
@@ -107,7 +107,7 @@ static void *new_scalar(eve_txn *t, uint64_t bytes, unsigned type, eve_val *out,
 
 int eve_int(eve_txn *t, int64_t i, eve_val *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (i >= INT_IMM_MIN && i <= INT_IMM_MAX) {
     *out = ((uint64_t)i << 3) | TAG_INT;
     return 0;
@@ -130,7 +130,7 @@ int eve_float(eve_txn *t, double f, eve_val *out) {
 static int new_text(eve_txn *t, const char *s, size_t n, unsigned tag, unsigned type,
                     unsigned seed, eve_val *out) {
   if (!t || !out || (n && !s)) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (type != T_BYTES && !utf8_valid(s, n)) return EVE_EINVAL;
   if (tag != TAG_PTR && n <= TEXT_INLINE_MAX) {
     eve_val w = tag | (n << 3);
@@ -191,8 +191,7 @@ int eve_inst(eve_txn *t, int64_t ms, eve_val *out) {
 
 /* Read v as a block of the given type, or fail with EVE_ETYPE. */
 static const blk *typed_block(eve_txn *t, eve_val v, unsigned type, int *rc) {
-  *rc = 0;
-  if (t->err) { *rc = t->err; return NULL; }
+  if ((*rc = txn_status(t)) != 0) return NULL;
   if (!VAL_IS_BLOCK(v) || value_block_type(t, v) != type) {
     *rc = t->err ? t->err : EVE_ETYPE;
     return NULL;
@@ -202,7 +201,7 @@ static const blk *typed_block(eve_txn *t, eve_val v, unsigned type, int *rc) {
 
 int eve_bool_get(eve_txn *t, eve_val v, int *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (v != EVE_V_TRUE && v != EVE_V_FALSE) return EVE_ETYPE;
   *out = v == EVE_V_TRUE;
   return 0;
@@ -212,7 +211,7 @@ int eve_int_get(eve_txn *t, eve_val v, int64_t *out) {
   if (!t || !out) return EVE_EINVAL;
   if (VAL_TAG(v) == TAG_INT) {
     *out = (int64_t)v >> 3; /* arithmetic shift restores the sign */
-    return t->err;
+    return txn_status(t);
   }
   int rc;
   const blk_int *b = (const blk_int *)typed_block(t, v, T_INT, &rc);
@@ -230,7 +229,7 @@ int eve_float_get(eve_txn *t, eve_val v, double *out) {
 
 int eve_char_get(eve_txn *t, eve_val v, uint32_t *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if ((v & 0xFF) != VAL_SPECIAL(SK_CHAR)) return EVE_ETYPE;
   *out = (uint32_t)(v >> 8);
   return 0;
@@ -254,7 +253,7 @@ int eve_inst_get(eve_txn *t, eve_val v, int64_t *out) {
 
 int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   if (!t || !v || !s || !n) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   unsigned tag = VAL_TAG(*v);
   if (tag == TAG_STR || tag == TAG_KW || tag == TAG_SYM) {
     *s = (const char *)v + 1;
@@ -323,7 +322,7 @@ static int is_empty_coll(eve_val v) {
 
 int eve_count(eve_txn *t, eve_val coll, uint64_t *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *out = 0;
   if (coll == EVE_V_NIL || is_empty_coll(coll)) return 0;
   if (!VAL_IS_BLOCK(coll)) return EVE_ETYPE;
@@ -343,7 +342,7 @@ int eve_iter_init(eve_txn *t, eve_val coll, eve_iter *pub) {
   iter_state *it = iter_of(pub);
   it->txn = t;
   it->coll = coll;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (coll == EVE_V_NIL || is_empty_coll(coll)) return 0; /* kind 0: nothing to yield */
   if (!VAL_IS_BLOCK(coll)) return EVE_ETYPE;
   it->kind = (int)value_block_type(t, coll);
@@ -362,7 +361,7 @@ int eve_iter_next(eve_iter *pub, eve_val *key, eve_val *val) {
   iter_state *it = iter_of(pub);
   if (!it->txn) return EVE_EINVAL;
   eve_txn *t = it->txn;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   eve_val k = EVE_V_NIL, v = EVE_V_NIL;
   int rc;
   switch (it->kind) {
@@ -372,7 +371,7 @@ int eve_iter_next(eve_iter *pub, eve_val *key, eve_val *val) {
   case T_LIST: rc = list_iter_next(it, &k); break;
   default: return EVE_END;
   }
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (rc) return rc;
   if (key) *key = k;
   if (val) *val = v;
@@ -457,7 +456,7 @@ int val_equal(eve_txn *t, eve_val a, eve_val b) {
 
 int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   *out = val_equal(t, a, b);
   return t->err;
 }
@@ -466,11 +465,11 @@ int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out) {
 
 int val_check_scalar(eve_txn *t, uint64_t off) {
   const blk *b = txn_read_any(t, off);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   switch (b->type) {
   case T_STRING: case T_KEYWORD: case T_SYMBOL: case T_BYTES: {
     val_text x = val_text_load(t, off);
-    if (t->err) return t->err;
+    if (txn_status(t)) return t->err;
     if (x.len >= TEXT_HASHED_MIN && val_text_hash(&x) != hash_bytes(x.s, x.len, val_text_seed(b->type)))
       return EVE_ECORRUPT; /* content changed under its stored hash */
     if (b->type != T_BYTES && (x.len <= TEXT_INLINE_MAX || !utf8_valid(x.s, x.len)))

@@ -102,7 +102,7 @@ static int vec_load(eve_txn *t, eve_val v, vec_hdr *h) {
   if (v == EVE_V_NIL || v == EVE_V_EMPTY_VECTOR) return 0;
   if (!VAL_IS_BLOCK(v)) return EVE_ETYPE;
   const blk *b = txn_read_any(t, v);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   if (b->type != T_VEC) return EVE_ETYPE;
   if (!txn_fits(t, b, sizeof(blk_vec))) return t->err;
   const blk_vec *r = (const blk_vec *)b;
@@ -262,7 +262,7 @@ static uint64_t push_tail(eve_txn *t, uint64_t count, unsigned level, uint64_t n
 static int vec_conj(eve_txn *t, const vec_hdr *h, eve_val x, eve_val *out) {
   uint32_t depth = h->depth, dx;
   uint64_t hx = val_hash_depth(t, x, &dx);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   int rc = depth_add(t, x, dx, &depth); /* refused before building */
   if (rc) return rc;
   if (h->count == UINT64_MAX) return EVE_ERANGE;
@@ -330,7 +330,7 @@ static int vec_pop(eve_txn *t, const vec_hdr *h, eve_val *out) {
   const uint64_t *tail = leaf_read(t, h->tail, tlen);
   if (!tail) return t->err;
   uint64_t hlast = val_hash(t, tail[tlen - 1]);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint64_t hash = (h->hash - hlast) * HASH_P_INV;
   if (tlen > 1) {
     uint64_t nt = slots_copy(t, T_VEC_LEAF, tail, tlen - 1, 0, 0);
@@ -381,7 +381,7 @@ static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_va
   if (i == h->count) return vec_conj(t, h, x, out);
   uint32_t depth = h->depth, dx; /* the old element's depth stays in the bound */
   uint64_t hnew = val_hash_depth(t, x, &dx);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   int rc = depth_add(t, x, dx, &depth);
   if (rc) return rc;
   eve_val old = EVE_V_NIL;
@@ -391,7 +391,7 @@ static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_va
     return t->err;
   }
   uint64_t hold = val_hash(t, old);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint64_t hash = h->hash + (hnew - hold) * hash_pow(h->count - 1 - i);
   if (i >= h->tailoff) {
     const uint64_t *tail = leaf_read(t, h->tail, tail_len(h));
@@ -604,7 +604,7 @@ static int vec_slice(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t from, uin
   }
   uint64_t root = tailoff ? bld_finish(&b) : 0;
   uint64_t tail = slice_leaf(&cur, (unsigned)(count - tailoff), &hash);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   return vec_make(t, count, shift, h->depth, hash, root, tail, out); /* the source's bound */
 }
 
@@ -649,7 +649,7 @@ static int done(eve_txn *t, int rc, eve_val r, eve_val *out) {
 
 int eve_vec_nth(eve_txn *t, eve_val v, uint64_t i, eve_val *out) {
   if (!t || !out) return EVE_EINVAL;
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   vec_hdr h;
   eve_val r = EVE_V_NIL;
   int rc = vec_load(t, v, &h);

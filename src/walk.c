@@ -540,7 +540,7 @@ uint32_t val_element_depth_slow(eve_txn *t, eve_val x, int *rc) {
 
 int val_depth_check(eve_txn *t, eve_val coll) {
   const blk *b = txn_read_any(t, coll);
-  if (t->err) return t->err;
+  if (txn_status(t)) return t->err;
   uint32_t recorded = b->aux >> DEPTH_SHIFT, bound;
   if (!recorded) return 0; /* written before bounds were kept */
   if (recorded > EVE_MAX_NESTING) return EVE_ECORRUPT;

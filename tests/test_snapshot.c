@@ -471,6 +471,17 @@ Test(snapshot, a_forked_child_refuses_inherited_snapshots_and_takes_its_own) {
   pid_t pid = fork();
   cr_assert_geq(pid, 0);
   if (pid == 0) {
+    /* every read through it is refused: what it reads is pinned by the
+     * parent's slot, which the parent may release at any moment */
+    uint64_t cnt;
+    eve_val x;
+    char *text = NULL;
+    int64_t i64;
+    if (eve_count(s, v, &cnt) != EVE_EFORKED) _exit(10);
+    if (eve_map_get_text(s, v, EVE_KEYWORD, "n", 1, &x) != EVE_EFORKED) _exit(11);
+    if (eve_print_edn(s, v, &text, NULL) != EVE_EFORKED) _exit(12);
+    if (eve_int_get(s, EVE_V_NIL, &i64) != EVE_EFORKED) _exit(13);
+    if (eve_deref(s, a, &x) != EVE_EFORKED) _exit(14);
     if (eve_txn_retain(s) != EVE_EFORKED) _exit(1);
     if (eve_txn_end(s) != EVE_EFORKED) _exit(2);
     eve_txn *mine;
