@@ -109,9 +109,6 @@ static void txn_end_at_thread_exit(guard_node *n) {
   tls_exiting = 0;
 }
 
-/* The transaction enters the guard first (guard.c): while it is open,
- * eve_gc and eve_close of this handle return EVE_EBUSY, and while one of
- * them runs this waits for it (then EVE_EBUSY, after about 2 s). */
 /* A snapshot is not on any thread's guard record and has no slot of its
  * own: the process's snapshots share both (snapshot.c). */
 static int snapshot_begin(eve_domain *d, eve_txn **out) {
@@ -130,6 +127,9 @@ static int snapshot_begin(eve_domain *d, eve_txn **out) {
   return 0;
 }
 
+/* The transaction enters the guard first (guard.c): while it is open,
+ * eve_gc and eve_close of this handle return EVE_EBUSY, and while one of
+ * them runs this waits for it (then EVE_EBUSY, after about 2 s). */
 int eve_txn_begin(eve_domain *d, unsigned flags, eve_txn **out) {
   if (!d || !out || (flags & ~(unsigned)(EVE_TXN_WRITE | EVE_TXN_SNAPSHOT)) ||
       flags == (EVE_TXN_WRITE | EVE_TXN_SNAPSHOT))
@@ -173,11 +173,13 @@ int eve_txn_retain(eve_txn *t) {
   return 0;
 }
 
-/* The last reference gives the snapshot's pin back; the others only count. */
+/* The last reference gives the snapshot's pin back; the others only count.
+ * In a forked child every end says EVE_EFORKED, and the last one only
+ * frees the memory: the pin is the parent's. */
 static int snapshot_end(eve_txn *t) {
-  if (atomic_fetch_sub(&t->refs, 1) > 1) return 0;
-  eve_domain *d = t->d;
   int forked = txn_forked(t);
+  if (atomic_fetch_sub(&t->refs, 1) > 1) return forked ? EVE_EFORKED : 0;
+  eve_domain *d = t->d;
   if (!forked) snapshot_release(d, t->snap_epoch);
   txn_release(t);
   return forked ? EVE_EFORKED : region_damage(d);
