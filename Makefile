@@ -14,7 +14,7 @@ CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
-        test-install test-python test-python-asan clean
+        test-install python-venv test-python test-python-asan bench-python clean
 
 all: build
 
@@ -118,16 +118,20 @@ test-install:
 PYTHON_SYS ?= /usr/bin/python3
 PY_APT_PKGS = build-essential cmake libxxhash-dev python3 python3-dev python3-setuptools python3-wheel \
               python3-venv python3-pip python3-pytest python3-hypothesis
-test-python:
+# python-venv: the Debian packages, then the extension built into a fresh
+# build-python/venv (shared by test-python and bench-python).
+python-venv:
 	@./.ci/deps.sh $(PY_APT_PKGS)
-	$(CMAKE) -S . -B build-python/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
-	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
-	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli
 	rm -rf build-python/venv python/build
 	$(PYTHON_SYS) -m venv --system-site-packages build-python/venv
 	EVE_BUILD_JOBS=$(JOBS) build-python/venv/bin/python -m pip install -q --no-build-isolation \
 	  --no-index ./python
 	rm -rf python/build
+
+test-python: python-venv
+	$(CMAKE) -S . -B build-python/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli
 	cd build-python && EVE_CLI=$(CURDIR)/build-python/cmake/eve \
 	  venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
 
@@ -146,6 +150,19 @@ test-python-asan:
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  EVE_PY_MEMORY_ROUNDS=50000 EVE_PY_INCREMENTS=2000 \
 	  venv-asan/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
+
+# Python benchmarks (issue 12): eve against multiprocessing.Manager().dict(),
+# py-lmdb and redis-py (a redis-server of its own on a unix socket in a
+# temporary directory), all in one run (about 2 min on 2 cores); writes
+# docs/BENCHMARKS-python.md.  PYBENCH_ARGS=--quick: a few seconds, the
+# report goes to build-python/BENCHMARKS-python-quick.md instead.
+PYBENCH_APT_PKGS = python3-lmdb python3-redis redis-server
+PYBENCH_ARGS ?=
+bench-python: python-venv
+	@./.ci/deps.sh $(PYBENCH_APT_PKGS)
+	build-python/venv/bin/python python/bench/bench.py \
+	  --out $(if $(filter --quick,$(PYBENCH_ARGS)),build-python/BENCHMARKS-python-quick.md,docs/BENCHMARKS-python.md) \
+	  --command "make bench-python$(if $(PYBENCH_ARGS), PYBENCH_ARGS='$(PYBENCH_ARGS)')" $(PYBENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
