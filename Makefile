@@ -14,7 +14,7 @@ CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
-        test-install python-venv test-python test-python-asan bench-python clean
+        test-install python-venv test-python test-python-asan bench-python test-bench-python clean
 
 all: build
 
@@ -30,7 +30,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -163,6 +163,14 @@ bench-python: python-venv
 	build-python/venv/bin/python python/bench/bench.py \
 	  --out $(if $(filter --quick,$(PYBENCH_ARGS)),build-python/BENCHMARKS-python-quick.md,docs/BENCHMARKS-python.md) \
 	  --command "make bench-python$(if $(PYBENCH_ARGS), PYBENCH_ARGS='$(PYBENCH_ARGS)')" $(PYBENCH_ARGS)
+
+# Smoke run of the Python benchmarks (--quick, a few seconds) on the venv
+# test-python built: it must run and print; no time is asserted, but every
+# count and read-back is checked.
+test-bench-python: test-python
+	@./.ci/deps.sh $(PYBENCH_APT_PKGS)
+	build-python/venv/bin/python python/bench/bench.py --quick \
+	  --out build-python/BENCHMARKS-python-quick.md --command "make test-bench-python"
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
