@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "bench.h"
+#include "shop.h" /* tools/: the demo's constants */
 
 enum { LOAD_BATCH = 10000 };
 static const size_t MAP_SIZE = (size_t)32 << 30; /* reserved, sparse */
@@ -243,7 +244,7 @@ static int shop_bump(MDB_txn *t, MDB_dbi dbi, const char *key, int64_t delta, in
 int lm_shop_init(lm_store *s, int workers) {
   MDB_txn *t;
   char key[64];
-  int64_t stock = 500, zero = 0;
+  int64_t stock = SHOP_INITIAL_STOCK, zero = 0;
   int rc = mdb_txn_begin(s->env, NULL, 0, &t);
   if (rc) return rc;
   for (int i = 0; i < shop_nitems() && !rc; i++) {
@@ -268,7 +269,7 @@ int lm_shop_init(lm_store *s, int workers) {
 int lm_shop_order(lm_store *s, int w, rng *r, int64_t seq) {
   uint64_t x = rng_next(r);
   int item = (int)(x % (uint64_t)shop_nitems());
-  int64_t qty = 1 + (int64_t)((x >> 8) % 3), have = 0, recent[9];
+  int64_t qty = 1 + (int64_t)((x >> 8) % 3), have = 0, recent[SHOP_RECENT + 1];
   char key[64];
   size_t len;
   MDB_txn *t;
@@ -278,8 +279,8 @@ int lm_shop_order(lm_store *s, int w, rng *r, int64_t seq) {
   rc = shop_get(t, s->dbi, key, &have, &len, sizeof have);
   if (!rc && have < qty) {
     snprintf(key, sizeof key, "restock/%s", shop_item(item));
-    rc = shop_bump(t, s->dbi, key, 100, NULL);
-    have += 100;
+    rc = shop_bump(t, s->dbi, key, SHOP_RESTOCK, NULL);
+    have += SHOP_RESTOCK;
   }
   have -= qty;
   snprintf(key, sizeof key, "stock/%s", shop_item(item));
@@ -290,9 +291,10 @@ int lm_shop_order(lm_store *s, int w, rng *r, int64_t seq) {
   snprintf(key, sizeof key, "workers/%d", w);
   if (!rc) rc = shop_bump(t, s->dbi, key, 1, NULL);
   snprintf(key, sizeof key, "recent/%d", w);
-  if (!rc) rc = shop_get(t, s->dbi, key, recent, &len, 8 * sizeof recent[0]);
+  if (!rc) rc = shop_get(t, s->dbi, key, recent, &len, SHOP_RECENT * sizeof recent[0]);
   size_t n = len / sizeof recent[0];
   recent[n++] = (int64_t)w * 1000000000 + seq;
-  if (!rc) rc = shop_put(t, s->dbi, key, n > 8 ? recent + 1 : recent, (n > 8 ? 8 : n) * sizeof recent[0]);
+  if (!rc) rc = shop_put(t, s->dbi, key, n > SHOP_RECENT ? recent + 1 : recent,
+                           (n > SHOP_RECENT ? SHOP_RECENT : n) * sizeof recent[0]);
   return rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
 }

@@ -38,16 +38,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shop.h"
 
 #define ATOM "shop"
-#define NITEMS 4
-#define INITIAL_STOCK 500
-#define RESTOCK 100
-#define RECENT 8
 #define MAX_WORKERS 64
 #define HIST_BUCKETS 512 /* 64 powers of two x 8 steps */
-
-static const char *const ITEMS[NITEMS] = {"apple", "pear", "plum", "fig"};
 
 const char demo_usage[] =
     "\n  DB            domain file to use (default: a new file in a temporary directory,\n"
@@ -134,92 +129,7 @@ static double hist_quantile(const uint64_t *h, uint64_t total, double q) {
   return 0;
 }
 
-static eve_val kw(eve_txn *t, const char *s) {
-  eve_val v = EVE_V_NIL;
-  eve_keyword(t, s, strlen(s), &v); /* at most 7 bytes: an immediate, cannot fail */
-  return v;
-}
-
-static eve_val int_val(eve_txn *t, int64_t i) {
-  eve_val v = EVE_V_NIL;
-  eve_int(t, i, &v); /* small: an immediate */
-  return v;
-}
-
-/* m[k] as an integer; nil or absent counts as 0. */
-static int get_int(eve_txn *t, eve_val m, eve_val k, int64_t *out) {
-  eve_val v;
-  *out = 0;
-  int rc = eve_map_get(t, m, k, &v);
-  if (rc == EVE_ENOTFOUND || (!rc && v == EVE_V_NIL)) return 0;
-  return rc ? rc : eve_int_get(t, v, out);
-}
-
-static int get_map(eve_txn *t, eve_val m, eve_val k, eve_val *out) {
-  int rc = eve_map_get(t, m, k, out);
-  if (rc == EVE_ENOTFOUND) *out = EVE_V_NIL, rc = 0;
-  return rc;
-}
-
-/* m[k] += delta for a map of counters. */
-static int bump(eve_txn *t, eve_val m, eve_val k, int64_t delta, eve_val *out) {
-  int64_t n;
-  eve_val v;
-  int rc = get_int(t, m, k, &n);
-  if (!rc) rc = eve_int(t, n + delta, &v);
-  if (!rc) rc = eve_map_assoc(t, m, k, v, out);
-  return rc;
-}
-
 /* ---- the worker ------------------------------------------------------------ */
-
-typedef struct order {
-  int worker;
-  int64_t id;       /* worker * 1e9 + sequence number */
-  int item;
-  int64_t qty;
-  uint64_t calls;   /* incremented by every call of the swap function */
-} order;
-
-/* One order, applied to the whole shop value.  Called again on each retry,
- * with no side effects besides building values and counting its calls. */
-static int place_order(eve_txn *t, eve_val shop, void *arg, eve_val *out) {
-  order *o = arg;
-  o->calls++;
-  eve_val k_stock = kw(t, "stock"), k_sold = kw(t, "sold"), k_restock = kw(t, "restock");
-  eve_val k_orders = kw(t, "orders"), k_workers = kw(t, "workers"), k_recent = kw(t, "recent");
-  eve_val item, w = int_val(t, o->worker), stock, sold, restock, workers, recent, mine, id;
-  int64_t have;
-  uint64_t n;
-  int rc = eve_string(t, ITEMS[o->item], strlen(ITEMS[o->item]), &item);
-  if (!rc) rc = get_map(t, shop, k_stock, &stock);
-  if (!rc) rc = get_int(t, stock, item, &have);
-  if (rc) return rc;
-  if (have < o->qty) { /* running short: top up first */
-    if ((rc = get_map(t, shop, k_restock, &restock)) || (rc = bump(t, restock, item, RESTOCK, &restock)) ||
-        (rc = eve_map_assoc(t, shop, k_restock, restock, &shop)))
-      return rc;
-    have += RESTOCK;
-  }
-  if ((rc = eve_map_assoc(t, stock, item, int_val(t, have - o->qty), &stock)) ||
-      (rc = eve_map_assoc(t, shop, k_stock, stock, &shop)) ||
-      (rc = get_map(t, shop, k_sold, &sold)) || (rc = bump(t, sold, item, o->qty, &sold)) ||
-      (rc = eve_map_assoc(t, shop, k_sold, sold, &shop)) ||
-      (rc = bump(t, shop, k_orders, 1, &shop)) ||
-      (rc = get_map(t, shop, k_workers, &workers)) || (rc = bump(t, workers, w, 1, &workers)) ||
-      (rc = eve_map_assoc(t, shop, k_workers, workers, &shop)) ||
-      (rc = get_map(t, shop, k_recent, &recent)) || (rc = get_map(t, recent, w, &mine)))
-    return rc;
-  if (mine == EVE_V_NIL) mine = EVE_V_EMPTY_VECTOR;
-  if ((rc = eve_int(t, o->id, &id)) || (rc = eve_vec_conj(t, mine, id, &mine)) ||
-      (rc = eve_count(t, mine, &n)))
-    return rc;
-  if (n > RECENT && (rc = eve_vec_slice(t, mine, n - RECENT, n, &mine))) return rc;
-  if ((rc = eve_map_assoc(t, recent, w, mine, &recent)) ||
-      (rc = eve_map_assoc(t, shop, k_recent, recent, out)))
-    return rc;
-  return 0;
-}
 
 static int worker_main(const char *path, int w, uint64_t deadline, wstat *st) {
   eve_domain *d;
@@ -234,18 +144,18 @@ static int worker_main(const char *path, int w, uint64_t deadline, wstat *st) {
     return cli_fail_rc(rc, "demo worker %d: atom %s", w, ATOM);
   }
   uint64_t seed = 0x5eed0000u + (uint64_t)w, seq = 0;
-  order ord;
+  shop_order ord;
   memset(&ord, 0, sizeof ord);
   ord.worker = w;
   while (now_ns() < deadline) {
     eve_txn *t;
     uint64_t r = rng_next(&seed);
-    ord.item = (int)(r % NITEMS);
+    ord.item = (int)(r % SHOP_NITEMS);
     ord.qty = 1 + (int64_t)((r >> 8) % 3);
     ord.id = (int64_t)w * 1000000000 + (int64_t)++seq;
     uint64_t t0 = now_ns();
     if ((rc = eve_txn_begin(d, EVE_TXN_WRITE, &t))) break;
-    rc = eve_swap(t, a, place_order, &ord, NULL);
+    rc = eve_swap(t, a, shop_place_order, &ord, NULL);
     eve_txn_end(t); /* ends the txn; what the swap published stays */
     if (rc) break;
     st->hist[hist_bucket(now_ns() - t0)]++;
@@ -270,11 +180,11 @@ static int watcher_print(eve_domain *d, eve_atom *a, uint64_t version, int *done
   char *text = NULL, buf[32];
   int rc = eve_txn_begin(d, EVE_TXN_READ, &t);
   if (rc) return rc;
-  if (!(rc = eve_deref(t, a, &shop)) && !(rc = get_int(t, shop, kw(t, "orders"), &orders)) &&
-      !(rc = get_map(t, shop, kw(t, "stock"), &stock)) &&
-      !(rc = get_map(t, shop, kw(t, "status"), &status)) &&
+  if (!(rc = eve_deref(t, a, &shop)) && !(rc = shop_get_int(t, shop, shop_kw(t, "orders"), &orders)) &&
+      !(rc = shop_get_map(t, shop, shop_kw(t, "stock"), &stock)) &&
+      !(rc = shop_get_map(t, shop, shop_kw(t, "status"), &status)) &&
       !(rc = eve_print_edn(t, stock, &text, NULL))) {
-    *done = status == kw(t, "done");
+    *done = status == shop_kw(t, "done");
     printf("%s  watcher: version %-8" PRIu64 " orders %-11s stock %s%s\n",
            isatty(STDOUT_FILENO) ? "\r\033[K" : "", version, commas((uint64_t)orders, buf), text,
            *done ? "  (done)" : "");
@@ -371,34 +281,13 @@ static int parse_demo_args(int argc, char **argv, demo_opts *o) {
   return 0;
 }
 
-/* The initial shop, as EDN text. */
-static char *initial_text(int workers) {
-  char *buf = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&buf, &n);
-  if (!f) return NULL;
-  fputs("{:orders 0, :status :running, :stock {", f);
-  for (int i = 0; i < NITEMS; i++) fprintf(f, "\"%s\" %d ", ITEMS[i], INITIAL_STOCK);
-  fputs("}, :sold {", f);
-  for (int i = 0; i < NITEMS; i++) fprintf(f, "\"%s\" 0 ", ITEMS[i]);
-  fputs("}, :restock {", f);
-  for (int i = 0; i < NITEMS; i++) fprintf(f, "\"%s\" 0 ", ITEMS[i]);
-  fputs("}, :workers {", f);
-  for (int w = 0; w < workers; w++) fprintf(f, "%d 0 ", w);
-  fputs("}, :recent {", f);
-  for (int w = 0; w < workers; w++) fprintf(f, "%d [] ", w);
-  fputs("}}", f);
-  fclose(f);
-  return buf;
-}
-
 /* Create the domain (if needed) and reset the atom to the initial shop. */
 static int setup(const char *path, int workers) {
   eve_domain *d;
   eve_atom *a = NULL;
   eve_txn *t = NULL;
   eve_val v;
-  char *text = initial_text(workers);
+  char *text = shop_initial_text(workers);
   if (!text) return cli_fail(CLI_FAIL, "out of memory");
   int rc = cli_open(path, OPEN_CREATE, &d, NULL);
   if (rc) {
@@ -423,7 +312,7 @@ static int mark_done(eve_domain *d, eve_atom *a) {
   if (rc) return rc;
   eve_val shop;
   if (!(rc = eve_deref(t, a, &shop)) &&
-      !(rc = eve_map_assoc(t, shop, kw(t, "status"), kw(t, "done"), &shop)))
+      !(rc = eve_map_assoc(t, shop, shop_kw(t, "status"), shop_kw(t, "done"), &shop)))
     rc = eve_reset(t, a, shop);
   eve_txn_end(t);
   return rc;
@@ -464,33 +353,33 @@ static int verify_value(eve_domain *d, eve_atom *a, const wstat *st, int workers
   sum_stats(st, workers, &tot, 0);
   int rc = eve_txn_begin(d, EVE_TXN_READ, &t);
   if (rc) return rc;
-  if ((rc = eve_deref(t, a, &shop)) || (rc = get_int(t, shop, kw(t, "orders"), &n)) ||
-      (rc = get_map(t, shop, kw(t, "stock"), &stock)) || (rc = get_map(t, shop, kw(t, "sold"), &sold)) ||
-      (rc = get_map(t, shop, kw(t, "restock"), &restock)) ||
-      (rc = get_map(t, shop, kw(t, "workers"), &wmap)) ||
-      (rc = get_map(t, shop, kw(t, "recent"), &recent)) ||
-      (rc = get_map(t, shop, kw(t, "status"), &status)))
+  if ((rc = eve_deref(t, a, &shop)) || (rc = shop_get_int(t, shop, shop_kw(t, "orders"), &n)) ||
+      (rc = shop_get_map(t, shop, shop_kw(t, "stock"), &stock)) || (rc = shop_get_map(t, shop, shop_kw(t, "sold"), &sold)) ||
+      (rc = shop_get_map(t, shop, shop_kw(t, "restock"), &restock)) ||
+      (rc = shop_get_map(t, shop, shop_kw(t, "workers"), &wmap)) ||
+      (rc = shop_get_map(t, shop, shop_kw(t, "recent"), &recent)) ||
+      (rc = shop_get_map(t, shop, shop_kw(t, "status"), &status)))
     goto out;
   expect(bad, ":orders", n, (int64_t)tot.swaps);
-  expect(bad, ":status :done", status == kw(t, "done"), 1);
-  for (int i = 0; i < NITEMS; i++) {
+  expect(bad, ":status :done", status == shop_kw(t, "done"), 1);
+  for (int i = 0; i < SHOP_NITEMS; i++) {
     eve_val item;
-    if ((rc = eve_string(t, ITEMS[i], strlen(ITEMS[i]), &item)) || (rc = get_int(t, stock, item, &n)) ||
-        (rc = get_int(t, sold, item, &s)) || (rc = get_int(t, restock, item, &r)))
+    if ((rc = eve_string(t, shop_items[i], strlen(shop_items[i]), &item)) || (rc = shop_get_int(t, stock, item, &n)) ||
+        (rc = shop_get_int(t, sold, item, &s)) || (rc = shop_get_int(t, restock, item, &r)))
       goto out;
-    snprintf(what, sizeof what, "stock + sold of \"%s\"", ITEMS[i]);
-    expect(bad, what, n + s, INITIAL_STOCK + r);
+    snprintf(what, sizeof what, "stock + sold of \"%s\"", shop_items[i]);
+    expect(bad, what, n + s, SHOP_INITIAL_STOCK + r);
     units += s;
   }
   expect(bad, "units sold", units, (int64_t)tot.units);
   for (int w = 0; w < workers; w++) {
     uint64_t swaps = atomic_load(&st[w].swaps), cnt = 0;
     snprintf(what, sizeof what, ":workers %d", w);
-    if ((rc = get_int(t, wmap, int_val(t, w), &n))) goto out;
+    if ((rc = shop_get_int(t, wmap, shop_int(t, w), &n))) goto out;
     expect(bad, what, n, (int64_t)swaps);
-    if ((rc = get_map(t, recent, int_val(t, w), &mine)) || (rc = eve_count(t, mine, &cnt))) goto out;
+    if ((rc = shop_get_map(t, recent, shop_int(t, w), &mine)) || (rc = eve_count(t, mine, &cnt))) goto out;
     snprintf(what, sizeof what, "length of :recent %d", w);
-    expect(bad, what, (int64_t)cnt, swaps < RECENT ? (int64_t)swaps : RECENT);
+    expect(bad, what, (int64_t)cnt, swaps < SHOP_RECENT ? (int64_t)swaps : SHOP_RECENT);
     if (cnt) {
       if ((rc = eve_vec_nth(t, mine, cnt - 1, &last)) || (rc = eve_int_get(t, last, &n))) goto out;
       snprintf(what, sizeof what, "last of :recent %d", w);
