@@ -89,6 +89,19 @@ static eve_stats stats(eve_domain *d) {
   return st;
 }
 
+/* Every snapshot has ended: after a few more swaps nothing is pinned,
+ * nothing waits to be freed and the check is exact; then a and d close. */
+static void assert_released_then_close(eve_domain *d, eve_atom *a, const char *when) {
+  swaps(d, a, 100); /* passes run as these writers end their transactions */
+  eve_stats st = stats(d);
+  cr_assert_eq(st.readers, 0, "%s: %llu readers", when, (unsigned long long)st.readers);
+  cr_assert_eq(st.retired_bytes, 0, "%s: reclamation resumed, yet %llu bytes still retired", when,
+               (unsigned long long)st.retired_bytes);
+  t_assert_exact(d, when);
+  EVE_OK(eve_atom_close(a));
+  EVE_OK(eve_close(d));
+}
+
 /* ---- many snapshots, one slot ----------------------------------------------------
  * 100,000 snapshots (far more than the domain's 128 reader slots), each
  * holding the version that was current when it was taken, with writers in
@@ -184,12 +197,7 @@ Test(snapshot, retain_and_end_count_references) {
   cr_assert_eq(version_of(s, v), 1, "the version read is intact while a reference lives");
   cr_assert_gt(stats(d).retired_bytes, 0, "and holds back what was retired since");
   EVE_OK(eve_txn_end(s));
-  swaps(d, a, 100);
-  cr_assert_eq(stats(d).readers, 0);
-  cr_assert_eq(stats(d).retired_bytes, 0);
-  t_assert_exact(d, "after the last reference");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after the last reference");
 }
 
 Test(snapshot, bad_uses_are_refused) {
@@ -240,11 +248,7 @@ Test(snapshot, ending_the_oldest_frees_what_only_it_held) {
   cr_assert_eq(version_of(young, vy), ny, "the young snapshot's version is intact");
   cr_assert_eq(stats(d).readers, 1);
   EVE_OK(eve_txn_end(young));
-  swaps(d, a, 100);
-  cr_assert_eq(stats(d).retired_bytes, 0);
-  t_assert_exact(d, "after both snapshots");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after both snapshots");
 }
 
 /* A snapshot that derefs again later sees the newer version, and both the
@@ -262,10 +266,7 @@ Test(snapshot, a_later_deref_sees_a_later_version_and_keeps_both) {
   cr_assert_eq(version_of(s, first), 1);
   cr_assert_eq(version_of(s, later), 301);
   EVE_OK(eve_txn_end(s));
-  swaps(d, a, 100);
-  t_assert_exact(d, "after the snapshot");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after the snapshot");
 }
 
 /* ---- threads ---------------------------------------------------------------------
@@ -300,11 +301,7 @@ Test(snapshot, a_snapshot_outlives_the_thread_that_took_it) {
   cr_assert_eq(stats(d).readers, 1, "still pinned after its thread exited");
   cr_assert_eq(version_of(k.s, k.v), 5, "and its version is intact");
   EVE_OK(eve_txn_end(k.s)); /* ended by another thread */
-  swaps(d, a, 100);
-  cr_assert_eq(stats(d).readers, 0);
-  t_assert_exact(d, "after the handed-over snapshot");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after the handed-over snapshot");
 }
 
 /* Readers take snapshots and hand each to the next reader through a
@@ -401,12 +398,7 @@ Test(snapshot, snapshots_handed_between_threads_under_writers) {
   EVE_OK(eve_deref(t, a, &v));
   cr_assert_eq(version_of(t, v), 1 + (int64_t)HAND_WRITERS * rounds, "every swap counted");
   EVE_OK(eve_txn_end(t));
-  swaps(d, a, 100);
-  cr_assert_eq(stats(d).readers, 0);
-  cr_assert_eq(stats(d).retired_bytes, 0);
-  t_assert_exact(d, "after the hand-overs");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after the hand-overs");
 }
 
 /* ---- processes ---------------------------------------------------------------------
@@ -446,15 +438,8 @@ Test(snapshot, a_killed_process_holding_snapshots_releases_reclamation) {
   kill(pid, SIGKILL);
   int status;
   cr_assert_eq(waitpid(pid, &status, 0), pid);
-  swaps(d, a, 100);
-  st = stats(d);
-  cr_assert_eq(st.readers, 0);
-  cr_assert_eq(st.retired_bytes, 0, "reclamation resumed: %llu bytes still retired",
-               (unsigned long long)st.retired_bytes);
-  t_assert_exact(d, "after the kill");
+  assert_released_then_close(d, a, "after the kill");
   close(ready[0]), close(ready[1]);
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
   t_rmdir(dir);
 }
 
@@ -505,10 +490,6 @@ Test(snapshot, a_forked_child_refuses_inherited_snapshots_and_takes_its_own) {
   cr_assert_eq(version_of(s, v), 3, "the parent's snapshot is intact");
   cr_assert_eq(stats(d).readers, 1);
   EVE_OK(eve_txn_end(s));
-  swaps(d, a, 100);
-  cr_assert_eq(stats(d).readers, 0);
-  t_assert_exact(d, "after the fork");
-  EVE_OK(eve_atom_close(a));
-  EVE_OK(eve_close(d));
+  assert_released_then_close(d, a, "after the fork");
   t_rmdir(dir);
 }
