@@ -131,8 +131,8 @@ python-venv:
 test-python: python-venv
 	$(CMAKE) -S . -B build-python/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
 	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
-	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli
-	cd build-python && EVE_CLI=$(CURDIR)/build-python/cmake/eve \
+	$(CMAKE) --build build-python/cmake -j$(JOBS) --target eve eve-cli eve-counter
+	cd build-python && EVE_CLI=$(CURDIR)/build-python/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-python/cmake/eve-counter \
 	  venv/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/python/tests
 
 # The same suite with the extension and the library under ASan+UBSan (the

@@ -1,7 +1,9 @@
-"""The CLI and Python processes swapping the same atom at once: exact.
+"""The CLI, a C program and Python processes swapping the same atom at once:
+exact.
 
-Runs when EVE_CLI names the eve command-line tool (make test-python builds
-it and sets it); skipped otherwise."""
+Runs when EVE_CLI names the eve command-line tool and EVE_C_COUNTER the C
+writer (examples/counter.c; make test-python builds both and sets them);
+skipped otherwise."""
 import multiprocessing
 import os
 import subprocess
@@ -11,8 +13,10 @@ import pytest
 import eve
 
 CLI = os.environ.get("EVE_CLI")
-pytestmark = pytest.mark.skipif(not CLI or not os.access(CLI, os.X_OK),
-                                reason="EVE_CLI (the eve tool) not given")
+C_COUNTER = os.environ.get("EVE_C_COUNTER")
+pytestmark = pytest.mark.skipif(not CLI or not os.access(CLI, os.X_OK)
+                                or not C_COUNTER or not os.access(C_COUNTER, os.X_OK),
+                                reason="EVE_CLI (the eve tool) or EVE_C_COUNTER not given")
 
 
 def py_incr(path, n):
@@ -27,10 +31,11 @@ def cli_incr(path, n):
         subprocess.run([CLI, "swap", path, "counter", "inc"], check=True, stdout=subprocess.DEVNULL)
 
 
-def test_cli_and_python_swap_one_counter_exactly(path):
+def test_cli_c_and_python_swap_one_counter_exactly(path):
     with eve.open(path, max_size=64 << 20) as d:
         d.atom("counter").reset(0)
     ctx = multiprocessing.get_context("fork")
+    c_writers = [subprocess.Popen([C_COUNTER, path, "counter", "5000"]) for _ in range(2)]
     procs = [ctx.Process(target=py_incr, args=(path, 2000)) for _ in range(3)]
     procs += [ctx.Process(target=cli_incr, args=(path, 150)) for _ in range(2)]
     for p in procs:
@@ -38,10 +43,12 @@ def test_cli_and_python_swap_one_counter_exactly(path):
     for p in procs:
         p.join()
     assert [p.exitcode for p in procs] == [0] * len(procs)
+    assert [w.wait() for w in c_writers] == [0, 0]
+    expected = 2 * 5000 + 3 * 2000 + 2 * 150
     out = subprocess.run([CLI, "get", path, "counter"], check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == str(3 * 2000 + 2 * 150)
+    assert out.stdout.strip() == str(expected)
     with eve.open(path) as d:
-        assert d.atom("counter").deref() == 3 * 2000 + 2 * 150
+        assert d.atom("counter").deref() == expected
 
 
 def test_python_reads_what_the_cli_wrote(path):
