@@ -398,6 +398,32 @@ EVE_API int eve_map_get(eve_txn *t, eve_val m, eve_val k, eve_val *out); /* EVE_
  * eve_symbol) would refuse, such as bad UTF-8. */
 EVE_API int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size_t n,
                      eve_val *out);
+/* A scalar described in the caller's memory, for lookups that allocate
+ * nothing whatever the key: a large integer, a float, a uuid, an #inst or
+ * a long text would otherwise have to be built in a write transaction
+ * first (eve_int and friends box them), which a read transaction, a
+ * snapshot or a domain opened EVE_OPEN_RDONLY cannot do.  Set `type` (any
+ * type but the four collections) and the member of `as` it names; nil
+ * needs none.  The text of EVE_STRING, EVE_KEYWORD, EVE_SYMBOL and
+ * EVE_BYTES is read during the call only. */
+typedef struct eve_scalar {
+  eve_type type;
+  union {
+    int b;              /* EVE_BOOL: 0 or not        */
+    int64_t i;          /* EVE_INT                   */
+    double f;           /* EVE_FLOAT (NaNs are one)  */
+    uint32_t c;         /* EVE_CHAR: a code point    */
+    uint8_t uuid[16];   /* EVE_UUID                  */
+    int64_t ms;         /* EVE_INST                  */
+    struct { const char *s; size_t n; } text; /* texts and bytes */
+  } as;
+} eve_scalar;
+/* eve_map_get / eve_set_contains with the key given as an eve_scalar; the
+ * same answers as building the value and looking it up.  EVE_ENOTFOUND if
+ * absent (maps); EVE_EINVAL for a collection type, or a scalar the
+ * constructors would refuse (bad UTF-8, an empty keyword, a surrogate). */
+EVE_API int eve_map_get_scalar(eve_txn *t, eve_val m, const eve_scalar *key, eve_val *out);
+EVE_API int eve_set_contains_scalar(eve_txn *t, eve_val s, const eve_scalar *x, int *out);
 EVE_API int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out);
 EVE_API int eve_map_dissoc(eve_txn *t, eve_val m, eve_val k, eve_val *out);
 EVE_API int eve_map_merge(eve_txn *t, eve_val a, eve_val b, eve_val *out); /* b's entries win */

@@ -60,7 +60,7 @@ uint64_t hash_pow(uint64_t n) { return pow_u64(HASH_P, n); }
 uint64_t hash_pow_inv(uint64_t n) { return pow_u64(HASH_P_INV, n); }
 _Static_assert((HASH_P * HASH_P_INV) == 1, "HASH_P_INV is the inverse of HASH_P mod 2^64");
 
-static uint64_t hash_scalar(uint64_t bits, unsigned seed) {
+uint64_t hash_scalar(uint64_t bits, unsigned seed) {
   return hash_mix(bits ^ (seed * 0xd6e8feb86659fd93ull));
 }
 

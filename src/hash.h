@@ -40,6 +40,8 @@ enum { SEED_NIL = 1, SEED_BOOL, SEED_INT, SEED_FLOAT, SEED_CHAR, SEED_STRING, SE
 
 /* The hash of n bytes under a seed (XXH3), before hash_mask. */
 uint64_t hash_bytes(const void *p, size_t n, unsigned seed);
+/* The hash of a fixed-size scalar's bits under a seed, before hash_mask. */
+uint64_t hash_scalar(uint64_t bits, unsigned seed);
 
 /* Test hook: hashes keep only the bits in mask (default all).  Set it before
  * building any values; a domain built under one mask is unreadable under

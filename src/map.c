@@ -810,6 +810,19 @@ int eve_map_get_text(eve_txn *t, eve_val m, eve_type type, const char *key, size
   return 0;
 }
 
+int eve_map_get_scalar(eve_txn *t, eve_val m, const eve_scalar *key, eve_val *out) {
+  if (!t || !out) return EVE_EINVAL;
+  if (txn_status(t)) return t->err;
+  key_probe p;
+  int rc = key_probe_scalar(key, &p);
+  const eve_val *e;
+  if (!rc) rc = champ_lookup_probe(t, &champ_map_kind, m, &p, &e);
+  if (rc) return rc;
+  if (!e) return EVE_ENOTFOUND;
+  *out = e[1];
+  return 0;
+}
+
 int eve_map_assoc(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out) {
   eve_val e[2] = {k, v};
   return champ_put(t, &champ_map_kind, m, e, 0, out);

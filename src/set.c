@@ -18,6 +18,18 @@ int eve_set_contains(eve_txn *t, eve_val s, eve_val x, int *out) {
   return 0;
 }
 
+int eve_set_contains_scalar(eve_txn *t, eve_val s, const eve_scalar *x, int *out) {
+  if (!t || !out) return EVE_EINVAL;
+  if (txn_status(t)) return t->err;
+  key_probe p;
+  const eve_val *e;
+  int rc = key_probe_scalar(x, &p);
+  if (!rc) rc = champ_lookup_probe(t, &champ_set_kind, s, &p, &e);
+  if (rc) return rc;
+  *out = e != NULL;
+  return 0;
+}
+
 int eve_set_conj(eve_txn *t, eve_val s, eve_val x, eve_val *out) {
   return champ_put(t, &champ_set_kind, s, &x, 0, out);
 }

@@ -269,18 +269,13 @@ int eve_text_get(eve_txn *t, const eve_val *v, const char **s, size_t *n) {
   return t->err;
 }
 
-int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p) {
-  unsigned tag, btype, seed;
-  switch (type) {
-  case EVE_STRING: tag = TAG_STR, btype = T_STRING, seed = SEED_STRING; break;
-  case EVE_KEYWORD: tag = TAG_KW, btype = T_KEYWORD, seed = SEED_KEYWORD; break;
-  case EVE_SYMBOL: tag = TAG_SYM, btype = T_SYMBOL, seed = SEED_SYMBOL; break;
-  default: return EVE_EINVAL;
-  }
-  if ((n && !s) || (n == 0 && type != EVE_STRING) || n > TEXT_MAX || !utf8_valid(s, n))
-    return EVE_EINVAL;
+/* A text's probe under its block type and seed; tag is its inline tag
+ * (TAG_PTR for bytes, which are never inline). */
+static int probe_text(const char *s, size_t n, unsigned tag, unsigned btype, unsigned seed,
+                      key_probe *p) {
+  if ((n && !s) || n > TEXT_MAX || (btype != T_BYTES && !utf8_valid(s, n))) return EVE_EINVAL;
   *p = (key_probe){0};
-  if (n <= TEXT_INLINE_MAX) { /* canonical: the stored key is this very word */
+  if (tag != TAG_PTR && n <= TEXT_INLINE_MAX) { /* canonical: the stored key is this word */
     p->word = tag | (n << 3);
     if (n) memcpy((char *)&p->word + 1, s, n);
     return 0;
@@ -292,6 +287,60 @@ int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p) {
   return 0;
 }
 
+int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p) {
+  switch (type) {
+  case EVE_STRING: return probe_text(s, n, TAG_STR, T_STRING, SEED_STRING, p);
+  case EVE_KEYWORD: return n ? probe_text(s, n, TAG_KW, T_KEYWORD, SEED_KEYWORD, p) : EVE_EINVAL;
+  case EVE_SYMBOL: return n ? probe_text(s, n, TAG_SYM, T_SYMBOL, SEED_SYMBOL, p) : EVE_EINVAL;
+  default: return EVE_EINVAL;
+  }
+}
+
+/* A boxed 8-byte scalar (T_INT, T_FLOAT, T_INST): its body is `bits`. */
+static void probe_fixed(unsigned btype, uint64_t bits, unsigned seed, key_probe *p) {
+  *p = (key_probe){0};
+  p->bits = bits;
+  p->s = &p->bits;
+  p->n = 8;
+  p->type = btype;
+  p->hash = hash_mask(hash_scalar(bits, seed));
+}
+
+int key_probe_scalar(const eve_scalar *k, key_probe *p) {
+  if (!k || !p) return EVE_EINVAL;
+  *p = (key_probe){0};
+  switch (k->type) {
+  case EVE_NIL: p->word = EVE_V_NIL; return 0;
+  case EVE_BOOL: p->word = k->as.b ? EVE_V_TRUE : EVE_V_FALSE; return 0;
+  case EVE_CHAR: return eve_char(k->as.c, &p->word) ? EVE_EINVAL : 0;
+  case EVE_INT:
+    if (k->as.i >= INT_IMM_MIN && k->as.i <= INT_IMM_MAX) {
+      p->word = ((uint64_t)k->as.i << 3) | TAG_INT;
+      return 0;
+    }
+    probe_fixed(T_INT, (uint64_t)k->as.i, SEED_INT, p);
+    return 0;
+  case EVE_FLOAT: {
+    double f = isnan(k->as.f) ? NAN : k->as.f; /* as eve_float stores it */
+    uint64_t bits;
+    memcpy(&bits, &f, 8);
+    probe_fixed(T_FLOAT, bits, SEED_FLOAT, p);
+    return 0;
+  }
+  case EVE_INST: probe_fixed(T_INST, (uint64_t)k->as.ms, SEED_INST, p); return 0;
+  case EVE_UUID:
+    p->s = k->as.uuid;
+    p->n = 16;
+    p->type = T_UUID;
+    p->hash = hash_mask(hash_bytes(k->as.uuid, 16, SEED_UUID));
+    return 0;
+  case EVE_STRING: case EVE_KEYWORD: case EVE_SYMBOL:
+    return key_probe_text(k->type, k->as.text.s, k->as.text.n, p);
+  case EVE_BYTES: return probe_text(k->as.text.s, k->as.text.n, TAG_PTR, T_BYTES, SEED_BYTES, p);
+  default: return EVE_EINVAL; /* collections are not scalars */
+  }
+}
+
 uint64_t key_probe_hash(eve_txn *t, const key_probe *p) {
   return p->s ? p->hash : val_hash(t, p->word);
 }
@@ -299,8 +348,14 @@ uint64_t key_probe_hash(eve_txn *t, const key_probe *p) {
 int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p) {
   if (!p->s) return val_equal(t, stored, p->word);
   if (!VAL_IS_BLOCK(stored) || value_block_type(t, stored) != p->type) return 0;
-  val_text x = val_text_load(t, stored);
-  return x.len == p->n && memcmp(x.s, p->s, p->n) == 0;
+  switch (p->type) {
+  case T_INT: case T_FLOAT: case T_INST: case T_UUID: /* the body follows the header */
+    return memcmp(txn_read_any(t, stored) + 1, p->s, p->n) == 0;
+  default: {
+    val_text x = val_text_load(t, stored);
+    return x.len == p->n && memcmp(x.s, p->s, p->n) == 0;
+  }
+  }
 }
 
 int eve_bytes_get(eve_txn *t, const eve_val *v, const uint8_t **p, size_t *n) {

@@ -199,20 +199,27 @@ static inline int depth_add(eve_txn *t, eve_val x, uint32_t dx, uint32_t *depth)
  * EVE_ECORRUPT (not sticky) when not, or the txn's sticky error. */
 int val_depth_check(eve_txn *t, eve_val coll);
 
-/* A map or set key to look up: a value word, or a text given by its bytes
- * so that a lookup allocates nothing (eve_map_get_text).  A short text is
- * its inline word; a longer one keeps its type, bytes and hash. */
+/* A map or set key to look up: a value word, or a scalar that would be
+ * boxed, given by its bytes, so that a lookup allocates nothing
+ * (eve_map_get_text, eve_map_get_scalar).  An immediate (a short text, a
+ * 61-bit integer, nil, a boolean, a character) is its word; a boxed one
+ * keeps its block type, body bytes and hash. */
 typedef struct key_probe {
-  eve_val word;     /* the key, when it is a word (s == NULL)           */
-  const char *s;    /* else a text that would be boxed: its bytes ...   */
-  size_t n;
-  unsigned type;    /* ... its block type (T_STRING, T_KEYWORD, T_SYMBOL) */
-  uint64_t hash;    /* ... and its hash, as val_hash would give it       */
+  eve_val word;     /* the key, when it is a word (s == NULL)                */
+  const void *s;    /* else a scalar that would be boxed: its body bytes ... */
+  size_t n;         /* ... (a text's bytes; 8 or 16 for the fixed scalars)   */
+  unsigned type;    /* ... its block type (T_STRING .. T_BYTES, T_INT ...)   */
+  uint64_t hash;    /* ... and its hash, as val_hash would give it           */
+  uint64_t bits;    /* a fixed 8-byte scalar's body, which s points at       */
 } key_probe;
 
 /* The probe of a text of type EVE_STRING, EVE_KEYWORD or EVE_SYMBOL:
  * 0, or EVE_EINVAL (another type, bad UTF-8, an empty keyword or symbol). */
 int key_probe_text(eve_type type, const char *s, size_t n, key_probe *p);
+/* The probe of any scalar: 0, or EVE_EINVAL (a collection type, or a value
+ * the constructors refuse).  p may point into *k (texts, uuids): use it
+ * while *k lives, and do not copy it (a fixed scalar's s points at p). */
+int key_probe_scalar(const eve_scalar *k, key_probe *p);
 /* The probe's hash (val_hash of the key), and whether a stored key equals it. */
 uint64_t key_probe_hash(eve_txn *t, const key_probe *p);
 int key_probe_equal(eve_txn *t, eve_val stored, const key_probe *p);

@@ -1,6 +1,8 @@
 /* test_map.c — the CHAMP map: unit tests, canonical shape, and model-based
  * randomised tests (also under truncated hashes that force collisions). */
 #define _GNU_SOURCE
+#include <math.h>
+
 #include "champ_support.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -307,6 +309,132 @@ Test(map, get_text_refuses_what_a_constructor_refuses) {
   EVE_ERR(eve_map_get_text(r, m, EVE_STRING, NULL, 3, &v), EVE_EINVAL);
   EVE_ERR(eve_map_get_text(r, m, EVE_STRING, "a", 1, NULL), EVE_EINVAL);
   EVE_ERR(eve_map_get_text(r, EVE_V_EMPTY_VECTOR, EVE_STRING, "a", 1, &v), EVE_ETYPE);
+  EVE_OK(eve_txn_end(r));
+  eve_close(d);
+}
+
+/* A random scalar of every kind eve_scalar describes, with the edges that
+ * matter for a probe: integers on both sides of the immediate range, NaN
+ * and -0.0, texts inline and boxed (hashed or not), empty bytes. */
+static void random_scalar(uint64_t *rng, char *buf, eve_scalar *k) {
+  static const int64_t ints[] = {0, -1, (INT64_C(1) << 60) - 1, -(INT64_C(1) << 60),
+                                 INT64_C(1) << 60, -(INT64_C(1) << 60) - 1, INT64_MAX, INT64_MIN};
+  static const double floats[] = {0.0, -0.0, 1.5, -2.25, 1e300};
+  memset(k, 0, sizeof *k);
+  k->type = (eve_type)t_below(rng, EVE_BYTES + 1);
+  switch (k->type) {
+  case EVE_BOOL: k->as.b = (int)t_below(rng, 2); break;
+  case EVE_INT:
+    k->as.i = t_below(rng, 2) ? ints[t_below(rng, 8)] + (int64_t)t_below(rng, 3) * (t_below(rng, 2) ? 1 : -1)
+                              : (int64_t)t_rand(rng);
+    break;
+  case EVE_FLOAT:
+    k->as.f = t_below(rng, 4) == 0 ? NAN : t_below(rng, 2) ? floats[t_below(rng, 5)]
+                                        : (double)(int64_t)t_rand(rng) / 1024.0;
+    break;
+  case EVE_CHAR: k->as.c = (uint32_t)t_below(rng, 0xD000); break;
+  case EVE_UUID: for (int i = 0; i < 16; i++) k->as.uuid[i] = (uint8_t)(t_below(rng, 3)); break;
+  case EVE_INST: k->as.ms = (int64_t)t_rand(rng) >> t_below(rng, 60); break;
+  case EVE_STRING: case EVE_KEYWORD: case EVE_SYMBOL: case EVE_BYTES: {
+    size_t n = (size_t)t_below(rng, 3) == 0 ? 1 + t_below(rng, 7) : t_below(rng, 70);
+    if (n == 0 && k->type != EVE_STRING && k->type != EVE_BYTES) n = 1;
+    k->as.text.s = buf;
+    k->as.text.n = text_key(t_below(rng, 5), n, buf);
+    break;
+  }
+  default: break; /* nil */
+  }
+}
+
+/* The value an eve_scalar describes, built with the constructors. */
+static int build_scalar(eve_txn *t, const eve_scalar *k, eve_val *out) {
+  switch (k->type) {
+  case EVE_NIL: *out = EVE_V_NIL; return 0;
+  case EVE_BOOL: return eve_bool(k->as.b, out);
+  case EVE_INT: return eve_int(t, k->as.i, out);
+  case EVE_FLOAT: return eve_float(t, k->as.f, out);
+  case EVE_CHAR: return eve_char(k->as.c, out);
+  case EVE_UUID: return eve_uuid(t, k->as.uuid, out);
+  case EVE_INST: return eve_inst(t, k->as.ms, out);
+  case EVE_BYTES: return eve_bytes(t, k->as.text.s, k->as.text.n, out);
+  default: return make_text(t, k->type, k->as.text.s, k->as.text.n, out);
+  }
+}
+
+/* eve_map_get_scalar and eve_set_contains_scalar, in a read transaction,
+ * answer exactly what eve_map_get and eve_set_contains answer for the
+ * built value (which the test builds in a write transaction beside it),
+ * for present and absent keys of every scalar type. */
+static void get_scalar_run(uint64_t seed) {
+  eve_domain *d = t_open_mem();
+  eve_txn *t = t_wtxn(d);
+  uint64_t rng = seed;
+  eve_val m = EVE_V_EMPTY_MAP, s = EVE_V_EMPTY_SET, k;
+  char buf[80];
+  for (int i = 0; i < 400; i++) {
+    eve_scalar sc;
+    random_scalar(&rng, buf, &sc);
+    EVE_OK(build_scalar(t, &sc, &k));
+    m = assoc(t, m, k, I(t, i));
+    EVE_OK(eve_set_conj(t, s, k, &s));
+  }
+  eve_val both[2] = {m, s};
+  t = t_carry(d, t, "both", both, 2);
+  eve_txn *r;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r)); /* allocates nothing */
+  eve_val rm = t_deref(d, r, "both"), rs;
+  EVE_OK(eve_vec_nth(r, rm, 1, &rs));
+  EVE_OK(eve_vec_nth(r, rm, 0, &rm));
+  rng = seed; /* the same keys again, then as many others */
+  for (int i = 0; i < 800; i++) {
+    eve_scalar sc;
+    random_scalar(&rng, buf, &sc);
+    eve_val want, got;
+    EVE_OK(build_scalar(t, &sc, &k));
+    int want_rc = eve_map_get(t, both[0], k, &want), got_rc = eve_map_get_scalar(r, rm, &sc, &got);
+    cr_assert_eq(got_rc, want_rc, "key %d (%s): %s, wanted %s", i, eve_type_name(sc.type),
+                 eve_err_name(got_rc), eve_err_name(want_rc));
+    if (i < 400) cr_assert_eq(got_rc, 0, "key %d (%s) was put", i, eve_type_name(sc.type));
+    if (!got_rc) cr_assert_eq(geti(r, got), geti(t, want));
+    int in_set, want_in;
+    EVE_OK(eve_set_contains_scalar(r, rs, &sc, &in_set));
+    EVE_OK(eve_set_contains(t, both[1], k, &want_in));
+    cr_assert_eq(in_set, want_in, "element %d (%s)", i, eve_type_name(sc.type));
+  }
+  EVE_OK(eve_txn_end(r));
+  EVE_OK(eve_txn_end(t));
+  eve_close(d);
+}
+
+Test(map, get_scalar_without_boxing) { get_scalar_run(t_seed(7)); }
+
+Test(map, get_scalar_under_collisions) {
+  eve__test_set_hash_mask(0x7);
+  get_scalar_run(t_seed(8));
+  eve__test_set_hash_mask(~0ull);
+}
+
+Test(map, get_scalar_refuses_what_a_constructor_refuses) {
+  eve_domain *d = t_open_mem();
+  eve_txn *r;
+  EVE_OK(eve_txn_begin(d, EVE_TXN_READ, &r));
+  eve_val v, m = EVE_V_EMPTY_MAP;
+  int in;
+  eve_scalar k = {.type = EVE_MAP};
+  EVE_ERR(eve_map_get_scalar(r, m, &k, &v), EVE_EINVAL);
+  EVE_ERR(eve_set_contains_scalar(r, EVE_V_EMPTY_SET, &k, &in), EVE_EINVAL);
+  k = (eve_scalar){.type = EVE_CHAR, .as.c = 0xD800};
+  EVE_ERR(eve_map_get_scalar(r, m, &k, &v), EVE_EINVAL);
+  k = (eve_scalar){.type = EVE_KEYWORD, .as.text = {"", 0}};
+  EVE_ERR(eve_map_get_scalar(r, m, &k, &v), EVE_EINVAL);
+  k = (eve_scalar){.type = EVE_STRING, .as.text = {"bad \xff utf-8", 13}};
+  EVE_ERR(eve_map_get_scalar(r, m, &k, &v), EVE_EINVAL);
+  k = (eve_scalar){.type = EVE_BYTES, .as.text = {"\xff", 1}}; /* bytes need no UTF-8 */
+  EVE_ERR(eve_map_get_scalar(r, m, &k, &v), EVE_ENOTFOUND);
+  EVE_ERR(eve_map_get_scalar(r, m, NULL, &v), EVE_EINVAL);
+  EVE_ERR(eve_map_get_scalar(r, m, &k, NULL), EVE_EINVAL);
+  EVE_ERR(eve_map_get_scalar(r, EVE_V_EMPTY_VECTOR, &k, &v), EVE_ETYPE);
+  EVE_ERR(eve_set_contains_scalar(r, m, &k, &in), EVE_ETYPE);
   EVE_OK(eve_txn_end(r));
   eve_close(d);
 }
