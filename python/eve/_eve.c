@@ -417,40 +417,54 @@ static int eve_rc(conv *cv, int rc, const char *what) {
   return fail_eve(rc, what);
 }
 
-static int text_from_py(conv *cv, PyObject *s, int kind, eve_val *out) {
+/* ---- scalars: Python -> eve_scalar -> eve ---------------------------------------
+ * A Python scalar is first described as an eve_scalar (no transaction):
+ * a lookup uses that description as it is (eve_map_get_scalar allocates
+ * nothing, so it works in a snapshot and a read-only domain), a build
+ * turns it into a value with the constructors. */
+
+/* A text (str, or a Keyword's or Symbol's name) as the scalar's bytes;
+ * *hold keeps the object that owns them. */
+static int text_scalar(PyObject *s, eve_type type, eve_scalar *sc, PyObject **hold) {
+  if (!PyUnicode_Check(s)) return PyErr_SetString(PyExc_TypeError, "name must be a str"), -1;
   Py_ssize_t n;
   const char *p = PyUnicode_AsUTF8AndSize(s, &n);
   if (!p) return -1;
-  int rc = kind == EVE_KEYWORD ? eve_keyword(cv->c.t, p, (size_t)n, out)
-           : kind == EVE_SYMBOL ? eve_symbol(cv->c.t, p, (size_t)n, out)
-                                : eve_string(cv->c.t, p, (size_t)n, out);
-  return eve_rc(cv, rc, "store text");
+  Py_INCREF(s);
+  *hold = s;
+  sc->type = type;
+  sc->as.text.s = p;
+  sc->as.text.n = (size_t)n;
+  return 1;
 }
 
 /* Keyword and Symbol keep their text in .name */
-static int named_from_py(conv *cv, PyObject *o, int kind, eve_val *out) {
+static int named_scalar(PyObject *o, eve_type type, eve_scalar *sc, PyObject **hold) {
   PyObject *name = PyObject_GetAttrString(o, "name");
   if (!name) return -1;
-  int rc = PyUnicode_Check(name) ? text_from_py(cv, name, kind, out)
-                                 : (PyErr_SetString(PyExc_TypeError, "name must be a str"), -1);
-  Py_DECREF(name);
-  return rc;
+  int r = text_scalar(name, type, sc, hold);
+  Py_DECREF(name); /* *hold has its own reference */
+  return r;
 }
 
-static int uuid_from_py(conv *cv, PyObject *o, eve_val *out) {
+static int uuid_scalar(PyObject *o, eve_scalar *sc) {
   PyObject *b = PyObject_GetAttrString(o, "bytes");
   if (!b) return -1;
-  int rc = -1;
-  if (PyBytes_Check(b) && PyBytes_GET_SIZE(b) == 16)
-    rc = eve_rc(cv, eve_uuid(cv->c.t, (const uint8_t *)PyBytes_AS_STRING(b), out), "store uuid");
-  else PyErr_SetString(PyExc_TypeError, "UUID.bytes is not 16 bytes");
+  int r = -1;
+  if (PyBytes_Check(b) && PyBytes_GET_SIZE(b) == 16) {
+    sc->type = EVE_UUID;
+    memcpy(sc->as.uuid, PyBytes_AS_STRING(b), 16);
+    r = 1;
+  } else {
+    PyErr_SetString(PyExc_TypeError, "UUID.bytes is not 16 bytes");
+  }
   Py_DECREF(b);
-  return rc;
+  return r;
 }
 
 /* An aware datetime as ms since the epoch (floor); naive ones are refused,
  * since #inst is an instant. */
-static int inst_from_py(conv *cv, PyObject *o, eve_val *out) {
+static int inst_scalar(PyObject *o, eve_scalar *sc) {
   PyObject *tz = PyObject_GetAttrString(o, "tzinfo");
   if (!tz) return -1;
   int naive = tz == Py_None;
@@ -467,10 +481,12 @@ static int inst_from_py(conv *cv, PyObject *o, eve_val *out) {
   long long i = PyLong_AsLongLongAndOverflow(ms, &overflow);
   Py_DECREF(ms);
   if (i == -1 && PyErr_Occurred()) return -1;
-  return eve_rc(cv, eve_inst(cv->c.t, i, out), "store inst");
+  sc->type = EVE_INST;
+  sc->as.ms = i;
+  return 1;
 }
 
-static int int_from_py(conv *cv, PyObject *o, eve_val *out) {
+static int int_scalar(PyObject *o, eve_scalar *sc) {
   int overflow;
   long long i = PyLong_AsLongLongAndOverflow(o, &overflow);
   if (overflow) {
@@ -478,7 +494,54 @@ static int int_from_py(conv *cv, PyObject *o, eve_val *out) {
     return -1;
   }
   if (i == -1 && PyErr_Occurred()) return -1;
-  return eve_rc(cv, eve_int(cv->c.t, i, out), "store int");
+  sc->type = EVE_INT;
+  sc->as.i = i;
+  return 1;
+}
+
+/* o as a scalar: 1 (*sc set; *hold, if set, owns its bytes: release it
+ * when done with *sc), 0 when o is no scalar eve stores, -1 with an
+ * exception (an int outside 64 bits, a naive datetime). */
+static int scalar_of_py(PyObject *o, eve_scalar *sc, PyObject **hold) {
+  *hold = NULL;
+  memset(sc, 0, sizeof *sc);
+  if (o == Py_None) return sc->type = EVE_NIL, 1;
+  if (PyBool_Check(o)) return sc->type = EVE_BOOL, sc->as.b = o == Py_True, 1;
+  if (PyLong_Check(o)) return int_scalar(o, sc);
+  if (PyFloat_Check(o)) return sc->type = EVE_FLOAT, sc->as.f = PyFloat_AS_DOUBLE(o), 1;
+  if (PyUnicode_Check(o)) return text_scalar(o, EVE_STRING, sc, hold);
+  if (PyBytes_Check(o)) {
+    sc->type = EVE_BYTES;
+    sc->as.text.s = PyBytes_AS_STRING(o);
+    sc->as.text.n = (size_t)PyBytes_GET_SIZE(o);
+    return 1; /* the caller holds o */
+  }
+  int r;
+  if ((r = PyObject_IsInstance(o, cls_keyword))) return r < 0 ? -1 : named_scalar(o, EVE_KEYWORD, sc, hold);
+  if ((r = PyObject_IsInstance(o, cls_symbol))) return r < 0 ? -1 : named_scalar(o, EVE_SYMBOL, sc, hold);
+  if ((r = PyObject_IsInstance(o, cls_uuid))) return r < 0 ? -1 : uuid_scalar(o, sc);
+  if ((r = PyObject_IsInstance(o, cls_datetime))) return r < 0 ? -1 : inst_scalar(o, sc);
+  return 0;
+}
+
+/* The value *sc describes, built in cv's transaction. */
+static int scalar_build(conv *cv, const eve_scalar *sc, eve_val *out) {
+  eve_txn *t = cv->c.t;
+  const char *p = sc->as.text.s;
+  size_t n = sc->as.text.n;
+  switch (sc->type) {
+  case EVE_NIL: *out = EVE_V_NIL; return 0;
+  case EVE_BOOL: *out = sc->as.b ? EVE_V_TRUE : EVE_V_FALSE; return 0;
+  case EVE_INT: return eve_rc(cv, eve_int(t, sc->as.i, out), "store int");
+  case EVE_FLOAT: return eve_rc(cv, eve_float(t, sc->as.f, out), "store float");
+  case EVE_STRING: return eve_rc(cv, eve_string(t, p, n, out), "store text");
+  case EVE_KEYWORD: return eve_rc(cv, eve_keyword(t, p, n, out), "store text");
+  case EVE_SYMBOL: return eve_rc(cv, eve_symbol(t, p, n, out), "store text");
+  case EVE_BYTES: return eve_rc(cv, eve_bytes(t, p, n, out), "store bytes");
+  case EVE_UUID: return eve_rc(cv, eve_uuid(t, sc->as.uuid, out), "store uuid");
+  case EVE_INST: return eve_rc(cv, eve_inst(t, sc->as.ms, out), "store inst");
+  default: return fail_eve(EVE_EINVAL, "store scalar");
+  }
 }
 
 static int map_from_py(conv *cv, PyObject *o, eve_val *out) {
@@ -546,25 +609,18 @@ static int view_from_py(conv *cv, ViewObject *v, eve_val *out) {
 
 static int from_py_inner(conv *cv, PyObject *o, eve_val *out) {
   if (is_view(o)) return view_from_py(cv, (ViewObject *)o, out);
-  if (o == Py_None) return *out = EVE_V_NIL, 0;
-  if (PyBool_Check(o)) return eve_bool(o == Py_True, out) ? -1 : 0;
-  if (PyLong_Check(o)) return int_from_py(cv, o, out);
-  if (PyFloat_Check(o))
-    return eve_rc(cv, eve_float(cv->c.t, PyFloat_AS_DOUBLE(o), out), "store float");
-  if (PyUnicode_Check(o)) return text_from_py(cv, o, EVE_STRING, out);
-  if (PyBytes_Check(o))
-    return eve_rc(cv, eve_bytes(cv->c.t, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o), out),
-                  "store bytes");
   if (PyDict_Check(o)) return map_from_py(cv, o, out);
   if (PyList_Check(o) || PyTuple_Check(o)) return seq_from_py(cv, o, 0, out);
   if (PyAnySet_Check(o)) return seq_from_py(cv, o, 1, out);
-  int r;
-  if ((r = PyObject_IsInstance(o, cls_keyword))) return r < 0 ? -1 : named_from_py(cv, o, EVE_KEYWORD, out);
-  if ((r = PyObject_IsInstance(o, cls_symbol))) return r < 0 ? -1 : named_from_py(cv, o, EVE_SYMBOL, out);
-  if ((r = PyObject_IsInstance(o, cls_uuid))) return r < 0 ? -1 : uuid_from_py(cv, o, out);
-  if ((r = PyObject_IsInstance(o, cls_datetime))) return r < 0 ? -1 : inst_from_py(cv, o, out);
-  PyErr_Format(PyExc_TypeError, "eve cannot store a value of type '%.200s'", Py_TYPE(o)->tp_name);
-  return -1;
+  eve_scalar sc;
+  PyObject *hold;
+  int r = scalar_of_py(o, &sc, &hold);
+  if (r > 0) r = scalar_build(cv, &sc, out);
+  else if (r == 0)
+    r = (PyErr_Format(PyExc_TypeError, "eve cannot store a value of type '%.200s'",
+                      Py_TYPE(o)->tp_name), -1);
+  Py_XDECREF(hold);
+  return r;
 }
 
 static int from_py(conv *cv, PyObject *o, eve_val *out) {
@@ -589,22 +645,44 @@ static int set_has(eve_txn *t, eve_val s, eve_val k, eve_val *out) {
   return rc;
 }
 
-/* Look key up in the view with fn.  Text keys of maps go by their bytes
- * (no allocation); other keys are converted in the view's transaction, or,
- * when that would allocate in a snapshot, in a short write transaction of
- * the domain (the view's snapshot keeps its value readable there).
- * Returns fn's code (0, EVE_ENOTFOUND) or -1000+... : -2 with a Python
+/* Look key up in the view.  A scalar key goes by its description, which
+ * allocates nothing (so it works in a snapshot and in a read-only domain);
+ * a collection key is converted in the view's transaction, or, when that
+ * would allocate in a snapshot, in a short write transaction of the domain
+ * (the view's snapshot keeps its value readable there).  A key no
+ * constructor would accept (an empty keyword) is in no collection.
+ * Returns 0, EVE_ENOTFOUND, another eve code, or LOOKUP_PYERR with a Python
  * exception set. */
 #define LOOKUP_PYERR (-2000)
+static int scalar_lookup(ViewObject *self, eve_txn *t, const eve_scalar *sc, eve_val *out) {
+  int rc;
+  if (self->type == EVE_MAP) {
+    rc = eve_map_get_scalar(t, self->v, sc, out);
+  } else {
+    int yes = 0;
+    rc = eve_set_contains_scalar(t, self->v, sc, &yes);
+    *out = yes ? EVE_V_TRUE : EVE_V_FALSE;
+  }
+  return rc == EVE_EINVAL ? EVE_ENOTFOUND : rc;
+}
+
 static int view_lookup(ViewObject *self, PyObject *key, lookup_fn fn, eve_val *out) {
   ctx c;
   if (view_ctx(self, &c)) return LOOKUP_PYERR;
-  if (self->type == EVE_MAP && PyUnicode_CheckExact(key)) {
+  if (self->type == EVE_MAP && PyUnicode_CheckExact(key)) { /* the common case, first */
     Py_ssize_t n;
     const char *p = PyUnicode_AsUTF8AndSize(key, &n);
     if (!p) return LOOKUP_PYERR;
     int rc = eve_map_get_text(c.t, self->v, EVE_STRING, p, (size_t)n, out);
     return rc == EVE_EINVAL ? EVE_ENOTFOUND : rc;
+  }
+  if (!is_view(key)) {
+    eve_scalar sc;
+    PyObject *hold;
+    int r = scalar_of_py(key, &sc, &hold);
+    int rc = r > 0 ? scalar_lookup(self, c.t, &sc, out) : LOOKUP_PYERR;
+    Py_XDECREF(hold);
+    if (r != 0) return rc;
   }
   int needs_write = 0;
   conv cv = {c, &needs_write};

@@ -6,7 +6,7 @@ import sys
 
 import eve
 
-ROUNDS = int(os.environ.get("EVE_PY_MEMORY_ROUNDS", "200000"))
+ROUNDS = int(os.environ.get("EVE_PY_MEMORY_ROUNDS", "1000000"))
 
 
 def rss_kib():

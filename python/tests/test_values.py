@@ -152,3 +152,41 @@ def test_pickle_of_a_view_is_its_plain_value(dom):
     v = roundtrip(dom, {"k": [1, {2}], "u": uuid.UUID(int=1)})
     back = pickle.loads(pickle.dumps(v))
     assert back == {"k": [1, {2}], "u": uuid.UUID(int=1)} and type(back) is dict
+
+
+SCALAR_KEYS = [None, True, 7, 2**60, -2**63, 2**63 - 1, 1.5, -0.0, float("nan"), "short",
+               "a key longer than seven bytes", b"", b"\x00\xffbytes", K("k"),
+               K("a/long-namespaced-keyword"), S("a-long-symbol-name"),
+               uuid.UUID("12345678-1234-5678-1234-567812345678"),
+               datetime.datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc)]
+
+
+def test_every_scalar_key_is_found_in_a_read_only_domain(path):
+    """Lookups by scalar keys allocate nothing (eve_map_get_scalar), so they
+    work where nothing can be written: a domain opened OPEN_RDONLY."""
+    with eve.open(path, max_size=64 << 20) as d:
+        d.atom("m").reset({k: i for i, k in enumerate(SCALAR_KEYS)} | {(1, 2): "vec"})
+        d.atom("s").reset(set(SCALAR_KEYS) - {float("nan")})
+    with eve.open(path, flags=eve.OPEN_RDONLY) as d:
+        m, s = d.atom("m").deref(), d.atom("s").deref()
+        for i, k in enumerate(SCALAR_KEYS):
+            if k != k:  # NaN: eve has one NaN, equal to itself
+                assert m[float("nan")] == i
+                continue
+            assert m[k] == i and k in m and m.get(k) == i, k
+            assert k in s, k
+        for absent in [8, 2**62, 2.5, "absent key of some length", b"x", K("absent-keyword"),
+                       uuid.UUID(int=5), datetime.datetime(1999, 1, 1, tzinfo=datetime.timezone.utc)]:
+            assert absent not in m and m.get(absent, "dflt") == "dflt" and absent not in s
+            with pytest.raises(KeyError):
+                m[absent]
+        assert 1 not in m and True in m  # eve's equality: true is not 1
+        with pytest.raises(OverflowError):
+            m[2**64]
+        # A collection key must be built to be looked up, which needs a
+        # write transaction: refused in a read-only domain, with eve's error.
+        with pytest.raises(eve.Error) as e:
+            m[(1, 2)]
+        assert e.value.name == "EVE_ETXN"
+    with eve.open(path) as d:
+        assert d.atom("m").deref()[(1, 2)] == "vec"
