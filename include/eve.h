@@ -142,7 +142,7 @@ EVE_API const char *eve_err_name(int err);
 typedef struct eve_domain eve_domain;
 
 /* eve_options.flags: one mode (the low two bits) and, optionally,
- * EVE_OPEN_RDONLY. */
+ * EVE_OPEN_RDONLY or EVE_OPEN_RECOVER. */
 enum eve_open_flags {
   EVE_OPEN_CREATE = 0,    /* the default: open the file, creating it if absent */
   EVE_OPEN_EXISTING = 1,  /* open an existing file; EVE_ENOENT if there is none */
@@ -155,11 +155,17 @@ enum eve_open_flags {
                            not hold back reclamation: use it on a domain
                            nobody is changing (a copy, an inspection), never
                            beside live writers.  Not valid in memory.       */
+  EVE_OPEN_RECOVER = 1 << 3, /* with EVE_OPEN_EXISTING: open the file as after a
+                           power cut, restoring the last eve_sync (see there):
+                           for a file restored from a backup or a machine
+                           image taken while it was in use.  EVE_ENOENT if it
+                           was never synced.                                 */
 };
 
 typedef struct eve_options {
   unsigned flags;       /* a mode from enum eve_open_flags, optionally
-                           | EVE_OPEN_RDONLY; other bits are EVE_EINVAL      */
+                           | EVE_OPEN_RDONLY or EVE_OPEN_RECOVER; others are
+                           EVE_EINVAL                                        */
   unsigned mode;        /* file mode for a new file; 0 means 0600             */
   uint64_t max_size;    /* address range reserved for the domain; 0 = 1 TiB.
                            Fixed when the file is created.                    */
@@ -195,6 +201,27 @@ EVE_API int eve_open(const char *path, const eve_options *opts, eve_domain **out
  * time proportional to the heap; eve_close never fails because of it.
  * Errors: EVE_EINVAL (NULL or already closed), EVE_EBUSY. */
 EVE_API int eve_close(eve_domain *d);
+
+/* Durability.  Without eve_sync a domain survives process crashes (kill -9
+ * loses nothing published), but after a power cut or a kernel crash its
+ * file holds whatever pages the kernel had written back, in any mix.
+ * eve_sync(d): when it returns 0, every value published in d before the
+ * call survives a power cut: it takes a checkpoint of every atom's current
+ * value and makes it durable (two fdatasyncs).  After a crash of the
+ * machine, the next read-write eve_open (it notices that the machine
+ * booted since the domain was last opened) restores the domain to its last
+ * checkpoint — into a new, checked file that takes the old one's name —
+ * and values published after that sync are lost.  Several processes and
+ * threads may sync at once (they take turns).  eve_close syncs a domain
+ * that has been synced before, so that a clean shutdown loses nothing.
+ * Cost: the versions the last checkpoint holds stay in the file until the
+ * next sync (as if a snapshot held them); a domain never synced holds
+ * nothing and pays nothing.  In memory: 0, nothing to do.  A read-only
+ * open of a domain that needs restoring returns EVE_ECORRUPT.
+ * Errors: EVE_EINVAL, EVE_ETXN (a read-only handle), EVE_EIO (the sync
+ * failed: nothing is promised), EVE_ENOSPC, EVE_EFULL, EVE_ENOMEM,
+ * EVE_ESLOTS, EVE_EBUSY, EVE_ECORRUPT, EVE_ETRUNC. */
+EVE_API int eve_sync(eve_domain *d);
 
 typedef struct eve_domain_info {
   uint64_t file_bytes;   /* current size of the file                         */

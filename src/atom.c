@@ -65,11 +65,14 @@ static int with_txn(eve_domain *d, unsigned flags, eve_txn **t) {
 
 /* ---- the registry ------------------------------------------------------------- */
 
-static int name_value(eve_txn *t, const char *name, eve_val *out) {
-  size_t n = strnlen(name, NAME_MAX_BYTES + 1);
+static int name_value(eve_txn *t, const char *name, size_t n, eve_val *out) {
   if (n == 0 || n > NAME_MAX_BYTES) return EVE_EINVAL;
   return eve_string(t, name, n, out); /* EVE_EINVAL if not UTF-8 */
 }
+
+/* A system atom's name begins with a NUL byte, which no name a user can
+ * pass (NUL-terminated) does. */
+static int is_system_name(const char *s, size_t n) { return n > 0 && s[0] == '\0'; }
 
 /* The cell and generation an entry [cell gen] names. */
 static int registry_entry(eve_txn *t, eve_val entry, uint64_t *cell, uint64_t *gen) {
@@ -274,13 +277,13 @@ static int atom_find(eve_domain *d, const char *name, size_t n, eve_atom **out) 
 
 /* Open or create: a write transaction, since creating builds the key and
  * the registry entry (nothing is published unless the atom is created). */
-static int atom_open_or_create(eve_domain *d, const char *name, eve_atom **out) {
+static int atom_open_or_create(eve_domain *d, const char *name, size_t n, eve_atom **out) {
   eve_txn *t;
   int rc = with_txn(d, EVE_TXN_WRITE, &t);
   if (rc) return rc;
   eve_val key = EVE_V_NIL;
   uint64_t cell = 0, gen = 0;
-  if ((rc = name_value(t, name, &key)) != 0) goto out;
+  if ((rc = name_value(t, name, n, &key)) != 0) goto out;
   for (int spins = 0;; spins++) {
     rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen);
     if (rc == 0) {
@@ -315,7 +318,16 @@ static int atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom *
   int rc = atom_find(d, name, n, out);
   if (rc != EVE_ENOTFOUND || !(flags & EVE_ATOM_CREATE)) return rc;
   if (d->read_only) return EVE_ETXN;
-  return atom_open_or_create(d, name, out);
+  return atom_open_or_create(d, name, n, out);
+}
+
+int atom_open_system(eve_domain *d, const char *name, size_t n, eve_atom **out) {
+  if (!is_system_name(name, n)) return EVE_EINVAL;
+  *out = NULL;
+  int rc = atom_find(d, name, n, out);
+  if (rc != EVE_ENOTFOUND) return rc;
+  if (d->read_only) return EVE_ETXN;
+  return atom_open_or_create(d, name, n, out);
 }
 
 int eve_atom_open(eve_domain *d, const char *name, unsigned flags, eve_atom **out) {
@@ -339,7 +351,6 @@ int eve_atom_close(eve_atom *a) {
   return 0;
 }
 
-
 static int atom_remove(eve_domain *d, const char *name) {
   if (d->read_only) return EVE_ETXN;
   eve_txn *t;
@@ -347,7 +358,7 @@ static int atom_remove(eve_domain *d, const char *name) {
   if (rc) return rc;
   eve_val key;
   uint64_t cell, gen;
-  if ((rc = name_value(t, name, &key)) != 0) goto out;
+  if ((rc = name_value(t, name, strnlen(name, NAME_MAX_BYTES + 1), &key)) != 0) goto out;
   for (;;) {
     if ((rc = registry_lookup(t, atomic_load(&d->hdr->root), key, &cell, &gen)) != 0) goto out;
     int state = cell_state(d, cell, gen);
@@ -420,6 +431,10 @@ static int each_registry_key(eve_txn *t, int (*fn)(void *ctx, eve_txn *t, eve_va
     eve_type type;
     if ((rc = eve_type_get(t, key, &type)) != 0) return rc;
     if (type != EVE_STRING) return txn_fail(t, EVE_ECORRUPT);
+    const char *s;
+    size_t n;
+    if ((rc = eve_text_get(t, &key, &s, &n)) != 0) return rc;
+    if (is_system_name(s, n)) continue; /* not the user's: see atom_open_system */
     if ((rc = fn(ctx, t, key)) != 0) return rc;
   }
   return rc == EVE_END ? t->err : rc;

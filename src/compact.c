@@ -71,6 +71,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "value.h"
 
 /* ---- the memo: source block offset -> copy offset -------------------------- */
@@ -299,23 +300,12 @@ static int copy_atoms(compaction *k) {
 
 /* ---- files ------------------------------------------------------------------- */
 
-static int errno_code(int e) {
-  switch (e) {
-  case ENOENT: case ENOTDIR: return EVE_ENOENT;
-  case EEXIST: return EVE_EEXIST;
-  case EACCES: case EPERM: case EROFS: return EVE_EACCESS;
-  case ENOSPC: case EDQUOT: return EVE_ENOSPC;
-  case ENOMEM: return EVE_ENOMEM;
-  default: return EVE_EIO;
-  }
-}
-
 /* Make the copy durable before it takes its name: the file, then (after
  * the link) its directory.  The directory sync is best effort. */
 static int sync_path(const char *path, int is_dir) {
   int fd = open(path, (is_dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return is_dir ? 0 : errno_code(errno);
-  int rc = fsync(fd) == 0 || is_dir ? 0 : errno_code(errno);
+  if (fd < 0) return is_dir ? 0 : errno_to_eve(errno);
+  int rc = fsync(fd) == 0 || is_dir ? 0 : errno_to_eve(errno);
   close(fd);
   return rc;
 }
@@ -341,7 +331,7 @@ static int dst_options(const char *src_path, eve_domain *src, const eve_options 
     struct stat st;
     int rc = eve_domain_info_get(src, &info);
     if (rc) return rc;
-    if (stat(src_path, &st) != 0) return errno_code(errno);
+    if (stat(src_path, &st) != 0) return errno_to_eve(errno);
     memset(o, 0, sizeof *o);
     o->max_size = info.max_bytes;
     o->mode = st.st_mode & 0777;
@@ -424,9 +414,70 @@ int eve_compact(const char *src_path, const char *dst_path, const eve_options *d
   free(k.c.m.tab);
   free(k.c.stack);
   if (!rc) rc = sync_path(tmp, 0);
-  if (!rc && link(tmp, dst_path) != 0) rc = errno_code(errno); /* EEXIST: DST appeared */
+  if (!rc && link(tmp, dst_path) != 0) rc = errno_to_eve(errno); /* EEXIST: DST appeared */
   if (tmp) unlink(tmp);
   if (!rc) sync_dir_of(dst_path);
+  free(tmp);
+  return rc;
+}
+
+/* ---- restoring a checkpoint (durable.c) ------------------------------------------- */
+
+/* Copy every entry {name -> value} of the checkpoint map `root` as an atom.
+ * The map was built by eve_sync: string keys, one per atom. */
+static int copy_checkpoint(compaction *k, eve_val root) {
+  int rc = eve_txn_begin(k->src, EVE_TXN_READ, &k->st);
+  if (rc) return rc;
+  k->c.st = k->st;
+  eve_type type;
+  eve_iter it;
+  eve_val key, v;
+  if ((rc = eve_type_get(k->st, root, &type)) == 0 && type != EVE_MAP) rc = EVE_ECORRUPT;
+  if (!rc) rc = eve_iter_init(k->st, root, &it);
+  while (!rc && (rc = eve_iter_next(&it, &key, &v)) == 0) {
+    const char *s;
+    size_t n;
+    char *name = NULL;
+    if ((rc = eve_text_get(k->st, &key, &s, &n)) == EVE_ETYPE) rc = EVE_ECORRUPT;
+    if (!rc && (n == 0 || memchr(s, 0, n))) rc = EVE_ECORRUPT; /* eve_sync wrote no such name */
+    if (!rc && !(name = strndup(s, n))) rc = EVE_ENOMEM;
+    if (!rc) rc = copy_atom(k, name, v);
+    free(name);
+  }
+  if (rc == EVE_END) rc = 0;
+  int end = eve_txn_end(k->st);
+  k->st = NULL;
+  return rc ? rc : end;
+}
+
+int compact_restore(const char *path, eve_val root, uint64_t end) {
+  compaction k;
+  memset(&k, 0, sizeof k);
+  int rc = domain_open_for_restore(path, &k.src);
+  if (rc) return rc;
+  struct stat st; /* everything the checkpoint reaches lies below end */
+  if (fstat(k.src->fd, &st) != 0 || (uint64_t)st.st_size < end) {
+    eve_close(k.src);
+    return EVE_ETRUNC;
+  }
+  eve_options dopt;
+  char *tmp = NULL;
+  rc = dst_options(path, k.src, NULL, &dopt);
+  if (!rc) rc = create_tmp(path, &dopt, &k.dst, &tmp);
+  if (!rc) rc = copy_checkpoint(&k, root);
+  if (!rc) rc = verify(k.dst);
+  if (!rc) rc = eve_sync(k.dst); /* the restored file has a checkpoint of its own */
+  if (k.dst) {
+    int closed = eve_close(k.dst);
+    if (!rc) rc = closed;
+  }
+  eve_close(k.src);
+  free(k.c.m.tab);
+  free(k.c.stack);
+  if (!rc) rc = sync_path(tmp, 0);
+  if (!rc && rename(tmp, path) != 0) rc = errno_to_eve(errno);
+  if (rc && tmp) unlink(tmp);
+  if (!rc) sync_dir_of(path);
   free(tmp);
   return rc;
 }

@@ -13,12 +13,14 @@
 #include "region.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "collect.h"
+#include "durable.h"
 #include "commit.h"
 #include "epoch.h"
 #include "fault.h"
@@ -104,20 +106,69 @@ static int options_resolve(const char *path, const eve_options *opts, eve_option
   unsigned mode = o->flags & EVE_OPEN_MODE_MASK;
   int rdonly = (o->flags & EVE_OPEN_RDONLY) != 0;
   if (o->max_size > (1ull << 46) || o->max_size < (1ull << 20)) return 0;
-  if (o->flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY)) return 0;
+  if (o->flags & ~(unsigned)(EVE_OPEN_MODE_MASK | EVE_OPEN_RDONLY | EVE_OPEN_RECOVER)) return 0;
   if (mode > EVE_OPEN_NEW) return 0;
   if (rdonly && (mode == EVE_OPEN_NEW || !path)) return 0;
+  if ((o->flags & EVE_OPEN_RECOVER) && (rdonly || mode != EVE_OPEN_EXISTING || !path)) return 0;
   for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
     if (o->reserved[i]) return 0;
   return 1;
 }
+
+/* The open file is still the one at path (a recovery renames a restored
+ * file over it). */
+static int still_at_path(eve_domain *d) {
+  struct stat a, b;
+  return fstat(d->fd, &a) == 0 && stat(d->path, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+/* After a power cut (durable.c): under the recovery lock, restore the last
+ * checkpoint where one is due.  Returns 0 to go on opening d, 1 when d
+ * must be closed and the path opened again (restored, or replaced by
+ * another process's restore meanwhile), or an error. */
+static int recover_if_due(eve_domain *d, unsigned flags) {
+  if (d->in_memory) return 0;
+  int rc = durable_lock(d);
+  if (rc) return rc;
+  eve_checkpoint c;
+  if (!still_at_path(d)) rc = 1;
+  else if ((rc = durable_open_check(d, flags, &c)) == 1)
+    rc = compact_restore(d->path, c.root, c.bump) ? : 1; /* restored: open it again */
+  durable_unlock(d);
+  return rc;
+}
+
+static int domain_open(const char *path, const eve_options *o, int may_recover, eve_domain **out);
 
 int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   if (!out) return EVE_EINVAL;
   *out = NULL;
   eve_options o;
   if (!options_resolve(path, opts, &o)) return EVE_EINVAL;
+  for (int tries = 0;; tries++) {
+    int rc = domain_open(path, &o, 1, out);
+    if (rc != 1) return rc;
+    /* restored (once is enough: a restored file records this boot) or
+     * replaced by another opener: open what is at path now */
+    o.flags &= ~(unsigned)EVE_OPEN_RECOVER;
+    if (tries > 8) return EVE_EBUSY;
+  }
+}
 
+/* eve_open of resolved options; 1: open again (see recover_if_due).
+ * may_recover: 1 for eve_open, -1 for the source of a restore (neither
+ * restored nor judged by its mutable header words). */
+int domain_open_for_restore(const char *path, eve_domain **out) {
+  eve_options o;
+  eve_options rd = {.flags = EVE_OPEN_EXISTING | EVE_OPEN_RDONLY};
+  if (!options_resolve(path, &rd, &o)) return EVE_EINVAL;
+  return domain_open(path, &o, -1, out);
+}
+
+static int domain_open(const char *path, const eve_options *opts, int may_recover,
+                       eve_domain **out) {
+  eve_options o = *opts;
   int rc = fault_install();
   if (rc) return rc;
   eve_domain *d = handle_get();
@@ -126,7 +177,16 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   d->in_memory = path == NULL;
   rc = path ? region_open_file(path, &o, &d->fd) : region_open_memory(&o, &d->fd);
   if (!rc) rc = map_domain(d, (o.flags & EVE_OPEN_RDONLY) != 0);
-  if (!rc && (rc = region_error(d, region_validate_mapped(d))) != 0) unmap_domain(d);
+  /* Mutable words that do not add up (EVE_EBADHDR, EVE_ETRUNC) may be what
+   * a power cut left: the restore decides (a restore's own source is read
+   * below its checkpoint's end only, and is not judged by them). */
+  int torn = 0;
+  if (!rc && may_recover >= 0) {
+    int v = region_error(d, region_validate_mapped(d));
+    if (v == EVE_EBADHDR || v == EVE_ETRUNC) torn = v;
+    else rc = v;
+    if (rc) unmap_domain(d);
+  }
   if (rc) {
     if (d->fd >= 0) close(d->fd);
     handle_put(d);
@@ -134,9 +194,21 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
   }
   d->read_only = (o.flags & EVE_OPEN_RDONLY) != 0;
   d->path = path ? strdup(path) : NULL;
+  if (path && !d->path) rc = EVE_ENOMEM;
+  if (!rc && may_recover > 0) rc = recover_if_due(d, o.flags);
+  if (!rc && torn) rc = torn; /* nothing restored: refused as before */
+  if (rc) {
+    unmap_domain(d);
+    close(d->fd);
+    free(d->path);
+    d->path = NULL;
+    handle_put(d);
+    return rc;
+  }
   d->lock_fd = d->probe_fd = -1;
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->attach_lock, NULL);
+  pthread_mutex_init(&d->sync_lock, NULL);
   snapshot_open(d);
   pthread_once(&g_init_once, init_process);
   region_list_add(d); /* before any allocation: thread caches are keyed by its id */
@@ -159,6 +231,7 @@ int eve_open(const char *path, const eve_options *opts, eve_domain **out) {
  * A damaged handle closes without touching the domain. */
 int eve_close(eve_domain *d) {
   if (!d) return EVE_EINVAL;
+  durable_sync_at_close(d);
   int rc = guard_exclusive_begin(d, GUARD_DAMAGE);
   if (rc) return rc;
   teardown(d);
@@ -176,6 +249,7 @@ static void teardown(eve_domain *d) {
   close(d->fd);
   pthread_mutex_destroy(&d->lock);
   pthread_mutex_destroy(&d->attach_lock);
+  pthread_mutex_destroy(&d->sync_lock);
   snapshot_close(d);
   free(d->path);
   d->path = NULL;

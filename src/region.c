@@ -45,9 +45,9 @@ static eve_domain *g_open;
 static uint64_t g_next_id = 1;
 unsigned region_fork_generation; /* region.h: region_fork_gen() */
 
-static int errno_to_eve(int e) {
+int errno_to_eve(int e) {
   switch (e) {
-  case ENOENT: return EVE_ENOENT;
+  case ENOENT: case ENOTDIR: return EVE_ENOENT;
   case EACCES: case EPERM: case EROFS: return EVE_EACCESS;
   case EEXIST: return EVE_EEXIST;
   case ENOSPC: case EDQUOT: return EVE_ENOSPC;

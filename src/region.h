@@ -47,6 +47,21 @@ typedef struct eve_stack_head {
   uint64_t tag;
 } __attribute__((aligned(16))) eve_stack_head;
 
+/* A durable checkpoint (durable.c, docs/FORMAT.md): what eve_sync made
+ * survive a power cut.  Two alternate in the header; each is written whole
+ * in one 512-byte sector, after everything it reaches was synced, and the
+ * newest one whose checksum holds is the one a recovery restores. */
+typedef struct eve_checkpoint {
+  uint64_t magic;          /* EVE_CHECKPOINT_MAGIC                            */
+  uint64_t seq;            /* 1, 2, ...: eve_sync's count                      */
+  uint64_t root;           /* the map {atom name -> value} it restores          */
+  uint64_t bump;           /* the heap's end then: every block it reaches is below */
+  uint64_t unix_ns;        /* when it was taken                                */
+  uint64_t reserved[2];
+  uint64_t checksum;       /* XXH64 of the bytes before this field             */
+} eve_checkpoint;
+#define EVE_CHECKPOINT_MAGIC 0x544e504b43657665ull /* "eveCKPNT" */
+
 typedef struct eve_file_header {
   /* --- immutable after creation, covered by checksum --- */
   char magic[8];
@@ -73,6 +88,9 @@ typedef struct eve_file_header {
   _Alignas(16) eve_stack_head batches;   /* retire batches (epoch.c)         */
   _Alignas(64) _Atomic uint64_t epoch; /* global epoch (epoch.c)             */
   _Alignas(64) eve_stack_head free_heads[EVE_NCLASSES];
+  /* --- durability (durable.c): written by eve_sync and at open --- */
+  _Alignas(64) eve_checkpoint checkpoints[2]; /* the newest valid one counts */
+  uint8_t boot_id[16];                 /* the boot the domain was last opened in */
 } eve_file_header;
 
 /* Header flags: evidence that recovery is needed, kept until it has run. */
@@ -92,6 +110,12 @@ _Static_assert(offsetof(eve_file_header, cell_free) == 304, "format 1 layout");
 _Static_assert(offsetof(eve_file_header, batches) == 320, "format 1 layout");
 _Static_assert(offsetof(eve_file_header, epoch) == 384, "format 1 layout");
 _Static_assert(offsetof(eve_file_header, free_heads) == 448, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, checkpoints) == 3392, "format 1 layout");
+_Static_assert(offsetof(eve_file_header, boot_id) == 3520, "format 1 layout");
+_Static_assert(sizeof(eve_checkpoint) == 64, "a checkpoint is 64 bytes");
+/* Both checkpoints in one 512-byte sector (3072..3583): a torn write of
+ * the header page leaves each of them old or new, never half of one. */
+_Static_assert(3392 / 512 == (3520 - 1) / 512, "checkpoints share a sector");
 
 /* Bits of eve_domain.guard, the handle's state word (guard.c sets and
  * reads the first two, fault.c sets the damage bits). */
@@ -133,6 +157,7 @@ struct eve_domain {
   _Atomic int repairing;   /* a thread of ours is repairing a dead process   */
   uint32_t slot_high;      /* slots ever used by this process (scan bound)   */
   /* snapshots (snapshot.c): what this process's live snapshots pin */
+  pthread_mutex_t sync_lock; /* one eve_sync of the handle at a time (durable.c) */
   pthread_mutex_t snap_lock;
   struct snap_pool *snaps; /* NULL until the first snapshot                  */
   /* --- kept across close and reuse of the handle (domain.c): a call that
@@ -205,6 +230,9 @@ int region_open_file(const char *path, const eve_options *o, int *fd_out);
 int region_open_memory(const eve_options *o, int *fd_out);
 int region_map(eve_domain *d, int rdonly);
 int region_validate_mapped(eve_domain *d);
+
+/* The eve code for an errno from a file operation (EVE_EIO for the rest). */
+int errno_to_eve(int e);
 void region_unmap(eve_domain *d);
 
 /* The process-wide list of open domains (guarded by its lock, which also

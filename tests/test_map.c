@@ -325,8 +325,12 @@ static void random_scalar(uint64_t *rng, char *buf, eve_scalar *k) {
   switch (k->type) {
   case EVE_BOOL: k->as.b = (int)t_below(rng, 2); break;
   case EVE_INT:
-    k->as.i = t_below(rng, 2) ? ints[t_below(rng, 8)] + (int64_t)t_below(rng, 3) * (t_below(rng, 2) ? 1 : -1)
-                              : (int64_t)t_rand(rng);
+    if (t_below(rng, 2)) { /* near an edge, wrapping past INT64_MAX / MIN */
+      uint64_t step = t_below(rng, 3);
+      k->as.i = (int64_t)((uint64_t)ints[t_below(rng, 8)] + (t_below(rng, 2) ? step : -step));
+    } else {
+      k->as.i = (int64_t)t_rand(rng);
+    }
     break;
   case EVE_FLOAT:
     k->as.f = t_below(rng, 4) == 0 ? NAN : t_below(rng, 2) ? floats[t_below(rng, 5)]

@@ -155,8 +155,15 @@ typedef struct session {
   int read_only; /* opened EVE_OPEN_RDONLY (no write permission) */
 } session;
 
+/* --sync: the command's change is made durable before it exits (eve_sync). */
+static int g_sync_at_end;
+
 static int end_session(session *s, int code) {
   if (s->t) eve_txn_end(s->t);
+  s->t = NULL;
+  int rc;
+  if (code == 0 && g_sync_at_end && s->d && (rc = eve_sync(s->d)) != 0)
+    code = cli_fail_rc(rc, "sync");
   if (s->a) eve_atom_close(s->a);
   if (s->d) eve_close(s->d);
   memset(s, 0, sizeof *s);
@@ -207,7 +214,7 @@ static int begin(session *s, unsigned flags) {
 
 /* ---- arguments ------------------------------------------------------------- */
 
-enum { OPT_JSON = 1, OPT_COUNT = 2 };
+enum { OPT_JSON = 1, OPT_COUNT = 2, OPT_SYNC = 4 };
 
 typedef struct cli_args {
   char **pos;   /* positional arguments (DB first, for most commands) */
@@ -267,6 +274,8 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a) {
       if (!v) return cli_fail(CLI_USAGE, "--count needs a value: usage: eve %s", c->usage);
       int rc = parse_count(v, &a->count);
       if (rc) return rc;
+    } else if (len == 6 && !strncmp(s, "--sync", 6) && !eq && (c->opts & OPT_SYNC)) {
+      g_sync_at_end = 1;
     } else if (len == 6 && !strncmp(s, "--help", 6)) {
       print_command_help(stdout, c);
       return -1; /* handled: exit 0 */
@@ -557,6 +566,15 @@ static int cmd_gc(const cli_args *a) {
   return end_session(&s, 0);
 }
 
+/* A checkpoint: what the domain holds now survives a power cut. */
+static int cmd_sync(const cli_args *a) {
+  session s = {0};
+  int rc = cli_open(a->pos[0], OPEN_EXISTING, &s.d, NULL);
+  if (rc) return end_session(&s, rc);
+  if ((rc = eve_sync(s.d)) != 0) return end_session(&s, cli_fail_rc(rc, "sync"));
+  return end_session(&s, 0);
+}
+
 /* Online, beside other processes: unlike gc it needs no exclusive access. */
 static int cmd_trim(const cli_args *a) {
   session s = {0};
@@ -751,15 +769,15 @@ static int cmd_help(const cli_args *a) {
 /* ---- the table ------------------------------------------------------------- */
 
 static const command COMMANDS[] = {
-  {"init", 1, 1, 0, cmd_init, "init DB", "create the domain if absent"},
+  {"init", 1, 1, OPT_SYNC, cmd_init, "init DB [--sync]", "create the domain if absent"},
   {"ls", 1, 1, 0, cmd_ls, "ls DB", "atom names, one per line, sorted by bytes"},
   {"get", 2, 2, OPT_JSON, cmd_get, "get DB ATOM [--json]", "the atom's value"},
   {"get-in", 3, 3, OPT_JSON, cmd_get_in, "get-in DB ATOM KS [--json]",
    "the value at key path KS (an EDN vector); nil when absent"},
-  {"set", 3, 3, 0, cmd_set, "set DB ATOM VALUE", "reset the atom to VALUE (creates it)"},
-  {"swap", 3, -1, 0, cmd_swap, "swap DB ATOM OP ARG...",
+  {"set", 3, 3, OPT_SYNC, cmd_set, "set DB ATOM VALUE [--sync]", "reset the atom to VALUE (creates it)"},
+  {"swap", 3, -1, OPT_SYNC, cmd_swap, "swap DB ATOM OP ARG... [--sync]",
    "one atomic swap; prints the new value (a missing atom starts as nil)"},
-  {"rm", 2, 2, 0, cmd_rm, "rm DB ATOM", "remove the atom"},
+  {"rm", 2, 2, OPT_SYNC, cmd_rm, "rm DB ATOM [--sync]", "remove the atom"},
   {"watch", 2, 2, OPT_COUNT | OPT_JSON, cmd_watch, "watch DB ATOM [--count N] [--json]",
    "print the value now, then once after each change (N lines in all)"},
   {"stats", 1, 1, OPT_JSON, cmd_stats, "stats DB [--json]",
@@ -767,9 +785,11 @@ static const command COMMANDS[] = {
   {"check", 1, 1, 0, cmd_check, "check DB",
    "full verification; exit 0 when sound, 1 with the problems printed"},
   {"gc", 1, 1, 0, cmd_gc, "gc DB", "full collection (needs exclusive access); prints what it reclaimed"},
+  {"sync", 1, 1, 0, cmd_sync, "sync DB",
+   "make what DB holds survive a power cut (a checkpoint; later opens after a crash restore it)"},
   {"trim", 1, 1, 0, cmd_trim, "trim DB", "give free pages back to the file system, online; prints how far on-disk bytes fell"},
   {"export", 1, 1, OPT_JSON, cmd_export, "export DB [--json]", "every atom as one map {\"name\" value ...}"},
-  {"import", 2, 2, 0, cmd_import, "import DB FILE",
+  {"import", 2, 2, OPT_SYNC, cmd_import, "import DB FILE [--sync]",
    "reset each atom named in FILE, a map {\"name\" value ...} (FILE - is stdin)"},
   {"compact", 2, 2, 0, cmd_compact, "compact DB COPY",
    "write a minimal copy of DB to the new file COPY (no free or retired space; sharing kept)"},
