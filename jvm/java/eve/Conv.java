@@ -76,6 +76,12 @@ final class Conv {
 
   // ---- Java -> eve ----------------------------------------------------------
 
+  static ExceptionInfo tooBig(Object o) {
+    String name = o.getClass().getName();
+    return new ExceptionInfo("eve cannot store a value of type " + name + " beyond 64 bits: " + o,
+        PersistentArrayMap.EMPTY.assoc(Keyword.intern("type"), name));
+  }
+
   static ExceptionInfo unsupported(Object o) {
     String name = o.getClass().getName();
     return new ExceptionInfo("eve cannot store a value of type " + name,
@@ -120,14 +126,12 @@ final class Conv {
     if (o instanceof BigInt) {
       BigInt b = (BigInt) o;
       if (b.bipart == null) return Native.mkInt(t, b.lpart);
-      throw new ExceptionInfo("eve ints are 64-bit: " + o + " does not fit",
-          PersistentArrayMap.EMPTY.assoc(Keyword.intern("type"), o.getClass().getName()));
+      throw tooBig(o);
     }
     if (o instanceof BigInteger) {
       BigInteger b = (BigInteger) o;
       if (b.bitLength() < 64) return Native.mkInt(t, b.longValue());
-      throw new ExceptionInfo("eve ints are 64-bit: " + o + " does not fit",
-          PersistentArrayMap.EMPTY.assoc(Keyword.intern("type"), o.getClass().getName()));
+      throw tooBig(o);
     }
     if (o instanceof IRecord) throw unsupported(o);
     if (o instanceof Map) {
