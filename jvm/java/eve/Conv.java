@@ -93,7 +93,23 @@ final class Conv {
    *  to keep (if not null), which the caller holds until the commit.  A
    *  read transaction throws EVE_ETXN for a value that needs allocating. */
   static long toEve(Ctx c, long t, Object o, List<Object> keep) {
+    try {
+      return toEve(c, t, o, keep, 0);
+    } catch (StackOverflowError e) {
+      // the conversion recurses: a value nested deeper than this thread's
+      // stack allows is refused as eve refuses one past its limit
+      throw new EveException("EVE_EDEPTH", -15, "EVE_EDEPTH: nesting too deep for this thread's stack");
+    }
+  }
+
+  /** eve's nesting limit (EVE_MAX_NESTING): deeper values are EVE_EDEPTH,
+   *  found here before the Java stack runs out. */
+  static final int MAX_NESTING = 4096;
+
+  private static long toEve(Ctx c, long t, Object o, List<Object> keep, int depth) {
     if (o == null) return Native.V_NIL;
+    if (depth >= MAX_NESTING && (o instanceof java.util.Collection || o instanceof Map || o instanceof ISeq))
+      throw new EveException("EVE_EDEPTH", -15, "EVE_EDEPTH: nesting too deep (past " + MAX_NESTING + ")");
     if (o instanceof View) {
       View v = (View) o;
       Ctx vc = v.ctx();
@@ -137,31 +153,31 @@ final class Conv {
     if (o instanceof Map) {
       long m = Native.V_EMPTY_MAP;
       for (Map.Entry<?, ?> e : ((Map<?, ?>) o).entrySet())
-        m = Native.mapAssoc(t, m, toEve(c, t, e.getKey(), keep), toEve(c, t, e.getValue(), keep));
+        m = Native.mapAssoc(t, m, toEve(c, t, e.getKey(), keep, depth + 1), toEve(c, t, e.getValue(), keep, depth + 1));
       return m;
     }
     if (o instanceof Set) {
       long s = Native.V_EMPTY_SET;
-      for (Object x : (Set<?>) o) s = Native.setConj(t, s, toEve(c, t, x, keep));
+      for (Object x : (Set<?>) o) s = Native.setConj(t, s, toEve(c, t, x, keep, depth + 1));
       return s;
     }
     if (o instanceof IPersistentVector) {
       IPersistentVector pv = (IPersistentVector) o;
       long v = Native.V_EMPTY_VECTOR;
       int n = pv.count();
-      for (int i = 0; i < n; i++) v = Native.vecConj(t, v, toEve(c, t, pv.nth(i), keep));
+      for (int i = 0; i < n; i++) v = Native.vecConj(t, v, toEve(c, t, pv.nth(i), keep, depth + 1));
       return v;
     }
     if (o instanceof ISeq || o instanceof IPersistentList || o instanceof Sequential) {
       ArrayList<Object> xs = new ArrayList<>();
       for (ISeq s = RT.seq(o); s != null; s = s.next()) xs.add(s.first());
       long l = Native.V_EMPTY_LIST;
-      for (int i = xs.size() - 1; i >= 0; i--) l = Native.listCons(t, toEve(c, t, xs.get(i), keep), l);
+      for (int i = xs.size() - 1; i >= 0; i--) l = Native.listCons(t, toEve(c, t, xs.get(i), keep, depth + 1), l);
       return l;
     }
     if (o instanceof List) {
       long v = Native.V_EMPTY_VECTOR;
-      for (Object x : (List<?>) o) v = Native.vecConj(t, v, toEve(c, t, x, keep));
+      for (Object x : (List<?>) o) v = Native.vecConj(t, v, toEve(c, t, x, keep, depth + 1));
       return v;
     }
     throw unsupported(o);
