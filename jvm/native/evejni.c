@@ -608,11 +608,62 @@ BUILD3(vecConj, eve_vec_conj, "conj")
 BUILD3(listCons, eve_list_cons, "cons")
 BUILD3(mapMerge, eve_map_merge, "merge")
 
+/* Whether a and b print the same: eve_equal holds a list and a vector with
+ * equal elements equal, at any depth, and Clojure's = does too, but
+ * Clojure's assoc still stores the new value where eve's keeps the old
+ * word ("an update that changes nothing").  *same = 0 when they differ in
+ * representation. */
+static int same_text(eve_txn *t, eve_val a, eve_val b, int *same) {
+  char *pa = NULL, *pb = NULL;
+  size_t na = 0, nb = 0;
+  int rc = eve_print_edn(t, a, &pa, &na);
+  if (!rc) rc = eve_print_edn(t, b, &pb, &nb);
+  if (!rc) *same = na == nb && memcmp(pa, pb, na) == 0;
+  eve_free(pa);
+  eve_free(pb);
+  return rc;
+}
+
+/* eve_map_assoc, storing v as given even when the old value is equal to it
+ * but differs in representation (a list for a vector), as Clojure does. */
+static int map_assoc_exact(eve_txn *t, eve_val m, eve_val k, eve_val v, eve_val *out) {
+  int rc = eve_map_assoc(t, m, k, v, out);
+  if (rc || *out != m) return rc;
+  eve_val old;
+  if (eve_map_get(t, m, k, &old) != 0 || old == v) return 0;
+  int same = 1;
+  if ((rc = same_text(t, old, v, &same)) != 0 || same) return rc;
+  eve_val without;
+  if ((rc = eve_map_dissoc(t, m, k, &without)) != 0) return rc;
+  return eve_map_assoc(t, without, k, v, out);
+}
+
+static int vec_assoc_exact(eve_txn *t, eve_val vec, uint64_t i, eve_val x, eve_val *out) {
+  int rc = eve_vec_assoc(t, vec, i, x, out);
+  if (rc || *out != vec) return rc;
+  eve_val old;
+  if (eve_vec_nth(t, vec, i, &old) != 0 || old == x) return 0;
+  int same = 1;
+  if ((rc = same_text(t, old, x, &same)) != 0 || same) return rc;
+  /* rebuild: the elements before i, x, the elements after */
+  eve_val acc;
+  uint64_t n;
+  if ((rc = eve_count(t, vec, &n)) != 0 || (rc = eve_vec_slice(t, vec, 0, i, &acc)) != 0 ||
+      (rc = eve_vec_conj(t, acc, x, &acc)) != 0)
+    return rc;
+  for (uint64_t j = i + 1; j < n; j++) {
+    eve_val y;
+    if ((rc = eve_vec_nth(t, vec, j, &y)) != 0 || (rc = eve_vec_conj(t, acc, y, &acc)) != 0) return rc;
+  }
+  *out = acc;
+  return 0;
+}
+
 JNIEXPORT jlong JNICALL Java_eve_Native_mapAssoc(JNIEnv *env, jclass c, jlong t, jlong m, jlong k,
                                                  jlong x) {
   (void)c;
   eve_val v = 0;
-  if (fail(env, eve_map_assoc(P(t), (eve_val)m, (eve_val)k, (eve_val)x, &v), "assoc")) return 0;
+  if (fail(env, map_assoc_exact(P(t), (eve_val)m, (eve_val)k, (eve_val)x, &v), "assoc")) return 0;
   return (jlong)v;
 }
 
@@ -620,7 +671,7 @@ JNIEXPORT jlong JNICALL Java_eve_Native_vecAssoc(JNIEnv *env, jclass c, jlong t,
                                                  jlong x) {
   (void)c;
   eve_val v = 0;
-  if (fail(env, eve_vec_assoc(P(t), (eve_val)vec, (uint64_t)i, (eve_val)x, &v), "assoc")) return 0;
+  if (fail(env, vec_assoc_exact(P(t), (eve_val)vec, (uint64_t)i, (eve_val)x, &v), "assoc")) return 0;
   return (jlong)v;
 }
 

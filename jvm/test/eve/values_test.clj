@@ -136,7 +136,16 @@
                  (reset! classes (map class [r (:v r) (:s r) (:l r) (:m r) (pop (:v r)) (empty r)]))
                  r)))
     (is (= [MapView VecView SetView ListView MapView VecView MapView] @classes))
-    (is (= {:v [0 2 3] :s #{2} :l '(0 1) :m {:k :v} :n 1} @a))))
+    (is (= {:v [0 2 3] :s #{2} :l '(0 1) :m {:k :v} :n 1} @a))
+    (testing "assoc stores an equal value of another kind, as Clojure's does"
+      (reset! a {:k [1 [2]] :v [[1]]})
+      (swap! a assoc :k '(1 [2]))
+      (is (seq? (:k @a)))
+      (swap! a assoc :k '(1 (2)))
+      (is (seq? (second (:k @a))))
+      (swap! a update :v assoc 0 '(1))
+      (is (seq? (first (:v @a))))
+      (is (= {:k '(1 (2)) :v ['(1)]} @a)))))
 
 (deftest atom-operations
   (let [a (fresh ::ops 0)]
