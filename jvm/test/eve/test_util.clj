@@ -64,7 +64,7 @@
 (defn rss-kb
   "This process's resident set size in KiB (Linux)."
   []
-  (let [line (->> (str/split-lines (slurp "/proc/self/status"))
+  (let [line (->> (Files/readAllLines (.toPath (io/file "/proc/self/status")))
                   (filter #(str/starts-with? % "VmRSS:"))
                   first)]
     (Long/parseLong (re-find #"\d+" line))))
