@@ -17,7 +17,7 @@ import java.util.Iterator;
  *  java.util.Map, IFn, IHashEq), equal to and hashing like the Clojure map
  *  with the same entries.  Updates (assoc, dissoc, conj) return Clojure
  *  maps outside a swap, eve maps built in the domain inside one. */
-public final class MapView extends APersistentMap implements View {
+public final class MapView extends APersistentMap implements View, clojure.lang.IObj {
   private static final long serialVersionUID = 1L;
   final transient Ctx ctx;
   final long w;
@@ -42,6 +42,15 @@ public final class MapView extends APersistentMap implements View {
   }
 
   @Override public Object toClojure() { return Conv.toClojure(this); }
+
+  /** Views carry no metadata. */
+  @Override public clojure.lang.IPersistentMap meta() { return null; }
+
+  /** A plain Clojure copy (shallow) with the metadata: views are read-only. */
+  @Override
+  public clojure.lang.IObj withMeta(clojure.lang.IPersistentMap meta) {
+    return ((clojure.lang.IObj) copy()).withMeta(meta);
+  }
 
   @Override
   public String toEdn() {

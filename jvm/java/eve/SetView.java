@@ -17,7 +17,7 @@ import java.util.Iterator;
  *  java.util.Set, IFn, IHashEq), equal to and hashing like the Clojure set
  *  with the same elements.  conj and disj return Clojure sets outside a
  *  swap, eve sets built in the domain inside one. */
-public final class SetView extends APersistentSet implements View {
+public final class SetView extends APersistentSet implements View, clojure.lang.IObj {
   private static final long serialVersionUID = 1L;
   final transient Ctx ctx;
   final long w;
@@ -43,6 +43,15 @@ public final class SetView extends APersistentSet implements View {
   }
 
   @Override public Object toClojure() { return Conv.toClojure(this); }
+
+  /** Views carry no metadata. */
+  @Override public clojure.lang.IPersistentMap meta() { return null; }
+
+  /** A plain Clojure copy (shallow) with the metadata: views are read-only. */
+  @Override
+  public clojure.lang.IObj withMeta(clojure.lang.IPersistentMap meta) {
+    return ((clojure.lang.IObj) copy()).withMeta(meta);
+  }
 
   @Override
   public String toEdn() {

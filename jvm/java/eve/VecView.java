@@ -14,7 +14,7 @@ import java.util.Iterator;
  *  java.util.List, IFn, IHashEq), equal to and hashing like the Clojure
  *  vector with the same elements.  conj, assoc, pop return Clojure vectors
  *  outside a swap, eve vectors built in the domain inside one. */
-public final class VecView extends APersistentVector implements View {
+public final class VecView extends APersistentVector implements View, clojure.lang.IObj {
   private static final long serialVersionUID = 1L;
   final transient Ctx ctx;
   final long w;
@@ -39,6 +39,15 @@ public final class VecView extends APersistentVector implements View {
   }
 
   @Override public Object toClojure() { return Conv.toClojure(this); }
+
+  /** Views carry no metadata. */
+  @Override public clojure.lang.IPersistentMap meta() { return null; }
+
+  /** A plain Clojure copy (shallow) with the metadata: views are read-only. */
+  @Override
+  public clojure.lang.IObj withMeta(clojure.lang.IPersistentMap meta) {
+    return ((clojure.lang.IObj) copy()).withMeta(meta);
+  }
 
   @Override
   public String toEdn() {

@@ -115,6 +115,11 @@
     (is (= #{} (disj (:s v) 1)))
     (is (= '(0 1 2) (conj (:l v) 0)))
     (is (= {} (empty v)))
+    (is (nil? (meta v)))
+    (is (= {:tag 1} (meta (with-meta v {:tag 1}))))
+    (is (= v (with-meta v {:tag 1})))
+    (is (= {:tag 2} (meta (vary-meta (:v v) assoc :tag 2))))
+    (is (= #{1} (with-meta (:s v) {:x 1})))
     (is (= {:m {:x 1} :v [1 2] :s #{1} :l '(1 2)} @a) "the atom is unchanged")
     (testing "a Clojure value holding views goes back into the domain"
       (reset! a (assoc v :again (:v v)))
