@@ -181,7 +181,9 @@ clean:
 # build-jvm/ (libevejni.so with the library's sources compiled in, the
 # classes and eve.jar, by jvm/build.sh) and the eve CLI and eve-counter
 # with CMake (the interop test runs them beside JVM processes), and runs
-# the clojure.test suites (jvm/test) with java -cp (about 1 min).
+# the clojure.test suites (jvm/test) with java -cp (about 1 min).  Python
+# processes join the interop test when test-python's venv is there
+# (build-python/venv, as in make test).
 JVM_APT_PKGS = build-essential cmake libxxhash-dev openjdk-17-jdk-headless clojure
 JVM_CP = build-jvm/classes:jvm/clj:jvm/test:/usr/share/java/clojure.jar:/usr/share/java/spec.alpha.jar:/usr/share/java/core.specs.alpha.jar
 JVM_JAVA = java -Xmx512m -XX:+UseSerialGC -Djava.library.path=$(CURDIR)/build-jvm
@@ -194,6 +196,7 @@ test-jvm: jvm
 	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
 	$(CMAKE) --build build-jvm/cmake -j$(JOBS) --target eve-cli eve-counter
 	EVE_CLI=$(CURDIR)/build-jvm/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-jvm/cmake/eve-counter \
+	  EVE_PYTHON=$(wildcard $(CURDIR)/build-python/venv/bin/python) \
 	  $(JVM_JAVA) -cp $(JVM_CP) clojure.main -m eve.run-tests
 
 # JVM benchmarks: swap! latency (p50/p99) and throughput of an eve atom

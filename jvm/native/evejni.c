@@ -205,11 +205,24 @@ static jobject to_java(JNIEnv *env, jobject ctx, eve_txn *t, eve_val w) {
 
 /* ---- domains ------------------------------------------------------------------ */
 
-JNIEXPORT jlong JNICALL Java_eve_Native_open(JNIEnv *env, jclass c, jstring path, jint flags,
+/* A NUL-terminated copy of a Java byte[] (UTF-8 text), from malloc; NULL
+ * with an exception pending.  EVE_EINVAL for text containing NUL. */
+static char *cstr(JNIEnv *env, jbyteArray b, const char *what) {
+  jsize n = (*env)->GetArrayLength(env, b);
+  char *s = malloc((size_t)n + 1);
+  if (!s) return throw_eve(env, EVE_ENOMEM, what), NULL;
+  (*env)->GetByteArrayRegion(env, b, 0, n, (jbyte *)s);
+  if ((*env)->ExceptionCheck(env)) return free(s), NULL;
+  s[n] = 0;
+  if ((jsize)strlen(s) != n) return free(s), throw_eve(env, EVE_EINVAL, what), NULL;
+  return s;
+}
+
+JNIEXPORT jlong JNICALL Java_eve_Native_open(JNIEnv *env, jclass c, jbyteArray path, jint flags,
                                              jlong max_size, jlong initial_size) {
   (void)c;
-  const char *p = NULL;
-  if (path && !(p = (*env)->GetStringUTFChars(env, path, NULL))) return 0;
+  char *p = NULL;
+  if (path && !(p = cstr(env, path, "open"))) return 0;
   eve_options o;
   memset(&o, 0, sizeof o);
   o.flags = (unsigned)flags;
@@ -217,14 +230,17 @@ JNIEXPORT jlong JNICALL Java_eve_Native_open(JNIEnv *env, jclass c, jstring path
   o.initial_size = (uint64_t)initial_size;
   eve_domain *d = NULL;
   int rc = eve_open(p, &o, &d);
-  if (p) (*env)->ReleaseStringUTFChars(env, path, p);
+  free(p);
   if (fail(env, rc, "open")) return 0;
   return J(d);
 }
 
+/* 0, or EVE_EBUSY (Java retries); any other error is thrown. */
 JNIEXPORT jint JNICALL Java_eve_Native_close(JNIEnv *env, jclass c, jlong d) {
-  (void)env, (void)c;
-  return eve_close(P(d)); /* Java retries EVE_EBUSY */
+  (void)c;
+  int rc = eve_close(P(d));
+  if (rc && rc != EVE_EBUSY) fail(env, rc, "close");
+  return rc;
 }
 
 JNIEXPORT jlongArray JNICALL Java_eve_Native_stats(JNIEnv *env, jclass c, jlong d) {
@@ -251,16 +267,12 @@ JNIEXPORT jlong JNICALL Java_eve_Native_check(JNIEnv *env, jclass c, jlong d) {
 JNIEXPORT jlong JNICALL Java_eve_Native_atomOpen(JNIEnv *env, jclass c, jlong d, jbyteArray name,
                                                  jboolean create) {
   (void)c;
-  jsize n = (*env)->GetArrayLength(env, name);
-  char *s = malloc((size_t)n + 1);
-  if (!s) return fail(env, EVE_ENOMEM, "atom"), 0;
-  (*env)->GetByteArrayRegion(env, name, 0, n, (jbyte *)s);
-  s[n] = 0;
+  char *s = cstr(env, name, "atom");
+  if (!s) return 0;
   eve_atom *a = NULL;
-  int rc = (*env)->ExceptionCheck(env) ? 0 : (int)strlen(s) != n ? EVE_EINVAL
-         : eve_atom_open(P(d), s, create ? EVE_ATOM_CREATE : 0, &a);
+  int rc = eve_atom_open(P(d), s, create ? EVE_ATOM_CREATE : 0, &a);
   free(s);
-  if ((*env)->ExceptionCheck(env) || fail(env, rc, "atom")) return 0;
+  if (fail(env, rc, "atom")) return 0;
   return J(a);
 }
 
@@ -271,12 +283,9 @@ JNIEXPORT void JNICALL Java_eve_Native_atomClose(JNIEnv *env, jclass c, jlong a)
 
 JNIEXPORT void JNICALL Java_eve_Native_atomRemove(JNIEnv *env, jclass c, jlong d, jbyteArray name) {
   (void)c;
-  jsize n = (*env)->GetArrayLength(env, name);
-  char *s = malloc((size_t)n + 1);
-  if (!s) return (void)fail(env, EVE_ENOMEM, "remove atom");
-  (*env)->GetByteArrayRegion(env, name, 0, n, (jbyte *)s);
-  s[n] = 0;
-  int rc = (*env)->ExceptionCheck(env) ? 0 : (int)strlen(s) != n ? EVE_EINVAL : eve_atom_remove(P(d), s);
+  char *s = cstr(env, name, "remove atom");
+  if (!s) return;
+  int rc = eve_atom_remove(P(d), s);
   free(s);
   fail(env, rc, "remove atom");
 }

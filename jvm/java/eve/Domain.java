@@ -36,7 +36,7 @@ public final class Domain implements AutoCloseable {
    *  max size (fixed when the file is created; 0 is eve's default, 1 TiB). */
   public static Domain open(String path, int mode, long maxSize) {
     if (path == null) throw new IllegalArgumentException("path is null (use Domain.memory())");
-    return new Domain(Native.open(path, mode, maxSize, 0), path);
+    return new Domain(Native.open(Conv.utf8(path), mode, maxSize, 0), path);
   }
 
   /** A new in-memory domain (shared by the threads of this process). */
@@ -155,8 +155,7 @@ public final class Domain implements AutoCloseable {
       for (int i = 0;; i++) {
         int rc = Native.close(d);
         if (rc == 0) return;
-        if (rc != Native.EBUSY || i > 2000)
-          throw new EveException("EVE_EBUSY", rc, "close: the domain stays busy (rc " + rc + ")");
+        if (i > 2000) throw new EveException("EVE_EBUSY", rc, "close: EVE_EBUSY: the domain stays busy");
         try {
           Thread.sleep(1);
         } catch (InterruptedException e) {

@@ -28,7 +28,7 @@ final class Native {
   static final int TXN_READ = 0, TXN_WRITE = 1, TXN_SNAPSHOT = 2;
   static final int EBUSY = -19;
 
-  static native long open(String path, int flags, long maxSize, long initialSize);
+  static native long open(byte[] path, int flags, long maxSize, long initialSize);
   static native int close(long d);
   static native long[] stats(long d);
   static native long check(long d);

@@ -64,3 +64,42 @@
           (reset! (eve/atom {:id "j" :persistent file}) {:k [1 2.5 "x"] :i #inst "2020-01-02T03:04:05.006-00:00"})
           (is (= {:k [1 2.5 "x"] :i #inst "2020-01-02T03:04:05.006-00:00"}
                  (read-string (second (u/run-out [cli "get" file "j"]))))))))))
+
+(defn- python
+  "EVE_PYTHON, when it names a Python that imports eve (make test's
+  build-python/venv), else nil."
+  []
+  (when-let [py (u/env-exe "EVE_PYTHON")]
+    (when (zero? (first (u/run-out [py "-c" "import eve"]))) py)))
+
+(def py-script (str (System/getProperty "user.dir") "/jvm/test/python/eve_py_counter.py"))
+
+(deftest python-and-jvm-swap-one-counter-exactly
+  (if-let [py (python)]
+    (let [file (u/path "py.eve")
+          a (eve/atom {:id "counter" :persistent file} 0)
+          pys (doall (for [_ (range 2)] (u/start [py py-script file "counter" "3000"])))
+          jvm (u/start (u/jvm-command 'eve.worker file "counter" 3000))
+          local (future (dotimes [_ 3000] (swap! a inc)))]
+      (is (= [0 0] (mapv #(.waitFor ^Process %) pys)))
+      (is (= 0 (.waitFor ^Process jvm)))
+      @local
+      (is (= (* 4 3000) @a))
+      (testing "values cross: Python writes, the JVM reads"
+        (is (= 0 (first (u/run-out [py py-script file "m" "write"]))))
+        (is (= {:from "python" "v" [1 2.5 nil true] :u #uuid "00000000-0000-0000-0000-000000000007" "s" #{:x}}
+               @(eve/atom {:id "m" :persistent file})))))
+    (println "   skipped: EVE_PYTHON (a Python with the eve package) not given")))
+
+(deftest one-view-read-by-many-threads
+  (let [a (eve/atom {:id ::shared-view :persistent (u/path "c.eve")}
+                    (into {} (for [i (range 200)] [i (vec (range i))])))
+        v @a
+        want (into {} (for [i (range 200)] [i (vec (range i))]))
+        results (doall (for [_ (range 4)]
+                         (future (every? true? (for [_ (range 50)]
+                                                 (and (= want v) (= (hash want) (hash v))
+                                                      (= 199 (count (get v 199)))))))))]
+    (is (every? true? (map deref results)))
+    (swap! a assoc 0 :changed)
+    (is (= want v) "the view still reads its version")))

@@ -150,4 +150,12 @@
             deep (reduce (fn [acc _] [acc]) [] (range 5000))]
         (is (= "EVE_EDEPTH" (eve-code (.reset a deep))))
         (is (nil? (.deref a)))))
-    (is (thrown? IllegalArgumentException (Domain/open nil)))))
+    (is (thrown? IllegalArgumentException (Domain/open nil)))
+    (is (= "EVE_EINVAL" (eve-code (Domain/open (u/path "nul\u0000.eve")))))
+    (testing "a path and an atom name beyond ASCII"
+      (with-open [d2 (Domain/open (u/path "d\u00e9-\ud83d\ude00.eve"))]
+        (.reset (.atom d2 "\u00e9t\u00e9 \ud83d\ude00") 42))
+      (is (.exists (java.io.File. (u/path "d\u00e9-\ud83d\ude00.eve"))))
+      (with-open [d2 (Domain/open (u/path "d\u00e9-\ud83d\ude00.eve"))]
+        (is (= ["\u00e9t\u00e9 \ud83d\ude00"] (vec (.atomNames d2))))
+        (is (= 42 (.deref (.atom d2 "\u00e9t\u00e9 \ud83d\ude00" false))))))))
