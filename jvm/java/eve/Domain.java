@@ -12,8 +12,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *  snapshot its views rest on (they throw {@link EveException} from then
  *  on) and unmaps the file. */
 public final class Domain implements AutoCloseable {
-  /** Open modes (eve_options.flags). */
-  public static final int CREATE = 0, EXISTING = 1, NEW = 2;
+  /** Open modes (eve_options.flags), and RDONLY to or in: map read-only,
+   *  for a domain nobody is changing (a copy, an inspection); writes throw
+   *  EVE_ETXN. */
+  public static final int CREATE = 0, EXISTING = 1, NEW = 2, RDONLY = 4;
   /** The default address range reserved: 1 GiB. */
   public static final long DEFAULT_MAX_SIZE = 1L << 30;
 
@@ -32,7 +34,8 @@ public final class Domain implements AutoCloseable {
   /** Open (or create) the domain file at path, max size 1 GiB. */
   public static Domain open(String path) { return open(path, CREATE, DEFAULT_MAX_SIZE); }
 
-  /** Open the domain file at path with a mode (CREATE, EXISTING, NEW) and
+  /** Open the domain file at path with a mode (CREATE, EXISTING, NEW, or'ed
+   *  with RDONLY) and
    *  max size (fixed when the file is created; 0 is eve's default, 1 TiB). */
   public static Domain open(String path, int mode, long maxSize) {
     if (path == null) throw new IllegalArgumentException("path is null (use Domain.memory())");

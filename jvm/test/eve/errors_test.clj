@@ -137,6 +137,18 @@
     (is (= "EVE_EEXIST" (eve-code (Domain/open (u/path "new.eve") Domain/NEW Domain/DEFAULT_MAX_SIZE))))
     (is (= "EVE_ENOENT" (eve-code (Domain/open (u/path "no/such/dir.eve")))))))
 
+(deftest read-only-domains
+  (with-open [d (Domain/open (u/path "ro.eve"))]
+    (.reset (.atom d "x") {:a [1 2]}))
+  (with-open [d (Domain/open (u/path "ro.eve") (bit-or Domain/EXISTING Domain/RDONLY) 0)]
+    (let [a (.atom d "x" false)]
+      (is (= {:a [1 2]} (.deref a)))
+      (is (= "EVE_ETXN" (eve-code (.reset a 1))))
+      (is (= "EVE_ETXN" (eve-code (.swap a (reify java.util.function.Function (apply [_ x] x))))))
+      (is (= "EVE_ETXN" (eve-code (.atom d "new-one"))))
+      (is (= {:a [1 2]} (.deref a)))))
+  (is (= "EVE_EINVAL" (eve-code (Domain/open (u/path "ro2.eve") (bit-or Domain/NEW Domain/RDONLY) 0)))))
+
 (deftest bad-arguments
   (with-open [d (Domain/open (u/path "args.eve"))]
     (is (= "EVE_EINVAL" (eve-code (.atom d ""))) "an empty atom name")
