@@ -15,7 +15,7 @@ APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxx
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
         test-install python-venv test-python test-python-asan bench-python test-bench-python clean \
-        jvm test-jvm bench-jvm
+        jvm test-jvm bench-jvm test-jvm-asan
 
 all: build
 
@@ -209,3 +209,19 @@ bench-jvm: jvm
 	$(JVM_JAVA) -cp $(JVM_CP):jvm/bench clojure.main -m eve.bench \
 	  --out $(if $(filter --quick,$(JVM_BENCH_ARGS)),build-jvm/BENCHMARKS-jvm-quick.md,docs/BENCHMARKS-jvm.md) \
 	  --command "make bench-jvm$(if $(JVM_BENCH_ARGS), JVM_BENCH_ARGS='$(JVM_BENCH_ARGS)')" $(JVM_BENCH_ARGS)
+
+# The same suites with the JNI library and the eve library under
+# ASan+UBSan (the JVM is not instrumented: libasan is preloaded; leaks are
+# not checked; the JVM's own SEGV handling stays on; fewer operations).
+# Not part of make test.
+test-jvm-asan: jvm
+	CC="gcc -fsanitize=address,undefined -fno-omit-frame-pointer" JOBS=$(JOBS) jvm/build.sh $(CURDIR)/build-jvm-asan
+	$(CMAKE) -S . -B build-jvm/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-jvm/cmake -j$(JOBS) --target eve-cli eve-counter
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_JVM_MODEL_OPS=5000 EVE_JVM_DEREFS=100000 EVE_JVM_RSS_SLACK_MIB=1024 \
+	  EVE_CLI=$(CURDIR)/build-jvm/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-jvm/cmake/eve-counter \
+	  java -Xmx512m -XX:+UseSerialGC -Djava.library.path=$(CURDIR)/build-jvm-asan \
+	  -cp $(subst build-jvm/classes,build-jvm-asan/classes,$(JVM_CP)) clojure.main -m eve.run-tests
