@@ -101,6 +101,29 @@
     (is (not (eve/view? (eve/->clj v))))
     (is (= sample (clojure.edn/read-string {:readers {'eve/bytes identity}} (.toEdn ^View v))))))
 
+(deftest views-implement-the-clojure-interfaces
+  (let [v @(fresh ::ifaces {:m {:a 1} :v [1] :s #{1} :l '(1 2)})
+        has? (fn [x & is] (every? #(instance? % x) is))]
+    (is (has? v clojure.lang.IPersistentMap clojure.lang.ILookup clojure.lang.Associative
+              clojure.lang.Counted clojure.lang.IFn clojure.lang.IHashEq clojure.lang.Seqable
+              java.util.Map clojure.lang.MapEquivalence))
+    (is (has? (:v v) clojure.lang.IPersistentVector clojure.lang.ILookup clojure.lang.Indexed
+              clojure.lang.Counted clojure.lang.IFn clojure.lang.IHashEq clojure.lang.Seqable
+              clojure.lang.Reversible clojure.lang.Sequential java.util.List java.util.RandomAccess))
+    (is (has? (:s v) clojure.lang.IPersistentSet clojure.lang.Counted clojure.lang.IFn
+              clojure.lang.IHashEq clojure.lang.Seqable java.util.Set))
+    (is (has? (:l v) clojure.lang.ISeq clojure.lang.IPersistentList clojure.lang.IPersistentStack
+              clojure.lang.Counted clojure.lang.IHashEq clojure.lang.Seqable clojure.lang.Sequential
+              java.util.List))
+    (is (= [1] (rseq (:v v))))
+    (is (= 1 (peek (:v v))))
+    (is (= 1 (peek (:l v))))
+    (is (= '(2) (pop (:l v))))
+    (is (counted? v))
+    (is (= [[:a 1]] (seq (:m v))))
+    (is (= {:a 2} (reduce-kv (fn [m k x] (assoc m k (inc x))) {} (:m v))))
+    (is (= #{1} (into #{} (:s v))))))
+
 (deftest updates-outside-a-swap-are-clojure-values
   (let [a (fresh ::cow {:m {:x 1} :v [1 2] :s #{1} :l '(1 2)})
         v @a]
