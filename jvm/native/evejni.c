@@ -290,37 +290,48 @@ JNIEXPORT void JNICALL Java_eve_Native_atomRemove(JNIEnv *env, jclass c, jlong d
   fail(env, rc, "remove atom");
 }
 
+typedef struct {
+  JNIEnv *env;
+  jobjectArray arr;
+  size_t i, cap;
+} names_ctx;
+
 static int add_name(void *ctx, const char *name, size_t n) {
-  void **st = ctx;
-  JNIEnv *env = st[0];
-  jobjectArray arr = st[1];
-  size_t *i = st[2];
+  names_ctx *st = ctx;
+  JNIEnv *env = st->env;
+  if (st->i >= st->cap) return EVE_ECONFLICT; /* an atom was added meanwhile: retry */
   jbyteArray b = bytes_of(env, name, n);
   if (!b) return JAVA_ABORT;
   jobject s = (*env)->CallStaticObjectMethod(env, cls_conv, m_conv_str, b);
   (*env)->DeleteLocalRef(env, b);
   if (!s) return JAVA_ABORT;
-  (*env)->SetObjectArrayElement(env, arr, (jsize)(*i)++, s);
+  (*env)->SetObjectArrayElement(env, st->arr, (jsize)st->i++, s);
   (*env)->DeleteLocalRef(env, s);
   return (*env)->ExceptionCheck(env) ? JAVA_ABORT : 0;
 }
 
+/* The atom names (in eve's stable order; Java sorts them). */
 JNIEXPORT jobjectArray JNICALL Java_eve_Native_atomNames(JNIEnv *env, jclass c, jlong d) {
   (void)c;
-  eve_txn *t;
-  if (fail(env, eve_txn_begin(P(d), EVE_TXN_READ, &t), "atom names")) return NULL;
-  size_t count = 0, i = 0;
-  int rc = eve_atom_names(t, NULL, 0, &count);
-  jobjectArray arr = NULL;
-  if (!rc && count <= (size_t)INT32_MAX && (arr = (*env)->NewObjectArray(env, (jsize)count, cls_string, NULL))) {
-    void *st[3] = {env, arr, &i};
-    rc = eve_atom_names_each(t, add_name, st);
-    if (!rc && i != count) rc = EVE_ECONFLICT; /* changed meanwhile: unlikely, refuse */
+  for (int attempt = 0;; attempt++) {
+    eve_txn *t;
+    if (fail(env, eve_txn_begin(P(d), EVE_TXN_READ, &t), "atom names")) return NULL;
+    size_t count = 0;
+    int rc = eve_atom_names(t, NULL, 0, &count);
+    names_ctx st = {env, NULL, 0, count};
+    if (!rc && count > (size_t)INT32_MAX) rc = EVE_ERANGE;
+    if (!rc && !(st.arr = (*env)->NewObjectArray(env, (jsize)count, cls_string, NULL))) rc = JAVA_ABORT;
+    if (!rc) rc = eve_atom_names_each(t, add_name, &st);
+    if (!rc && st.i != count) rc = EVE_ECONFLICT; /* one was removed meanwhile */
+    eve_txn_end(t);
+    if ((*env)->ExceptionCheck(env)) return NULL;
+    if (rc == EVE_ECONFLICT && attempt < 100) {
+      if (st.arr) (*env)->DeleteLocalRef(env, st.arr);
+      continue;
+    }
+    if (fail(env, rc, "atom names")) return NULL;
+    return st.arr;
   }
-  eve_txn_end(t);
-  if ((*env)->ExceptionCheck(env)) return NULL;
-  if (fail(env, rc, "atom names")) return NULL;
-  return arr;
 }
 
 JNIEXPORT jlong JNICALL Java_eve_Native_version(JNIEnv *env, jclass c, jlong a) {

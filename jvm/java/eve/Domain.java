@@ -111,7 +111,10 @@ public final class Domain implements AutoCloseable {
   public String[] atomNames() {
     enter();
     try {
-      return Native.atomNames(d);
+      String[] names = Native.atomNames(d);
+      // sorted by UTF-8 bytes, as eve_atom_names sorts them
+      java.util.Arrays.sort(names, (x, y) -> java.util.Arrays.compareUnsigned(Conv.utf8(x), Conv.utf8(y)));
+      return names;
     } finally {
       leave();
     }

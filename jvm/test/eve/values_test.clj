@@ -234,4 +234,9 @@
   (is (= "s" (eve/atom-name "s")))
   (is (thrown? clojure.lang.ExceptionInfo (eve/atom-name 12)))
   (let [a (fresh ::named 1)]
-    (is (some #{"eve.values-test/named"} (.atomNames (.domain a))))))
+    (is (some #{"eve.values-test/named"} (.atomNames (.domain a)))))
+  (with-open [d (Domain/open (u/path "names.eve"))]
+    (doseq [n ["b" "\u00e9" "a" "B"]] (.atom d n))
+    (is (= ["B" "a" "b" "\u00e9"] (vec (.atomNames d))) "sorted by bytes")
+    (.removeAtom d "a")
+    (is (= ["B" "b" "\u00e9"] (vec (.atomNames d))))))
