@@ -1,7 +1,8 @@
 (ns eve.concurrency-test
   "Exact counts under contention: JVM threads, JVM processes, and the eve
-  CLI (EVE_CLI), the C writer (EVE_C_COUNTER) and a JVM process swapping
-  one atom at once (skipped without those variables)."
+  CLI (EVE_CLI), the C writer (EVE_C_COUNTER), a JVM process, this JVM and,
+  given EVE_PYTHON, Python processes swapping one atom at once (skipped
+  without EVE_CLI and EVE_C_COUNTER)."
   (:require [clojure.test :refer [deftest is testing use-fixtures]]
             [eve.core :as eve]
             [eve.test-util :as u]))
@@ -36,6 +37,15 @@
     (is (= (* 4 increments) @a))
     (is (zero? (.check (.domain a))))))
 
+(defn- python
+  "EVE_PYTHON, when it names a Python that imports eve (make test's
+  build-python/venv), else nil."
+  []
+  (when-let [py (u/env-exe "EVE_PYTHON")]
+    (when (zero? (first (u/run-out [py "-c" "import eve"]))) py)))
+
+(def py-script (str (System/getProperty "user.dir") "/jvm/test/python/eve_py_counter.py"))
+
 (deftest cli-c-and-jvm-swap-one-counter-exactly
   (let [cli (u/env-exe "EVE_CLI")
         c-counter (u/env-exe "EVE_C_COUNTER")]
@@ -45,15 +55,19 @@
             a (eve/atom {:id "counter" :persistent file} 0)
             c-writers (doall (for [_ (range 2)] (u/start [c-counter file "counter" "5000"])))
             jvm (u/start (u/jvm-command 'eve.worker file "counter" 5000))
+            ;; Python processes too, when a Python with eve is given
+            py (python)
+            pys (when py (doall (for [_ (range 2)] (u/start [py py-script file "counter" "2000"]))))
             cli-runs (future (dotimes [_ 150]
                                (let [[rc _] (u/run-out [cli "swap" file "counter" "inc"])]
                                  (when-not (zero? rc) (throw (ex-info "eve swap failed" {:rc rc}))))))
             local (future (dotimes [_ 3000] (swap! a inc)))]
         (is (= [0 0] (mapv #(.waitFor ^Process %) c-writers)))
         (is (= 0 (.waitFor ^Process jvm)))
+        (is (every? zero? (map #(.waitFor ^Process %) pys)))
         @cli-runs
         @local
-        (let [expected (+ (* 2 5000) 5000 150 3000)]
+        (let [expected (+ (* 2 5000) 5000 150 3000 (* 2000 (count pys)))]
           (is (= expected @a))
           (is (= [0 (str expected)] (u/run-out [cli "get" file "counter"]))))
         (testing "the JVM reads what the CLI wrote"
@@ -64,15 +78,6 @@
           (reset! (eve/atom {:id "j" :persistent file}) {:k [1 2.5 "x"] :i #inst "2020-01-02T03:04:05.006-00:00"})
           (is (= {:k [1 2.5 "x"] :i #inst "2020-01-02T03:04:05.006-00:00"}
                  (read-string (second (u/run-out [cli "get" file "j"]))))))))))
-
-(defn- python
-  "EVE_PYTHON, when it names a Python that imports eve (make test's
-  build-python/venv), else nil."
-  []
-  (when-let [py (u/env-exe "EVE_PYTHON")]
-    (when (zero? (first (u/run-out [py "-c" "import eve"]))) py)))
-
-(def py-script (str (System/getProperty "user.dir") "/jvm/test/python/eve_py_counter.py"))
 
 (deftest python-and-jvm-swap-one-counter-exactly
   (if-let [py (python)]
