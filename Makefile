@@ -14,7 +14,8 @@ CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
-        test-install python-venv test-python test-python-asan bench-python test-bench-python clean
+        test-install python-venv test-python test-python-asan bench-python test-bench-python clean \
+        jvm test-jvm bench-jvm test-jvm-asan
 
 all: build
 
@@ -30,7 +31,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python test-jvm
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -174,3 +175,53 @@ test-bench-python: test-python
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
+
+# The JVM and Clojure binding (jvm/, issue 16): installs what it needs
+# (OpenJDK 17 and Debian's clojure package: no Maven Central), builds
+# build-jvm/ (libevejni.so with the library's sources compiled in, the
+# classes and eve.jar, by jvm/build.sh) and the eve CLI and eve-counter
+# with CMake (the interop test runs them beside JVM processes), and runs
+# the clojure.test suites (jvm/test) with java -cp (about 1 min).  Python
+# processes join the interop test when test-python's venv is there
+# (build-python/venv, as in make test).
+JVM_APT_PKGS = build-essential cmake libxxhash-dev openjdk-17-jdk-headless clojure
+JVM_CP = build-jvm/classes:jvm/clj:jvm/test:/usr/share/java/clojure.jar:/usr/share/java/spec.alpha.jar:/usr/share/java/core.specs.alpha.jar
+JVM_JAVA = java -Xmx512m -XX:+UseSerialGC -Djava.library.path=$(CURDIR)/build-jvm
+jvm:
+	@./.ci/deps.sh $(JVM_APT_PKGS)
+	JOBS=$(JOBS) jvm/build.sh $(CURDIR)/build-jvm
+
+test-jvm: jvm
+	$(CMAKE) -S . -B build-jvm/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-jvm/cmake -j$(JOBS) --target eve-cli eve-counter
+	EVE_CLI=$(CURDIR)/build-jvm/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-jvm/cmake/eve-counter \
+	  EVE_PYTHON=$(wildcard $(CURDIR)/build-python/venv/bin/python) \
+	  $(JVM_JAVA) -cp $(JVM_CP) clojure.main -m eve.run-tests
+
+# JVM benchmarks: swap! latency (p50/p99) and throughput of an eve atom
+# against a plain Clojure atom in one JVM (the floor), beside the figures
+# Eve publishes (labelled as such: other hardware); writes
+# docs/BENCHMARKS-jvm.md.  JVM_BENCH_ARGS=--quick: a few seconds, the
+# report goes to build-jvm/BENCHMARKS-jvm-quick.md instead.
+JVM_BENCH_ARGS ?=
+bench-jvm: jvm
+	$(JVM_JAVA) -cp $(JVM_CP):jvm/bench clojure.main -m eve.bench \
+	  --out $(if $(filter --quick,$(JVM_BENCH_ARGS)),build-jvm/BENCHMARKS-jvm-quick.md,docs/BENCHMARKS-jvm.md) \
+	  --command "make bench-jvm$(if $(JVM_BENCH_ARGS), JVM_BENCH_ARGS='$(JVM_BENCH_ARGS)')" $(JVM_BENCH_ARGS)
+
+# The same suites with the JNI library and the eve library under
+# ASan+UBSan (the JVM is not instrumented: libasan is preloaded; leaks are
+# not checked; the JVM's own SEGV handling stays on; fewer operations).
+# Not part of make test.
+test-jvm-asan: jvm
+	CC="gcc -fsanitize=address,undefined -fno-omit-frame-pointer" JOBS=$(JOBS) jvm/build.sh $(CURDIR)/build-jvm-asan
+	$(CMAKE) -S . -B build-jvm/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-jvm/cmake -j$(JOBS) --target eve-cli eve-counter
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 EVE_JVM_MODEL_OPS=5000 EVE_JVM_DEREFS=100000 EVE_JVM_RSS_SLACK_MIB=1024 \
+	  EVE_CLI=$(CURDIR)/build-jvm/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-jvm/cmake/eve-counter \
+	  java -Xmx512m -XX:+UseSerialGC -Djava.library.path=$(CURDIR)/build-jvm-asan \
+	  -cp $(subst build-jvm/classes,build-jvm-asan/classes,$(JVM_CP)) clojure.main -m eve.run-tests
