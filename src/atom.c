@@ -513,9 +513,14 @@ int eve_atom_version_get(eve_atom *a, uint64_t *out) {
   guard_node call = {0};
   int rc = guard_enter(a->d, &call);
   if (rc) return rc;
-  *out = atomic_load(&cell_at(a->d, a->cell)->version);
+  atom_cell *c = cell_at(a->d, a->cell);
+  /* removed: tombstoned, or its cell released (another generation) */
+  int removed = atomic_load(&c->generation) != a->generation ||
+                atomic_load(&c->root) == ATOM_TOMBSTONE;
+  *out = atomic_load(&c->version);
   guard_leave(&call);
-  return region_damage(a->d);
+  rc = region_damage(a->d);
+  return rc ? rc : removed ? EVE_EREMOVED : 0;
 }
 
 /* Jittered exponential backoff between retries: spin, then yield, then sleep. */

@@ -352,7 +352,7 @@ static int put_at(champ_op *op, uint64_t off, unsigned level, uint64_t *out);
  * it (same word back, nothing allocated) unless the value changes. */
 static int put_same_key(champ_op *op, const eve_val *cur, int *unchanged) {
   eve_txn *t = op->t;
-  *unchanged = op->k->stride == 1 || op->keep || val_equal(t, cur[1], op->e[1]);
+  *unchanged = op->k->stride == 1 || op->keep || val_same(t, cur[1], op->e[1]);
   if (!*unchanged) {
     op->dcount = 0;
     op->dhash = op->eh - entry_hash(t, op->k, cur, op->kh);

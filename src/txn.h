@@ -32,6 +32,7 @@ struct eve_txn {
   int guarded;        /* begun by eve_txn_begin (not internally)            */
   _Atomic uint64_t refs; /* a snapshot's references (eve_txn_retain)       */
   uint64_t snap_epoch; /* the epoch a snapshot took (snapshot.c)             */
+  int equal_kinds;    /* val_same is comparing: a list never equals a vector */
 };
 
 /* Record err as the txn's sticky error (the first one wins); returns

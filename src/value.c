@@ -476,7 +476,7 @@ static int scalar_block_equal(eve_txn *t, eve_val a, eve_val b, unsigned type) {
 static int blocks_equal_shallow(eve_txn *t, eve_val a, eve_val b, unsigned *type) {
   unsigned ta = value_block_type(t, a), tb = value_block_type(t, b);
   if (t->err) return 0;
-  int seq = (ta == T_VEC || ta == T_LIST) && (tb == T_VEC || tb == T_LIST);
+  int seq = (ta == T_VEC || ta == T_LIST) && (tb == T_VEC || tb == T_LIST) && !t->equal_kinds;
   if (ta != tb && !seq) return 0;
   if (ta < T_MAP) return scalar_block_equal(t, a, b, ta);
   uint64_t ca, cb;
@@ -494,7 +494,7 @@ static inline __attribute__((always_inline)) int equal_shallow(eve_txn *t, eve_v
    * empty vector and the empty list are equal sequences */
   if (!VAL_IS_BLOCK(a) || !VAL_IS_BLOCK(b))
     return (a == EVE_V_EMPTY_VECTOR || a == EVE_V_EMPTY_LIST) &&
-           (b == EVE_V_EMPTY_VECTOR || b == EVE_V_EMPTY_LIST);
+           (b == EVE_V_EMPTY_VECTOR || b == EVE_V_EMPTY_LIST) && !t->equal_kinds;
   return blocks_equal_shallow(t, a, b, type);
 }
 
@@ -507,6 +507,14 @@ int val_equal(eve_txn *t, eve_val a, eve_val b) {
   int eq = equal_shallow(t, a, b, &type);
   if (eq == EQ_OPEN) eq = walk_equal(t, a, b, type);
   return eq && !t->err;
+}
+
+int val_same(eve_txn *t, eve_val a, eve_val b) {
+  if (a == b) return 1;
+  t->equal_kinds = 1;
+  int same = val_equal(t, a, b);
+  t->equal_kinds = 0;
+  return same;
 }
 
 int eve_equal(eve_txn *t, eve_val a, eve_val b, int *out) {

@@ -121,6 +121,11 @@ static inline uint64_t val_text_hash(const val_text *x) {
  * not grow with the nesting. */
 uint64_t val_hash(eve_txn *t, eve_val v);
 int val_equal(eve_txn *t, eve_val a, eve_val b);
+/* Equal, and indistinguishable: equal with every sequence of the same
+ * kind at every depth ([1] and (1) are equal values, not the same one).
+ * An update keeps the old word only for the same value (Clojure's assoc
+ * of an equal list over a vector stores the list). */
+int val_same(eve_txn *t, eve_val a, eve_val b);
 int val_compare(eve_txn *t, eve_val a, eve_val b);
 
 /* ---- nesting depth -------------------------------------------------------

@@ -386,7 +386,7 @@ static int vec_assoc(eve_txn *t, eve_val v, const vec_hdr *h, uint64_t i, eve_va
   if (rc) return rc;
   eve_val old = EVE_V_NIL;
   if ((rc = vec_nth(t, h, i, &old))) return rc;
-  if (old == x || val_equal(t, old, x)) { /* nothing changes: same vector */
+  if (val_same(t, old, x)) { /* nothing changes: same vector */
     *out = v;
     return t->err;
   }

@@ -90,6 +90,8 @@ Test(atom, open_create_remove_names) {
   t = t_wtxn(d);
   EVE_ERR(eve_deref(t, c, &v), EVE_EREMOVED);
   EVE_ERR(eve_reset(t, b, EVE_V_TRUE), EVE_EREMOVED);
+  uint64_t version;
+  EVE_ERR(eve_atom_version_get(c, &version), EVE_EREMOVED);
   cr_assert_str_eq(names_edn(t), "[\"a-rather-long-atom-name\"]");
   EVE_OK(eve_txn_end(t));
   /* a new atom of the same name starts afresh; the old handles stay dead */
@@ -99,6 +101,8 @@ Test(atom, open_create_remove_names) {
   EVE_OK(eve_deref(t, b2, &v));
   cr_assert_eq(v, EVE_V_NIL);
   EVE_ERR(eve_deref(t, b, &v), EVE_EREMOVED);
+  EVE_ERR(eve_atom_version_get(b, &version), EVE_EREMOVED); /* its cell may be b2's now */
+  EVE_OK(eve_atom_version_get(b2, &version));
   EVE_OK(eve_txn_end(t));
   eve_atom_close(a);
   eve_atom_close(b);

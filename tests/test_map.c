@@ -159,6 +159,38 @@ Test(map, no_change_returns_same_word_without_allocating) {
   eve_close(d);
 }
 
+/* An equal value of another kind is a change: (1) and [1] are equal, but
+ * assoc of one over the other stores it (as Clojure's assoc does), also
+ * nested, also for the empty ones; in vectors too.  The key stays. */
+Test(map, an_equal_sequence_of_another_kind_is_stored) {
+  eve_domain *d = t_open_mem();
+  eve_txn *t = t_wtxn(d);
+  static const char *const pairs[][2] = {
+      {"[1 2]", "(1 2)"}, {"[]", "()"}, {"{:a [[1]]}", "{:a [(1)]}"}, {"#{[1]}", "#{(1)}"},
+  };
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    eve_val a, b, m, m2, k = I(t, 7), got, vec, vec2;
+    EVE_OK(eve_read_edn(t, pairs[i][0], strlen(pairs[i][0]), &a, NULL));
+    EVE_OK(eve_read_edn(t, pairs[i][1], strlen(pairs[i][1]), &b, NULL));
+    int eq;
+    EVE_OK(eve_equal(t, a, b, &eq));
+    cr_assert(eq, "%s = %s", pairs[i][0], pairs[i][1]);
+    m = assoc(t, EVE_V_EMPTY_MAP, k, a);
+    m2 = assoc(t, m, k, b);
+    cr_assert_neq(m2, m, "assoc of %s over %s kept the map", pairs[i][1], pairs[i][0]);
+    got = get(t, m2, k);
+    cr_assert_str_eq(t_edn(t, got), pairs[i][1]);
+    cr_assert_eq(assoc(t, m2, k, b), m2, "the same value again: no change");
+    EVE_OK(eve_vec_conj(t, EVE_V_EMPTY_VECTOR, a, &vec));
+    EVE_OK(eve_vec_assoc(t, vec, 0, b, &vec2));
+    cr_assert_neq(vec2, vec, "vector assoc of %s over %s", pairs[i][1], pairs[i][0]);
+    EVE_OK(eve_vec_nth(t, vec2, 0, &got));
+    cr_assert_str_eq(t_edn(t, got), pairs[i][1]);
+  }
+  eve_txn_end(t);
+  eve_close(d);
+}
+
 Test(map, persistence) {
   eve_domain *d = t_open_mem();
   eve_txn *t = t_wtxn(d);
