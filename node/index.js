@@ -80,6 +80,15 @@ class Uuid {
   [Symbol.for('nodejs.util.inspect.custom')]() { return `#uuid "${this.value}"`; }
 }
 
+/** EDN text to store as the value it reads as: atom.reset(eve.edn('(1 2 3)')) */
+class Edn {
+  constructor(text) {
+    if (typeof text !== 'string') throw new TypeError('eve.edn needs a string');
+    this.text = text;
+    Object.freeze(this);
+  }
+}
+
 // ---- views -------------------------------------------------------------------------
 
 const inspect = Symbol.for('nodejs.util.inspect.custom');
@@ -171,8 +180,8 @@ class EveList extends Seq {
 }
 
 native._init({
-  Map: EveMap, Vector: EveVector, Set: EveSet, List: EveList, Keyword, Sym, Uuid,
-  makeError,
+  Map: EveMap, Vector: EveVector, Set: EveSet, List: EveList, Keyword, Sym, Uuid, Edn,
+  makeError, makeKeyword: keyword,
   makeMap: (flat) => { const m = new Map(); for (let i = 0; i < flat.length; i += 2) m.set(flat[i], flat[i + 1]); return m; },
   makeSet: (arr) => new Set(arr),
   mapEntries: (m) => { const flat = []; for (const [k, v] of m) flat.push(k, v); return flat; },
@@ -289,6 +298,7 @@ function toJS(x) { return x instanceof View ? x.toJS() : x; }
 
 module.exports = {
   open, join, keyword, Keyword, Sym, Uuid, symbol: (n) => new Sym(n), uuid: (s) => new Uuid(s),
+  Edn, edn: (text) => new Edn(text),
   toEDN, fromEDN, toJSONText, fromJSONText, toJS, isView,
   Domain, Atom, View, EveMap, EveVector, EveSet, EveList, EveError, errors: errorClasses,
   version: native.version,

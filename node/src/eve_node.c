@@ -121,8 +121,8 @@ typedef struct domobj {
 struct view;
 typedef struct envdata {
   napi_ref ctor[4]; /* view classes: map, vector, set, list */
-  napi_ref keyword, symbol, uuid;
-  napi_ref make_error, make_map, make_set, map_entries, set_values;
+  napi_ref keyword, symbol, uuid, edn;
+  napi_ref make_error, make_keyword, make_map, make_set, map_entries, set_values;
   napi_ref object_proto, map_ctor, set_ctor;
   int ready;
   struct view *pending; /* the view the View constructor is to wrap */
@@ -436,7 +436,7 @@ static napi_value to_js(napi_env env, const ctx *c, eve_val w) {
     if ((rc = eve_text_get(c->t, &w, &s, &n))) break;
     NC(napi_create_string_utf8(env, s, n, &r));
     if (ty == EVE_STRING) return r;
-    return new_of(env, ty == EVE_KEYWORD ? e->keyword : e->symbol, r);
+    return ty == EVE_KEYWORD ? call_helper(env, e->make_keyword, r) : new_of(env, e->symbol, r);
   }
   case EVE_UUID: {
     uint8_t u[16];
@@ -626,6 +626,30 @@ static int uuid_from_js(napi_env env, conv *cv, napi_value o, eve_val *out) {
     return JS_ABORT;
   }
   return eve_rc(env, cv, eve_uuid(cv->c.t, u, out), "store uuid");
+}
+
+/* eve.edn(text): the value the EDN text reads as, built in place */
+static int edn_from_js(napi_env env, conv *cv, napi_value o, eve_val *out) {
+  napi_value s;
+  napi_valuetype t;
+  NCI(napi_get_named_property(env, o, "text", &s));
+  NCI(napi_typeof(env, s, &t));
+  if (t != napi_string) return throw_type(env, "Edn.text must be a string"), JS_ABORT;
+  char buf[256], *p;
+  size_t n;
+  int heap;
+  int rc = js_text(env, s, buf, sizeof buf, &p, &n, &heap);
+  if (rc) return rc;
+  eve_parse_error pe;
+  rc = eve_read_edn(cv->c.t, p, n, out, &pe);
+  if (heap) free(p);
+  if (rc == EVE_EPARSE || rc == EVE_EDEPTH) {
+    char what[200];
+    snprintf(what, sizeof what, "edn at line %d, column %d: %s", pe.line, pe.column, pe.message);
+    throw_eve(env, rc, what);
+    return JS_ABORT;
+  }
+  return eve_rc(env, cv, rc, "edn");
 }
 
 static int keep_snapshot(napi_env env, conv *cv, eve_txn *snap) {
@@ -824,6 +848,7 @@ static int from_js(napi_env env, conv *cv, napi_value o, eve_val *out, int depth
                         out);
   }
   if (is_instance(env, o, e->uuid)) return uuid_from_js(env, cv, o, out);
+  if (is_instance(env, o, e->edn)) return edn_from_js(env, cv, o, out);
   if (is_instance(env, o, e->map_ctor)) {
     napi_value flat = call_helper(env, e->map_entries, o);
     return flat ? pairs_from_js(env, cv, flat, out, depth) : JS_ABORT;
@@ -1921,8 +1946,8 @@ static void envdata_free(napi_env env, void *data, void *hint) {
   envdata *e = data;
   if (e->ready) {
     napi_ref *refs[] = {&e->ctor[0], &e->ctor[1], &e->ctor[2], &e->ctor[3], &e->keyword,
-                        &e->symbol, &e->uuid, &e->make_error, &e->make_map, &e->make_set,
-                        &e->map_entries, &e->set_values, &e->object_proto, &e->map_ctor,
+                        &e->symbol, &e->uuid, &e->edn, &e->make_error, &e->make_keyword, &e->make_map,
+                        &e->make_set, &e->map_entries, &e->set_values, &e->object_proto, &e->map_ctor,
                         &e->set_ctor};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) napi_delete_reference(env, *refs[i]);
   }
@@ -1937,9 +1962,10 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   if (!e) return throw_type(env, "eve: no instance data"), NULL;
   if (e->ready) return undefined(env);
   static const char *names[] = {"Map", "Vector", "Set", "List", "Keyword", "Sym",
-                                "Uuid", "makeError", "makeMap", "makeSet", "mapEntries", "setValues"};
+                                "Uuid", "Edn", "makeError", "makeKeyword", "makeMap", "makeSet", "mapEntries", "setValues"};
   napi_ref *dst[] = {&e->ctor[0], &e->ctor[1], &e->ctor[2], &e->ctor[3], &e->keyword, &e->symbol,
-                     &e->uuid, &e->make_error, &e->make_map, &e->make_set, &e->map_entries,
+                     &e->uuid, &e->edn, &e->make_error, &e->make_keyword, &e->make_map, &e->make_set,
+                     &e->map_entries,
                      &e->set_values};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     napi_value v;
