@@ -275,14 +275,15 @@ const FLAGS = { create: 0, existing: 1, new: 2 };
  */
 function open(path, opts) {
   if (path !== null && typeof path === 'object' && opts === undefined) { opts = path; path = undefined; }
+  if (path != null && typeof path !== 'string') throw new TypeError('open: path must be a string (or nothing, for an in-memory domain)');
   opts = opts || {};
   let flags = FLAGS[opts.open || 'create'];
   if (flags === undefined) throw new TypeError(`open: opts.open must be 'create', 'existing' or 'new'`);
   if (opts.readOnly) flags |= 4;
-  const h = native.open(path == null ? null : String(path), {
+  const h = native.open(path == null ? null : path, {
     maxSize: opts.maxSize, initialSize: opts.initialSize, mode: opts.mode, flags,
   });
-  return new Domain(h, path == null ? null : String(path));
+  return new Domain(h, path == null ? null : path);
 }
 
 /** join(token): the in-memory (or any) domain a thread of this process opened, by its handle() */
