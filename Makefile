@@ -14,7 +14,8 @@ CMAKE   ?= cmake
 APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxxhash-dev pkg-config
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
-        test-install python-venv test-python test-python-asan bench-python test-bench-python clean
+        test-install python-venv test-python test-python-asan bench-python test-bench-python clean \
+        node-deps test-node bench-node clean-node
 
 all: build
 
@@ -30,7 +31,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python test-node
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -174,3 +175,30 @@ test-bench-python: test-python
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
+
+# ---- Node.js: node/, the npm package eve-atoms (issue 13) -------------------
+# node-deps: Debian's build tools and nodejs, then node/'s two npm
+# dependencies from the registry (node-api-headers, node-gyp-build) and the
+# addon, built offline by node/scripts/build.js (the C compiler on the
+# library's src/*.c and node/src/*.c; no node-gyp header download).
+NODE_APT_PKGS = build-essential cmake libxxhash-dev nodejs
+NODE ?= node
+NPM  ?= npm
+node-deps:
+	@./.ci/deps.sh $(NODE_APT_PKGS)
+	cd node && $(NPM) install --no-audit --no-fund --prefer-offline --ignore-scripts --loglevel=error
+	cd node && EVE_BUILD_JOBS=$(JOBS) $(NODE) scripts/build.js
+
+# test-node: the eve CLI and eve-counter (examples/counter.c) built with
+# CMake into build-node/cmake for the interop test, then node --test over
+# node/test/*.test.js with --expose-gc (the memory test forces collections).
+# EVE_NODE_MEMORY_ROUNDS (default 1000000) sets the memory test's size.
+test-node: node-deps
+	$(CMAKE) -S . -B build-node/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-node/cmake -j$(JOBS) --target eve eve-cli eve-counter
+	cd node && EVE_CLI=$(CURDIR)/build-node/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-node/cmake/eve-counter \
+	  $(NODE) --expose-gc --test test/*.test.js
+
+clean-node:
+	rm -rf build-node node/build node/node_modules

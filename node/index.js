@@ -3,7 +3,22 @@
 // work; this file gives it its JavaScript shape: Domain, Atom, the views
 // (EveMap, EveVector, EveSet, EveList), Keyword, Sym, Uuid and the errors.
 
-const native = require('node-gyp-build')(__dirname);
+function load() {
+  const gypBuild = require('node-gyp-build');
+  try {
+    return gypBuild(__dirname);
+  } catch (e) {
+    // No binary: the install script did not run (npm >= 11 skips the
+    // install scripts of dependencies it was not told to allow).  Build
+    // from source now, once, as the install script would have.
+    const { execFileSync } = require('child_process');
+    const script = require('path').join(__dirname, 'scripts', 'build.js');
+    if (!require('fs').existsSync(script)) throw e;
+    execFileSync(process.execPath, [script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return gypBuild(__dirname);
+  }
+}
+const native = load();
 
 // ---- errors -----------------------------------------------------------------
 
