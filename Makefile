@@ -202,3 +202,15 @@ test-node: node-deps
 
 clean-node:
 	rm -rf build-node node/build node/node_modules
+
+# bench-node: eve-atoms against lmdb-js (putSync/get) and ioredis against a
+# redis-server of its own (unix socket in a temporary directory), one run,
+# ratios; writes docs/BENCHMARKS-node.md.  NODEBENCH_ARGS=--quick: a few
+# seconds, the report goes to build-node/BENCHMARKS-node-quick.md instead.
+NODEBENCH_ARGS ?=
+bench-node: node-deps
+	@./.ci/deps.sh redis-server
+	cd node && $(NPM) install --no-save --no-audit --no-fund --prefer-offline --loglevel=error lmdb ioredis
+	cd node && $(NODE) bench/bench.js \
+	  --out $(if $(filter --quick,$(NODEBENCH_ARGS)),$(CURDIR)/build-node/BENCHMARKS-node-quick.md,$(CURDIR)/docs/BENCHMARKS-node.md) \
+	  --command "make bench-node$(if $(NODEBENCH_ARGS), NODEBENCH_ARGS='$(NODEBENCH_ARGS)')" $(NODEBENCH_ARGS)
