@@ -963,10 +963,17 @@ typedef struct atomh {
   dref *dr;
   eve_atom *a;
   char *name;
+  napi_env env;
+  /* The view the last deref made (a weak reference) and the atom's version
+   * read before it: while the version is unchanged, deref returns that same
+   * (immutable) view again instead of making a new one. */
+  napi_ref cached;
+  uint64_t cached_version;
 } atomh;
 
 static void atomh_unref(atomh *h) {
   if (--h->refs) return;
+  if (h->cached) napi_delete_reference(h->env, h->cached);
   eve_atom_close(h->a);
   dref_unref(h->dr);
   free(h->name);
@@ -1138,6 +1145,7 @@ static napi_value js_atom(napi_env env, napi_callback_info info) {
   h->dr = r;
   r->refs++;
   h->name = copy;
+  h->env = env;
   napi_value ext;
   if (napi_create_external(env, h, atomh_finalize, NULL, &ext) != napi_ok) {
     atomh_unref(h);
@@ -1263,6 +1271,12 @@ static napi_value js_deref(napi_env env, napi_callback_info info) {
   ARGS(1);
   atomh *h = get_atom(env, argv[0]);
   if (!h) return NULL;
+  uint64_t ver = 0;
+  int vrc = eve_atom_version_get(h->a, &ver);
+  if (vrc == 0 && h->cached && ver == h->cached_version) {
+    napi_value cached = NULL;
+    if (napi_get_reference_value(env, h->cached, &cached) == napi_ok && cached) return cached;
+  }
   eve_txn *s;
   int rc = eve_txn_begin(h->dr->s->d, EVE_TXN_SNAPSHOT, &s);
   if (rc) return throw_eve(env, rc, "deref"), NULL;
@@ -1275,6 +1289,12 @@ static napi_value js_deref(napi_env env, napi_callback_info info) {
     r = to_js(env, &c, v);
   }
   eve_txn_end(s); /* a view holds its own reference */
+  if (r && vrc == 0 && as_view(env, r)) {
+    if (h->cached) napi_delete_reference(env, h->cached);
+    h->cached = NULL;
+    if (napi_create_reference(env, r, 0, &h->cached) == napi_ok) h->cached_version = ver;
+    else h->cached = NULL;
+  }
   return r;
 }
 

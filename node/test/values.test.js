@@ -156,6 +156,24 @@ test('views outlive later changes and are readable after the atom is removed', (
   assert.equal(v1.get('v'), 'first version, long enough to be allocated');
 });
 
+test('deref of an unchanged atom gives the same view; a change, a new one', () => {
+  const a = d.atom('same');
+  a.reset({ v: [1, 2] });
+  const v1 = a.deref();
+  assert.equal(a.deref(), v1);
+  a.swap((m) => m.assoc('v', 3));
+  const v2 = a.deref();
+  assert.notEqual(v2, v1);
+  assert.deepEqual(v1.toJS(), { v: [1, 2] });
+  assert.deepEqual(v2.toJS(), { v: 3 });
+  a.reset(v1); // the same word again, but a new version
+  assert.notEqual(a.deref(), v1);
+  assert.ok(a.deref().equals(v1));
+  // a change by another handle of the same atom is seen too
+  d.atom('same').reset({ other: true });
+  assert.deepEqual(a.deref().toJS(), { other: true });
+});
+
 test('sets and lists', () => {
   const a = d.atom('sets');
   a.reset(new Set([1, 2, 'three', [4]]));
