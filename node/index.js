@@ -112,7 +112,7 @@ function bad(what, view) {
 }
 
 /** Read-only view of an eve collection (zero-copy); see README "Lifetimes". */
-class View extends native.View {
+class View {
   get type() { return this._type(); }
   /** true inside a swap function: assoc/dissoc/conj/... build eve values */
   get writable() { return this._writable(); }
@@ -125,7 +125,7 @@ class View extends native.View {
 }
 
 /** Map-like view of an eve map. */
-class EveMap extends View {
+class MapMethods extends View {
   get size() { return this._count(); }
   get(key, dflt) { return this._get(key, dflt); }
   has(key) { return this._has(key); }
@@ -142,7 +142,7 @@ class EveMap extends View {
 }
 
 /** Set-like view of an eve set. */
-class EveSet extends View {
+class SetMethods extends View {
   get size() { return this._count(); }
   has(x) { return this._has(x); }
   values() { return this._items(0)[Symbol.iterator](); }
@@ -180,7 +180,7 @@ class Seq extends View {
 }
 
 /** Array-like view of an eve vector. */
-class EveVector extends Seq {
+class VectorMethods extends Seq {
   assoc(i, x) { return this._assoc(i, x); }
   /** the elements [from, to) as a new vector (inside a swap) */
   slice(from = 0, to = this._count()) { return this._slice(from, to); }
@@ -188,11 +188,25 @@ class EveVector extends Seq {
 }
 
 /** Array-like view of an eve list (conj prepends, as in Clojure). */
-class EveList extends Seq {
+class ListMethods extends Seq {
   first() { return this._get(0, null); }
   /** the list without its first element (inside a swap) */
   rest() { return this._pop(); }
 }
+
+// The views' classes are native (one constructor call makes a view); they
+// get the methods above and View (or Seq) as their parent.
+function adopt(nativeCls, methods) {
+  const desc = Object.getOwnPropertyDescriptors(methods.prototype);
+  delete desc.constructor;
+  Object.defineProperties(nativeCls.prototype, desc);
+  Object.setPrototypeOf(nativeCls.prototype, Object.getPrototypeOf(methods.prototype));
+  return nativeCls;
+}
+const EveMap = adopt(native.MapView, MapMethods);
+const EveVector = adopt(native.VectorView, VectorMethods);
+const EveSet = adopt(native.SetView, SetMethods);
+const EveList = adopt(native.ListView, ListMethods);
 
 native._init({
   Map: EveMap, Vector: EveVector, Set: EveSet, List: EveList, Keyword, Sym, Uuid, Edn,
@@ -308,9 +322,9 @@ function toEDN(value) { return native.print(value, false); }
 function toJSONText(value) { return native.print(value, true); }
 function fromEDN(text) { return native.parse(text, false); }
 function fromJSONText(text) { return native.parse(text, true); }
-function isView(x) { return x instanceof View; }
+function isView(x) { return native.isView(x); }
 /** a plain copy of any value (views deep-copied) */
-function toJS(x) { return x instanceof View ? x.toJS() : x; }
+function toJS(x) { return native.isView(x) ? x.toJS() : x; }
 
 module.exports = {
   open, join, keyword, Keyword, Sym, Uuid, symbol: (n) => new Sym(n), uuid: (s) => new Uuid(s),

@@ -220,7 +220,7 @@ function fmt(sec, ops) { return { us: (sec / ops) * 1e6, ops: ops / sec }; }
   L.push('|---|---:|---:|---:|---:|---:|');
   L.push(`| swap inc; transactionSync get+put; INCR | ${kops(counter.eve)} | ${kops(counter.lmdb)} | ${kops(counter.redis)} | ${speed(counter.eve, counter.lmdb)} | ${speed(counter.eve, counter.redis)} |`);
   L.push('', 'Targets of issue 13: update ≤ 1× lmdb-js putSync time, read ≤ 1× lmdb-js get, counter ≥ 20× Redis INCR via ioredis.', '');
-  L.push('How each is used: **eve**: a file domain, one atom holding the whole map; an update is `atom.swap(m => m.assoc(k, v))` (one write transaction, a new version sharing structure with the old); a read is `atom.deref().get(k)` (deref returns the same view while the atom's version is unchanged, as here, where nothing writes meanwhile; a changed atom costs a snapshot and a new view, about 3 µs), or `.get(k)` on one view kept (2b: it does not see later updates). ' +
+  L.push('How each is used: **eve**: a file domain, one atom holding the whole map; an update is `atom.swap(m => m.assoc(k, v))` (one write transaction, a new version sharing structure with the old); a read is `atom.deref().get(k)` (deref returns the same view while the atom\'s version is unchanged, as here, where nothing writes meanwhile; a changed atom costs a snapshot and a new view, about 3 µs), or `.get(k)` on one view kept (2b: it does not see later updates). ' +
     '**lmdb-js**: `open({noSync: true})`, one `putSync` per update (its own write transaction), `get` per read; the counter does `transactionSync(() => putSync(c, get(c) + 1))`. ' +
     '**Redis**: one hash `m`, `HSET`/`HGET` awaited one at a time through ioredis over a unix socket; `INCR` for the counter.');
   for (const n of notes) L.push('', '- ' + n);

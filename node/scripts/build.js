@@ -68,7 +68,7 @@ if (['x64', 'ia32'].includes(process.arch)) base.push('-mcx16', '-mpopcnt');
 const incs = ['-I' + path.join(ROOT, 'include'), '-I' + GEN, '-I' + srcDir];
 const libFlags = [...base, '-Wall', '-Wextra', '-Wshadow', '-Wno-unused-parameter', ...incs, ...extra];
 const addonFlags = [...base, '-Wall', '-Wextra', '-Wshadow', '-Wstrict-prototypes', '-Wmissing-prototypes',
-                    '-DNAPI_VERSION=8', ...incs, '-I' + napiInclude, ...extra];
+                    ...incs, '-I' + napiInclude, ...extra];
 
 const jobs = [];
 const headers = [path.join(ROOT, 'include', 'eve.h'), vpath];

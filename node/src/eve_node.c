@@ -27,7 +27,9 @@
  * EveError subclass with .code = the EVE_E* name); nothing here aborts or
  * prints.
  */
+#ifndef NAPI_VERSION
 #define NAPI_VERSION 8
+#endif
 #include <node_api.h>
 
 #include <math.h>
@@ -2014,6 +2016,13 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+static napi_value js_is_view(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value r;
+  NC(napi_get_boolean(env, as_view(env, argv[0]) != NULL, &r));
+  return r;
+}
+
 static napi_value js_err_name(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t code = 0;
@@ -2048,11 +2057,20 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"_merge", NULL, View_merge, NULL, NULL, NULL, napi_default_method, NULL},
       {"_writable", NULL, View_writable, NULL, NULL, NULL, napi_default_method, NULL},
   };
-  napi_value view_cls;
-  NC(napi_define_class(env, "View", NAPI_AUTO_LENGTH, View_ctor, NULL, sizeof vp / sizeof vp[0], vp,
-                       &view_cls));
+  /* one native class per collection type (index.js gives them their
+   * JavaScript methods and a common parent): a view is made by one native
+   * constructor call, with no JavaScript constructor chain */
+  napi_value cls[4];
+  static const char *cls_names[4] = {"EveMap", "EveVector", "EveSet", "EveList"};
+  for (int i = 0; i < 4; i++)
+    NC(napi_define_class(env, cls_names[i], NAPI_AUTO_LENGTH, View_ctor, NULL,
+                         sizeof vp / sizeof vp[0], vp, &cls[i]));
   napi_property_descriptor fp[] = {
-      {"View", NULL, NULL, NULL, NULL, view_cls, napi_enumerable, NULL},
+      {"MapView", NULL, NULL, NULL, NULL, cls[0], napi_enumerable, NULL},
+      {"VectorView", NULL, NULL, NULL, NULL, cls[1], napi_enumerable, NULL},
+      {"SetView", NULL, NULL, NULL, NULL, cls[2], napi_enumerable, NULL},
+      {"ListView", NULL, NULL, NULL, NULL, cls[3], napi_enumerable, NULL},
+      {"isView", NULL, js_is_view, NULL, NULL, NULL, napi_enumerable, NULL},
       {"_init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"join", NULL, js_join, NULL, NULL, NULL, napi_enumerable, NULL},
