@@ -92,3 +92,12 @@ test('a joined domain outlives the parent closing its own handle', async () => {
   await new Promise((r) => setImmediate(r));
   assert.throws(() => eve.join(handle), (e) => e.code === 'EVE_ENOTFOUND'); // everyone has closed
 });
+
+test('examples/node/worker-pool.js: every job done exactly once', () => {
+  const { execFileSync } = require('child_process');
+  const out = execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'examples', 'node', 'worker-pool.js'), '3', '12'], { encoding: 'utf8' });
+  assert.match(out, /12 jobs by 3 workers/);
+  const per = JSON.parse(out.match(/jobs per worker: (\{[^}]*\})/)[1].replace(/'/g, '"').replace(/(\w+):/g, '"$1":'));
+  assert.equal(Object.values(per).reduce((a, b) => a + b, 0), 12);
+  assert.match(out, /job0: \{ primes: 2262/);
+});
