@@ -122,6 +122,8 @@ export declare class Atom {
   reset(value: Storable): void;
   swap<A extends any[]>(fn: (old: Value, ...args: A) => Storable, ...args: A): Value;
   swapVals<A extends any[]>(fn: (old: Value, ...args: A) => Storable, ...args: A): [Value, Value];
+  /** as swap, returning nothing: no result view, nothing pinned afterwards */
+  change<A extends any[]>(fn: (old: Value, ...args: A) => Storable, ...args: A): void;
   compareAndSet(oldValue: Storable, next: Storable): boolean;
   readonly version: number;
   waitChange(seen: number, timeoutMs?: number): Promise<number | null>;

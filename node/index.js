@@ -233,9 +233,15 @@ class Atom {
   /** set the value; returns undefined */
   reset(value) { native.reset(this._h, value); }
   /** atomically replace v with fn(v, ...args), retrying on conflict; returns the new value */
-  swap(fn, ...args) { return native.swap(this._h, fn, args, false); }
+  swap(fn, ...args) { return native.swap(this._h, fn, args, 0); }
   /** as swap; returns [old, new] */
-  swapVals(fn, ...args) { return native.swap(this._h, fn, args, true); }
+  swapVals(fn, ...args) { return native.swap(this._h, fn, args, 1); }
+  /**
+   * as swap, returning nothing: no view of the result is made, so nothing
+   * stays pinned after it returns (for loops that change an atom many
+   * times without yielding to the event loop; see README "Lifetimes")
+   */
+  change(fn, ...args) { native.swap(this._h, fn, args, 2); }
   /** set to next only if the atom holds oldValue (identity: a view deref gave, or an immediate) */
   compareAndSet(oldValue, next) { return native.compareAndSet(this._h, oldValue, next); }
   /** the change counter (bumped by every change) */

@@ -1378,7 +1378,8 @@ static int swap_cb(eve_txn *t, eve_val old, void *arg, eve_val *out) {
   return rc;
 }
 
-/* swap(atom, fn, argsArray, vals) -> new, or [old, new] with vals: values
+/* swap(atom, fn, argsArray, mode) -> new, [old, new] (mode 1) or nothing
+ * (mode 2): values
  * of a snapshot begun before the write, so both stay readable. */
 static napi_value js_swap(napi_env env, napi_callback_info info) {
   ARGS(4);
@@ -1387,8 +1388,11 @@ static napi_value js_swap(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   NC(napi_typeof(env, argv[1], &t));
   if (t != napi_function) return throw_type(env, "swap: fn must be a function"), NULL;
-  bool vals = false, isarr = false;
-  NC(napi_get_value_bool(env, argv[3], &vals));
+  /* mode: 0 the new value, 1 [old, new], 2 nothing (no snapshot: the
+   * swap pins nothing once it returns) */
+  int32_t mode = 0;
+  bool isarr = false;
+  NC(napi_get_value_int32(env, argv[3], &mode));
   NC(napi_is_array(env, argv[2], &isarr));
   uint32_t nargs = 0;
   if (isarr) NC(napi_get_array_length(env, argv[2], &nargs));
@@ -1406,8 +1410,8 @@ static napi_value js_swap(napi_env env, napi_callback_info info) {
       NC(napi_generic_failure);
     }
   eve_txn *s = NULL, *w = NULL;
-  int rc = eve_txn_begin(h->dr->s->d, EVE_TXN_SNAPSHOT, &s);
-  if (!rc && (rc = eve_txn_begin(h->dr->s->d, EVE_TXN_WRITE, &w))) {
+  int rc = mode == 2 ? 0 : eve_txn_begin(h->dr->s->d, EVE_TXN_SNAPSHOT, &s);
+  if (!rc && (rc = eve_txn_begin(h->dr->s->d, EVE_TXN_WRITE, &w)) && s) {
     eve_txn_end(s);
     s = NULL;
   }
@@ -1422,9 +1426,11 @@ static napi_value js_swap(napi_env env, napi_callback_info info) {
     rc = eve_swap_vals(w, h->a, swap_cb, &sc, &old, &nw);
     e->swap_conv = outer;
     e->nswaps--;
-    if (!rc) {
+    if (!rc && mode == 2) {
+      r = undefined(env);
+    } else if (!rc) {
       ctx c = {h->dr, s, NULL};
-      if (!vals) r = to_js(env, &c, nw);
+      if (mode == 0) r = to_js(env, &c, nw);
       else {
         napi_value po = to_js(env, &c, old), pn = po ? to_js(env, &c, nw) : NULL;
         if (pn && napi_create_array_with_length(env, 2, &r) == napi_ok) {
@@ -1434,7 +1440,7 @@ static napi_value js_swap(napi_env env, napi_callback_info info) {
       }
     }
     eve_txn_end(w);
-    eve_txn_end(s);
+    if (s) eve_txn_end(s);
   }
   keep_release(&sc.cv);
   free(sc.argv);

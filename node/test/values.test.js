@@ -310,3 +310,18 @@ test('ESM entry', async () => {
   assert.equal(m.open, eve.open);
   assert.equal(m.default, eve);
 });
+
+test('change: as swap, returning nothing; a synchronous loop of them pins nothing', () => {
+  const e = eve.open(null, { maxSize: MAX });
+  const a = e.atom('c');
+  a.reset({ n: 0, pad: Array.from({ length: 50 }, (_, i) => 'padding string number ' + i) });
+  assert.equal(a.change((m, k) => m.assoc(k, m.get(k) + 1), 'n'), undefined);
+  for (let i = 0; i < 20000; i++) a.change((m) => m.assoc('n', m.get('n') + 1));
+  const st = e.stats();
+  assert.equal(st.snapshots, 0);
+  assert.ok(st.retiredBytes < 256 * 1024, `retired ${st.retiredBytes}`); // replaced versions were freed as it went
+  assert.equal(a.deref().get('n'), 20001);
+  assert.throws(() => a.change(() => { throw new RangeError('x'); }), RangeError);
+  assert.equal(a.deref().get('n'), 20001);
+  e.close();
+});
