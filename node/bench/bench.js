@@ -69,7 +69,7 @@ function child(kind, where, n, startAt) {
     const p = spawn(process.execPath, [__filename, '--child', kind, where, String(n), String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (b) => (out += b));
-    p.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`${kind} child: exit ${code}`))));
+    p.on("exit", (code, sig) => (code === 0 ? resolve(Number(out)) : reject(new Error(`${kind} child: exit ${code} ${sig || ""}`))));
   });
 }
 
@@ -129,13 +129,15 @@ function fmt(sec, ops) { return { us: (sec / ops) * 1e6, ops: ops / sec }; }
   const d = eve.open(path.join(tmp, 'bench.eve'), { maxSize: 1 << 30 });
   const m = d.atom('m');
   m.reset(data);
+  // change first: swap's result views pin their versions until V8 has
+  // collected them (after the loop), which would weigh on what follows
   let t0 = now();
-  for (let i = 0; i < OPS; i++) { const k = key(rnd()); m.swap((v, kk, x) => v.assoc(kk, x), k, i); }
-  const eveUpd = fmt(now() - t0, OPS);
-  await new Promise((r) => setImmediate(r)); // let the dropped views go
-  t0 = now();
   for (let i = 0; i < OPS; i++) { const k = key(rnd()); m.change((v, kk, x) => v.assoc(kk, x), k, i); }
   const eveChg = fmt(now() - t0, OPS);
+  t0 = now();
+  for (let i = 0; i < OPS; i++) { const k = key(rnd()); m.swap((v, kk, x) => v.assoc(kk, x), k, i); }
+  const eveUpd = fmt(now() - t0, OPS);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20)); // let the dropped views go
   if (m.deref().size !== KEYS) throw new Error('eve: key count changed');
   let sum = 0;
   t0 = now();
@@ -188,10 +190,16 @@ function fmt(sec, ops) { return { us: (sec / ops) * 1e6, ops: ops / sec }; }
     const p = path.join(tmp, 'lmdb-c');
     const db = lmdb.open({ path: p, noSync: true, useVersions: false });
     db.putSync('c', 0);
-    counter.lmdb = fmt(await counterRun('lmdb', p, COUNT), PROCS * COUNT);
-    const got = db.get('c');
+    try {
+      counter.lmdb = fmt(await counterRun('lmdb', p, COUNT), PROCS * COUNT);
+      const got = db.get('c');
+      if (got !== PROCS * COUNT) throw new Error(`lmdb counter ${got} != ${PROCS * COUNT}`);
+    } catch (e) {
+      // seen once here: a child killed by a signal inside lmdb-js
+      counter.lmdb = null;
+      notes.push(`the lmdb-js counter run failed (${e.message}): its figure is missing`);
+    }
     await db.close();
-    if (got !== PROCS * COUNT) throw new Error(`lmdb counter ${got}`);
   }
   if (rs.client) {
     await rs.client.set('c', 0);
