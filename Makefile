@@ -191,13 +191,16 @@ node-deps:
 
 # test-node: the eve CLI and eve-counter (examples/counter.c) built with
 # CMake into build-node/cmake for the interop test, then node --test over
-# node/test/*.test.js with --expose-gc (the memory test forces collections).
+# node/test/*.test.js with --expose-gc (the memory test forces collections);
+# when test-python's venv exists (make test runs it first), Python processes
+# join the interop counter too.
 # EVE_NODE_MEMORY_ROUNDS (default 1000000) sets the memory test's size.
 test-node: node-deps
 	$(CMAKE) -S . -B build-node/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
 	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
 	$(CMAKE) --build build-node/cmake -j$(JOBS) --target eve eve-cli eve-counter
 	cd node && EVE_CLI=$(CURDIR)/build-node/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-node/cmake/eve-counter \
+	  $(if $(wildcard build-python/venv/bin/python),EVE_PYTHON=$(CURDIR)/build-python/venv/bin/python) \
 	  $(NODE) --expose-gc --test test/*.test.js
 
 clean-node:

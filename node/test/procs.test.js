@@ -36,8 +36,12 @@ test(`${PROCS} processes x ${N} increments, exact`, async (t) => {
 });
 
 const CLI = process.env.EVE_CLI;
+// EVE_PYTHON: a python with the eve package (make test-python's
+// build-python/venv/bin/python): its processes join the interop test
+const PYTHON = process.env.EVE_PYTHON;
+const PY_INCR = 'import sys, eve\nwith eve.open(sys.argv[1]) as d:\n    a = d.atom("counter")\n    for _ in range(int(sys.argv[2])):\n        a.swap(lambda v: v + 1)\n';
 const C_COUNTER = process.env.EVE_C_COUNTER;
-test('the CLI, a C program and Node swap one counter at once, exact', { skip: !(CLI && C_COUNTER) && 'EVE_CLI and EVE_C_COUNTER not set' }, async (t) => {
+test(`the CLI, a C program${PYTHON ? ', Python' : ''} and Node swap one counter at once, exact`, { skip: !(CLI && C_COUNTER) && 'EVE_CLI and EVE_C_COUNTER not set' }, async (t) => {
   const file = path.join(tmpdir(t), 'interop.eve');
   const d = eve.open(file, { maxSize: 256 * 1024 * 1024 });
   const a = d.atom('counter');
@@ -53,8 +57,9 @@ test('the CLI, a C program and Node swap one counter at once, exact', { skip: !(
     run(C_COUNTER, [file, 'counter', '5000']), run(C_COUNTER, [file, 'counter', '5000']),
     run(process.execPath, [INCR, file, 'counter', '3000']), run(process.execPath, [INCR, file, 'counter', '3000']),
     cli(100), cli(100), inThisProcess,
+    ...(PYTHON ? [run(PYTHON, ['-c', PY_INCR, file, '2000']), run(PYTHON, ['-c', PY_INCR, file, '2000'])] : []),
   ]);
-  const want = 2 * 5000 + 2 * 3000 + 2 * 100 + 2000;
+  const want = 2 * 5000 + 2 * 3000 + 2 * 100 + 2000 + (PYTHON ? 4000 : 0);
   assert.equal(a.deref(), want);
   assert.equal(execFileSync(CLI, ['get', file, 'counter'], { encoding: 'utf8' }).trim(), String(want));
   // a value the CLI writes reads back in Node, and the other way
