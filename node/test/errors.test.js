@@ -194,3 +194,16 @@ test('parse errors, depth, escaped views, bad handles', () => {
   assert.throws(() => eve.join(h), code('EVE_ENOTFOUND'));
   d.close();
 });
+
+test('watch and waitChange on an atom that is removed: EVE_EREMOVED', async () => {
+  const d = eve.open(null, { maxSize: MAX });
+  const a = d.atom('w');
+  a.reset(1);
+  const it = a.watch();
+  const next = it.next();
+  setTimeout(() => d.removeAtom('w'), 30);
+  await assert.rejects(next, code('EVE_EREMOVED'));
+  await assert.rejects(a.waitChange(0, 100), code('EVE_EREMOVED'));
+  d.close();
+  await assert.rejects(a.waitChange(0, 10), code('EVE_EINVAL')); // closed
+});
