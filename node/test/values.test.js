@@ -325,3 +325,24 @@ test('change: as swap, returning nothing; a synchronous loop of them pins nothin
   assert.equal(a.deref().get('n'), 20001);
   e.close();
 });
+
+test('twelve watchers at once (more than libuv has pool threads) all see the changes', async () => {
+  const e = eve.open(null, { maxSize: MAX });
+  const atoms = Array.from({ length: 12 }, (_, i) => e.atom('w' + i));
+  atoms.forEach((x) => x.reset(0));
+  const got = atoms.map(() => []);
+  const loops = atoms.map((x, i) => (async () => {
+    for await (const v of x.watch()) { got[i].push(v); if (v === 2) break; }
+  })());
+  await new Promise((r) => setTimeout(r, 30));
+  await require('fs').promises.readFile(__filename); // the pool is not taken by the watchers
+  atoms.forEach((x) => x.reset(1));
+  await new Promise((r) => setTimeout(r, 30));
+  atoms.forEach((x) => x.reset(2));
+  await Promise.all(loops);
+  for (const g of got) {
+    assert.equal(g[g.length - 1], 2);
+    assert.ok(g.every((v, i) => (v === 1 || v === 2) && (i === 0 || v > g[i - 1])), String(g));
+  }
+  e.close();
+});
