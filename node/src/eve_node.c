@@ -1461,48 +1461,39 @@ static napi_value js_version(napi_env env, napi_callback_info info) {
 }
 
 /* wait(atom, seen, timeoutMs) -> Promise<version | null>: eve_wait on a
- * thread of its own (not libuv's pool, which a few watchers would fill),
- * never on the event loop; the result comes back through a threadsafe
- * function. */
+ * libuv worker thread, never on the event loop. */
 typedef struct waitwork {
   atomh *h;
   uint64_t seen, now;
   int64_t timeout;
   int rc;
   napi_deferred def;
-  napi_threadsafe_function tsfn;
+  napi_async_work work;
 } waitwork;
 
-static void wait_call_js(napi_env env, napi_value js_cb, void *context, void *data) {
-  (void)js_cb;
-  (void)context;
+static void wait_exec(napi_env env, void *data) {
+  (void)env;
   waitwork *w = data;
-  if (!env) { /* the environment is going away: nothing to resolve */
-    free(w);
-    return;
-  }
+  w->rc = eve_wait(w->h->a, w->seen, w->timeout, &w->now);
+}
+
+static void wait_done(napi_env env, napi_status status, void *data) {
+  waitwork *w = data;
   napi_value v;
-  if (w->rc == 0 || w->rc == EVE_ETIMEDOUT) {
+  if (status == napi_ok && (w->rc == 0 || w->rc == EVE_ETIMEDOUT)) {
     if (w->rc == 0) napi_create_double(env, (double)w->now, &v);
     else napi_get_null(env, &v);
     napi_resolve_deferred(env, w->def, v);
   } else {
-    throw_eve(env, w->rc, "watch");
+    int code = status == napi_ok ? w->rc : EVE_EINVAL;
+    throw_eve(env, code, "watch");
     napi_value err;
     if (napi_get_and_clear_last_exception(env, &err) != napi_ok) napi_get_null(env, &err);
     napi_reject_deferred(env, w->def, err);
   }
+  napi_delete_async_work(env, w->work);
   atomh_unref(w->h);
   free(w);
-}
-
-static void *wait_thread(void *arg) {
-  waitwork *w = arg;
-  napi_threadsafe_function tsfn = w->tsfn;
-  w->rc = eve_wait(w->h->a, w->seen, w->timeout, &w->now);
-  if (napi_call_threadsafe_function(tsfn, w, napi_tsfn_blocking) != napi_ok) free(w);
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  return NULL;
 }
 
 static napi_value js_wait(napi_env env, napi_callback_info info) {
@@ -1520,27 +1511,16 @@ static napi_value js_wait(napi_env env, napi_callback_info info) {
   napi_value promise, name;
   if (napi_create_promise(env, &w->def, &promise) != napi_ok ||
       napi_create_string_utf8(env, "eve.wait", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, wait_call_js,
-                                      &w->tsfn) != napi_ok) {
+      napi_create_async_work(env, NULL, name, wait_exec, wait_done, w, &w->work) != napi_ok) {
     free(w);
     NC(napi_generic_failure);
   }
   h->refs++;
-  pthread_attr_t attr;
-  pthread_t th;
-  int ok = pthread_attr_init(&attr) == 0;
-  if (ok) {
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    ok = pthread_create(&th, &attr, wait_thread, w) == 0;
-    pthread_attr_destroy(&attr);
-  }
-  if (!ok) {
+  if (napi_queue_async_work(env, w->work) != napi_ok) {
     h->refs--;
-    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    napi_delete_async_work(env, w->work);
     free(w);
-    throw_eve(env, EVE_ENOMEM, "watch: no thread");
-    return NULL;
+    NC(napi_generic_failure);
   }
   return promise;
 }

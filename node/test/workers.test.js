@@ -101,3 +101,25 @@ test('examples/node/worker-pool.js: every job done exactly once', () => {
   assert.equal(Object.values(per).reduce((a, b) => a + b, 0), 12);
   assert.match(out, /job0: \{ primes: 2262/);
 });
+
+test('workers terminated while they watch an atom: no crash, the domain goes on', async () => {
+  const d = eve.open(null, { maxSize: MAX });
+  d.atom('x').reset(0);
+  for (let k = 0; k < 4; k++) {
+    const w = new Worker(`
+      const { parentPort, workerData } = require('worker_threads');
+      const eve = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const d = eve.join(workerData);
+      (async () => { for await (const v of d.atom('x').watch()) parentPort.postMessage(v); })();
+      parentPort.postMessage('watching');
+    `, { eval: true, workerData: d.handle() });
+    await new Promise((r) => w.once('message', r));
+    if (k % 2) d.atom('x').swap((v) => v + 1);
+    await new Promise((r) => setTimeout(r, 20 + 40 * k));
+    await w.terminate();
+  }
+  d.atom('x').swap((v) => v + 1);
+  assert.equal(d.atom('x').deref(), 3);
+  assert.equal(d.check().ok, true);
+  d.close();
+});
