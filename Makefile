@@ -15,7 +15,7 @@ APT_PKGS = build-essential cmake clang libclang-rt-14-dev libcriterion-dev libxx
 
 .PHONY: all demo test deps build test-plain test-asan test-tsan test-clang test-fuzz fuzz bench test-bench \
         test-install python-venv test-python test-python-asan bench-python test-bench-python clean \
-        jvm test-jvm bench-jvm test-jvm-asan
+        jvm test-jvm bench-jvm test-jvm-asan node-deps test-node bench-node clean-node
 
 all: build
 
@@ -31,7 +31,8 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	./$(BUILD)/eve demo
 
-test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python test-jvm
+test: deps test-plain test-asan test-tsan test-clang test-fuzz test-bench test-install test-python test-bench-python \
+      test-jvm test-node
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -174,7 +175,8 @@ test-bench-python: test-python
 	  --out build-python/BENCHMARKS-python-quick.md --command "make test-bench-python"
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-bench build-fuzz build-python \
+	  build-jvm build-jvm-asan build-node node/build node/node_modules
 
 # The JVM and Clojure binding (jvm/, issue 16): installs what it needs
 # (OpenJDK 17 and Debian's clojure package: no Maven Central), builds
@@ -225,3 +227,45 @@ test-jvm-asan: jvm
 	  EVE_CLI=$(CURDIR)/build-jvm/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-jvm/cmake/eve-counter \
 	  java -Xmx512m -XX:+UseSerialGC -Djava.library.path=$(CURDIR)/build-jvm-asan \
 	  -cp $(subst build-jvm/classes,build-jvm-asan/classes,$(JVM_CP)) clojure.main -m eve.run-tests
+
+# ---- Node.js: node/, the npm package eve-atoms (issue 13) -------------------
+# node-deps: Debian's build tools and nodejs, then node/'s two npm
+# dependencies from the registry (node-api-headers, node-gyp-build) and the
+# addon, built offline by node/scripts/build.js (the C compiler on the
+# library's src/*.c and node/src/*.c; no node-gyp header download).
+NODE_APT_PKGS = build-essential cmake libxxhash-dev nodejs
+NODE ?= node
+NPM  ?= npm
+node-deps:
+	@./.ci/deps.sh $(NODE_APT_PKGS)
+	cd node && $(NPM) install --no-audit --no-fund --prefer-offline --ignore-scripts --loglevel=error
+	cd node && EVE_BUILD_JOBS=$(JOBS) $(NODE) scripts/build.js
+
+# test-node: the eve CLI and eve-counter (examples/counter.c) built with
+# CMake into build-node/cmake for the interop test, then node --test over
+# node/test/*.test.js with --expose-gc (the memory test forces collections);
+# when test-python's venv exists (make test runs it first), Python processes
+# join the interop counter too.
+# EVE_NODE_MEMORY_ROUNDS (default 1000000) sets the memory test's size.
+test-node: node-deps
+	$(CMAKE) -S . -B build-node/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVE_WERROR=ON \
+	  -DEVE_BUILD_TESTS=OFF -DEVE_INSTALL=OFF
+	$(CMAKE) --build build-node/cmake -j$(JOBS) --target eve eve-cli eve-counter
+	cd node && EVE_CLI=$(CURDIR)/build-node/cmake/eve EVE_C_COUNTER=$(CURDIR)/build-node/cmake/eve-counter \
+	  $(if $(wildcard build-python/venv/bin/python),EVE_PYTHON=$(CURDIR)/build-python/venv/bin/python) \
+	  $(NODE) --expose-gc --test test/*.test.js
+
+clean-node:
+	rm -rf build-node node/build node/node_modules
+
+# bench-node: eve-atoms against lmdb-js (putSync/get) and ioredis against a
+# redis-server of its own (unix socket in a temporary directory), one run,
+# ratios; writes docs/BENCHMARKS-node.md.  NODEBENCH_ARGS=--quick: a few
+# seconds, the report goes to build-node/BENCHMARKS-node-quick.md instead.
+NODEBENCH_ARGS ?=
+bench-node: node-deps
+	@./.ci/deps.sh redis-server
+	cd node && $(NPM) install --no-save --no-audit --no-fund --prefer-offline --loglevel=error lmdb ioredis
+	cd node && $(NODE) bench/bench.js \
+	  --out $(if $(filter --quick,$(NODEBENCH_ARGS)),$(CURDIR)/build-node/BENCHMARKS-node-quick.md,$(CURDIR)/docs/BENCHMARKS-node.md) \
+	  --command "make bench-node$(if $(NODEBENCH_ARGS), NODEBENCH_ARGS='$(NODEBENCH_ARGS)')" $(NODEBENCH_ARGS)
